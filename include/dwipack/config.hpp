@@ -1,0 +1,60 @@
+#pragma once
+// The JSON groups config (dwi_ml's format, spec §6, §8) and the subject lists, parsed into typed
+// structs once and validated; every error names the file and the JSON location.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dwipack {
+
+enum class GroupType { volume, streamlines };
+enum class Standardization { all, independent, per_file, none };
+
+const char* to_string(GroupType t);
+const char* to_string(Standardization s);
+
+struct GroupConfig {
+  std::string name;
+  GroupType type = GroupType::volume;
+  /// Entries as written, relative to the subject folder; '*' makes an entry a glob pattern.
+  std::vector<std::string> files;
+  // --- volume groups ---
+  Standardization standardization = Standardization::none;
+  std::vector<std::string> std_mask; ///< string or list in the JSON; union of (mask > 0)
+  // --- streamline groups ---
+  std::vector<std::string> dps_keys;
+  std::string connectivity_matrix;            ///< empty: none
+  std::vector<int64_t> connectivity_nb_blocs; ///< empty or 3 values
+  std::string connectivity_labels;            ///< empty: none
+};
+
+struct Config {
+  std::vector<GroupConfig> groups; ///< JSON order
+  /// Python str() of the parsed JSON dict, written as the `groups_config` attribute.
+  std::string python_repr;
+  /// The parsed JSON, re-serialised with its key order: what rank 0 broadcasts.
+  std::string canonical_json;
+};
+
+/// Parse and validate config text. `source` names the file in messages.
+Config parse_config(const std::string& text, const std::string& source);
+/// Read the file and parse it. Throws Error naming the file.
+Config load_config(const std::string& path);
+
+/// Python's repr() of the value as Python's json.load would give it (dict, list, str, int, float,
+/// True/False/None), e.g. {'dwi': {'type': 'volume', 'files': ['a.nii.gz']}}.
+std::string python_repr(const nlohmann::ordered_json& value);
+
+/// Whitespace-separated subject ids from a list file, in file order. Throws Error naming the file
+/// on a read error or a duplicated id.
+std::vector<std::string> read_subject_list(const std::string& path);
+
+/// Union of the lists in a defined order: training, then validation, then testing, each id at
+/// its first occurrence.
+std::vector<std::string> union_of_lists(const std::vector<std::string>& training,
+                                        const std::vector<std::string>& validation,
+                                        const std::vector<std::string>& testing);
+
+} // namespace dwipack

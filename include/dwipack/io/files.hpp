@@ -1,0 +1,22 @@
+#pragma once
+// Resolution of config 'files' entries inside one subject folder.
+#include <string>
+#include <vector>
+
+namespace dwipack::io {
+
+struct ResolvedFiles {
+  std::vector<std::string> files;   ///< full paths, in entry order; a pattern's matches sorted bytewise
+  std::vector<std::string> missing; ///< entries (as written) that named no existing file
+};
+
+/// An entry containing '*' is a glob pattern (as in dwi_ml: '*' and '?' do not cross '/', '[...]'
+/// classes, no '**' recursion, names starting with '.' are not matched by wildcards); its matches
+/// are sorted bytewise (dwi_ml keeps os.scandir order, which is not reproducible). Other entries
+/// are literal paths. Entries are joined to `subject_dir` unless absolute.
+ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<std::string>& entries);
+
+bool is_regular_file(const std::string& path);
+bool is_directory(const std::string& path);
+
+} // namespace dwipack::io

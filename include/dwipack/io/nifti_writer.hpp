@@ -1,0 +1,26 @@
+#pragma once
+// Writing NIfTI-1 single files (.nii, or .nii.gz compressed with libdeflate). Used by the
+// synthetic-dataset generator and to export volumes.
+#include "dwipack/process/affine.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace dwipack::io {
+
+struct NiftiWriteSpec {
+  std::array<int64_t, 3> shape{};  ///< X, Y, Z
+  int64_t nb_frames = 1;           ///< 1 writes a 3-D image, more a 4-D one
+  int datatype = 16;               ///< NIFTI_TYPE_* : UINT8 (2), INT16 (4), FLOAT32 (16)
+  Affine vox2ras = identity_affine(); ///< stored as the sform (code 1, scanner) and the qform (code 0)
+  std::array<float, 3> voxel_sizes{1, 1, 1};
+  float scl_slope = 0;             ///< 0: no scaling
+  float scl_inter = 0;
+};
+
+/// Write `data` (NIfTI order: x fastest, then y, z, frame; values of spec.datatype) to `path`.
+/// A path ending in ".gz" is gzip-compressed at `gzip_level` (1..12, libdeflate).
+void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void* data, int gzip_level = 6);
+
+} // namespace dwipack::io

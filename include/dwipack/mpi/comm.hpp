@@ -1,0 +1,70 @@
+#pragma once
+// MPI ownership and the few message primitives the coordinator/worker protocol needs.
+// Waiting is done by polling with short sleeps, never by spinning: on a 2-core node a coordinator
+// (or a worker waiting at the end) that busy-waits would take a core from the workers.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace dwipack::mpi {
+
+/// Initialises MPI if nobody did (a singleton run without mpirun works too) and finalises it only
+/// if it initialised it.
+class Environment {
+public:
+  Environment(int* argc, char*** argv);
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+private:
+  bool owned_ = false;
+};
+
+/// Message tags of the coordinator/worker protocol.
+enum class Tag : int { result = 11, task = 12, stop = 13 };
+
+/// A duplicate of a communicator (never WORLD itself), freed when destroyed.
+class Comm {
+public:
+  explicit Comm(MPI_Comm parent);
+  Comm(Comm&& other) noexcept : comm_(std::exchange(other.comm_, MPI_COMM_NULL)) {}
+  Comm& operator=(Comm&&) = delete;
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+  ~Comm();
+
+  MPI_Comm get() const { return comm_; }
+  int rank() const;
+  int size() const;
+
+  /// Point-to-point: send bytes to `dest` with `tag`.
+  void send(const std::string& bytes, int dest, Tag tag) const;
+  /// Wait (sleeping, not spinning) for a message with `tag` from `source` (MPI_ANY_SOURCE
+  /// allowed) and receive it. Returns the sender's rank and fills `bytes`.
+  int recv(std::string& bytes, int source, Tag tag) const;
+  /// Wait (sleeping) for the first message from `source` with any of the protocol tags;
+  /// returns its tag.
+  Tag recv_any_tag(std::string& bytes, int source) const;
+
+  /// Collective. A barrier whose waiting ranks sleep instead of spinning.
+  void sleepy_barrier() const;
+  /// Collective. Broadcast a string from `root` (after a sleepy barrier, so early ranks sleep).
+  void broadcast(std::string& bytes, int root) const;
+  /// Collective. Broadcast an int from `root`.
+  int broadcast(int value, int root) const;
+
+private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+};
+
+/// Terminate every rank of the job (after printing the reason). Used only where a rank cannot
+/// reach the next collective call.
+[[noreturn]] void abort_job(MPI_Comm comm, int exit_code);
+
+/// Sleep for `us` microseconds (wraps nanosleep).
+void sleep_us(int64_t us);
+
+} // namespace dwipack::mpi

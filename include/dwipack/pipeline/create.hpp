@@ -1,0 +1,46 @@
+#pragma once
+// `dwipack create`: the whole conversion, run by every rank of a communicator.
+//
+//   rank 0                          workers (ranks 1..N-1; rank 0 itself when N == 1)
+//   1. check paths, config, lists
+//      ── broadcast setup ──────────────────────────────────────────────────
+//   2. hand out subjects  ────────▶ read headers, check, plan shapes  (no data read)
+//      ── broadcast the full plan (or the errors: nothing has been written) ──
+//   3. all ranks: create the file (temporary name) and its whole layout, collectively
+//   4. hand out subjects, largest first ──▶ read data, standardize, write own datasets (independent I/O)
+//   5. all ranks: close collectively; rank 0 renames the file into place, or removes it on failure
+#include "dwipack/mpi/comm.hpp"
+
+#include <string>
+
+namespace dwipack::pipeline {
+
+/// Process exit codes (documented in the README).
+enum ExitCode : int {
+  exit_ok = 0,
+  exit_input_error = 1, ///< bad arguments, config, lists or input files; nothing left at the output path
+  exit_failure = 2,     ///< an internal, MPI or HDF5 failure; the job was aborted
+};
+
+struct CreateOptions {
+  std::string dwi_ml_ready;    ///< folder holding one sub-folder per subject
+  std::string out_file;        ///< .hdf5 appended when there is no extension
+  std::string config_file;
+  std::string training_list;
+  std::string validation_list;
+  std::string testing_list;
+  bool overwrite = false;               ///< -f
+  bool enforce_files_presence = true;   ///< !--skip_enforce_files_presence
+};
+
+/// Collective over comm. Returns the exit code, identical on every rank.
+int run_create(const CreateOptions& options, const mpi::Comm& comm);
+
+/// dwi_ml's output-name rule: no extension -> ".hdf5" appended; any extension other than
+/// ".hdf5" is refused. Throws Error.
+std::string output_path(const std::string& out_file);
+
+/// The partial file written during the job, renamed to the output path at the end.
+std::string partial_path(const std::string& final_path);
+
+} // namespace dwipack::pipeline

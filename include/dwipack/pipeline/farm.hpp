@@ -1,0 +1,34 @@
+#pragma once
+// A dynamic task farm: rank 0 hands task indices to worker ranks 1..N-1 as they become free
+// (the first worker to ask is served first) and collects one result per task. With a single
+// rank, rank 0 runs the tasks itself. Used twice per conversion: planning (headers, checks) and
+// writing (data).
+#include "dwipack/mpi/comm.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+struct TaskResult {
+  bool ok = false;
+  int rank = 0;         ///< the rank that ran the task
+  std::string payload;  ///< the task's result, or the error message when !ok
+};
+
+/// What rank 0 knows when the farm ends: one entry per task, empty for tasks never run (after
+/// a stop on error).
+using FarmResults = std::vector<std::optional<TaskResult>>;
+
+/// Collective over comm. Run tasks `order[0], order[1], ...` (indices < n_tasks). A task that
+/// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task is
+/// handed out after the first failure (tasks already running finish). `on_result` is called on
+/// rank 0 as results arrive (progress). Returns the results on rank 0, an empty vector elsewhere.
+FarmResults run_farm(const mpi::Comm& comm, size_t n_tasks, const std::vector<size_t>& order,
+                     const std::function<std::string(size_t)>& run_task, bool stop_on_error,
+                     const std::function<void(size_t, const TaskResult&)>& on_result = {});
+
+} // namespace dwipack::pipeline

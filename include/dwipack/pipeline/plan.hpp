@@ -1,0 +1,71 @@
+#pragma once
+// The work plan: for every subject and group, the input files and the exact shapes, types and
+// attributes of what will be written. Built from headers only (no voxel data is read), so every
+// subject is validated before the first write, and all ranks can create the whole file layout
+// collectively from the same plan.
+#include "dwipack/config.hpp"
+#include "dwipack/process/affine.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+struct VolumeGroupPlan {
+  std::vector<std::string> files;        ///< resolved paths, concatenation order
+  std::vector<int64_t> frames_per_file;  ///< features contributed by each file
+  std::array<int64_t, 3> shape{};        ///< X, Y, Z
+  int64_t nb_features = 0;               ///< F = sum of frames_per_file
+  Affine vox2ras = identity_affine();    ///< first file's affine (attr `affine`)
+  std::array<float, 3> voxel_sizes{};    ///< first file's pixdim[1..3] (attr `voxres`)
+  Standardization standardization = Standardization::none;
+  std::vector<std::string> std_mask_files;
+
+  int64_t n_voxels() const { return shape[0] * shape[1] * shape[2]; }
+  int64_t bytes() const { return n_voxels() * nb_features * 4; }
+};
+
+struct GroupPlan {
+  std::string name;
+  GroupType type = GroupType::volume;
+  VolumeGroupPlan volume; ///< when type == volume
+};
+
+struct SubjectPlan {
+  std::string id;
+  std::vector<GroupPlan> groups; ///< config order: volume groups, then streamline groups
+  int64_t input_bytes = 0;       ///< sizes of the input files (for progress and scheduling)
+  int64_t output_bytes() const;
+};
+
+/// The whole job, identical on every rank.
+struct Plan {
+  std::vector<SubjectPlan> subjects; ///< in chosen_subjs order
+  std::vector<std::string> training, validation, testing;
+  std::string groups_config;         ///< python repr of the config
+  std::string data_and_time;         ///< '%d %B %Y %X' in the C locale
+};
+
+void to_json(nlohmann::json& j, const SubjectPlan& p);
+void from_json(const nlohmann::json& j, SubjectPlan& p);
+void to_json(nlohmann::json& j, const Plan& p);
+void from_json(const nlohmann::json& j, Plan& p);
+
+struct PlanOptions {
+  bool enforce_files_presence = true;
+};
+
+/// Read the headers of one subject's inputs and check them against each other (dwi_ml's
+/// intra-group and inter-group rules, std_mask shapes). Throws Error naming the group and file.
+SubjectPlan plan_subject(const std::string& subject_dir, const std::string& subject_id,
+                         const Config& config, const PlanOptions& options);
+
+/// Subjects in the order their data should be processed: largest output first (the long ones
+/// start early, so the tail of the job is short), ties by position.
+std::vector<size_t> largest_first(const std::vector<SubjectPlan>& subjects);
+
+} // namespace dwipack::pipeline

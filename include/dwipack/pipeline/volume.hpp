@@ -1,0 +1,36 @@
+#pragma once
+// Loading one volume group of one subject: read its files into one (X, Y, Z, F) float32 array,
+// joined along the last axis, then standardize it as configured.
+#include "dwipack/io/nifti.hpp"
+#include "dwipack/pipeline/plan.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+/// Buffers a worker keeps across groups and subjects: they only grow, so a long job does not pay
+/// the first-touch cost of fresh memory for every subject (slow on these VMs).
+class VolumeBuffers {
+public:
+  /// A float array of at least n elements; its content is unspecified.
+  float* data(size_t n);
+  std::vector<uint8_t>& mask() { return mask_; }
+  std::vector<float>& mask_values() { return mask_values_; }
+  io::ReadScratch& scratch() { return scratch_; }
+  size_t capacity_bytes() const { return capacity_ * sizeof(float); }
+
+private:
+  std::unique_ptr<float[]> data_;
+  size_t capacity_ = 0;
+  std::vector<uint8_t> mask_;
+  std::vector<float> mask_values_;
+  io::ReadScratch scratch_;
+};
+
+/// Read, join and standardize one group. Returns the (X, Y, Z, F) array, which lives in
+/// `buffers` until the next call. Throws Error naming the file or the standardization problem.
+const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffers);
+
+} // namespace dwipack::pipeline

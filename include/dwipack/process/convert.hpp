@@ -1,0 +1,46 @@
+#pragma once
+// Raw NIfTI voxels -> float32, the way nibabel's get_fdata(dtype=float32) computes them. Pure.
+#include <array>
+#include <cstdint>
+
+namespace dwipack::process {
+
+/// How nibabel 5 applies scl_slope / scl_inter (ArrayProxy._get_scaled + apply_read_scaling):
+/// - slope 0 or non-finite: no scaling at all;
+/// - slope and intercept are first cast to float32 when numpy's value-based can_cast allows it
+///   (|v| < 3.4e38), so a NIfTI-2 float64 slope of 0.1 is used as float32(0.1);
+/// - (slope, inter) == (1, 0) after that cast: no scaling;
+/// - multiply only if slope != 1, add only if inter != 0;
+/// - integers: the arithmetic type is promote_types(raw dtype, float32), upgraded to float64 if
+///   float32 would overflow on the type's min/max (int_scinter_ftype): int8/uint8/int16/uint16 in
+///   float32 (multiply, round, add, round), the 32/64-bit integers in float64;
+/// - floats: each step is done in promote_types(current dtype, the factor's dtype).
+/// The result is then rounded once more to float32.
+struct Scaling {
+  bool multiply = false;
+  bool add = false;
+  bool in_double = false;     ///< the multiply (and the add) are done in float64
+  bool add_in_double = false; ///< the add is done in float64 (always true when in_double)
+  double slope = 1;           ///< as used (already rounded to float32 when nibabel does)
+  double inter = 0;           ///< as used (already rounded to float32 when nibabel does)
+};
+
+/// Throws Error if the slope is valid but the intercept is not finite (as nibabel does), or if
+/// the datatype is unsupported.
+Scaling nibabel_scaling(int nifti_datatype, double scl_slope, double scl_inter);
+
+/// Convert `nb_frames` consecutive raw frames (each shape[0]*shape[1]*shape[2] voxels in NIfTI
+/// order: x fastest) into `out`, a C-order (X, Y, Z, f_total) array (last index fastest), at
+/// features [f_offset, f_offset + nb_frames): out[((x*Y + y)*Z + z)*f_total + f_offset + t] is
+/// voxel (x, y, z) of frame t. `byte_swapped` says the raw values need a byte swap.
+/// NaN and Inf are kept. Throws Error for an unsupported datatype.
+void convert_frames(const void* raw, int nifti_datatype, bool byte_swapped, const Scaling& scaling,
+                    const std::array<int64_t, 3>& shape, int64_t nb_frames, float* out, int64_t f_total,
+                    int64_t f_offset);
+
+/// Bytes per voxel of a supported datatype, 0 if unsupported.
+int datatype_size(int nifti_datatype);
+/// Name of a datatype ("int16", "float32", "complex64", ...; "unknown" for other codes).
+const char* datatype_name(int nifti_datatype);
+
+} // namespace dwipack::process

@@ -1,0 +1,26 @@
+#pragma once
+// A synthetic dwi_ml_ready dataset, so that the demo, the tests and the benchmarks need no
+// downloaded data: per subject a 4-D float32 DWI (S0 field x diffusion attenuation inside an
+// ellipsoid "brain", Gaussian noise, zeros outside), an int16 T1 with scl_slope, a uint8 WM mask;
+// plus a config JSON and the three subject lists.
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace dwipack::synth {
+
+struct DatasetSpec {
+  std::string out_dir;                 ///< created if missing; gets dwi_ml_ready/, config.json, lists
+  int nb_subjects = 4;
+  std::array<int64_t, 3> shape{32, 38, 32};
+  int64_t dwi_frames = 16;             ///< frames of the first subject's DWI
+  int64_t frames_step = 4;             ///< each next subject gets this many more frames (uneven sizes)
+  std::array<float, 3> voxel_size_mm{2, 2, 2};
+  int gzip_level = 6;
+  uint32_t seed = 1;
+};
+
+/// Write the dataset; returns a one-paragraph description (what and where) for the user.
+std::string write_dataset(const DatasetSpec& spec);
+
+} // namespace dwipack::synth

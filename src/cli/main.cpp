@@ -1,0 +1,176 @@
+// dwipack command line: parses arguments into option structs and calls the library. Nothing else.
+#include "dwipack/error.hpp"
+#include "dwipack/h5/handle.hpp"
+#include "dwipack/mpi/comm.hpp"
+#include "dwipack/pipeline/create.hpp"
+#include "dwipack/synth/dataset.hpp"
+#include "dwipack/util/log.hpp"
+#include "dwipack/version.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+using namespace dwipack;
+
+namespace {
+
+/// The launcher's rank before MPI is initialised (usage errors are printed by rank 0 only).
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+const char* const top_usage =
+    "dwipack: build dwi_ml HDF5 training files from a dwi_ml_ready folder, in parallel (MPI).\n"
+    "\n"
+    "Usage:\n"
+    "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt [options]\n"
+    "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--frames_step S] [--seed S]\n"
+    "  dwipack --version | --help\n"
+    "  dwipack create --help\n";
+
+const char* const create_usage =
+    "Usage: [mpirun -n N] dwipack create DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION TESTING [options]\n"
+    "\n"
+    "Convert the subjects named in the three lists (whitespace-separated ids; a list may be empty)\n"
+    "from DWI_ML_READY/<subject>/ into one HDF5 file in dwi_ml's layout, as configured by the JSON\n"
+    "CONFIG. Rank 0 coordinates; the other ranks convert subjects. With one rank, it does both.\n"
+    "OUT_HDF5 gets '.hdf5' appended when it has no extension. The file is written as\n"
+    "OUT_HDF5.partial and renamed when complete; after a failure nothing is left at OUT_HDF5.\n"
+    "\n"
+    "Exit codes: 0 success, 1 bad arguments or inputs (nothing written), 2 aborted (MPI/HDF5 failure).\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+int run_create_command(std::vector<std::string> args, int argc, char** argv) {
+  po::options_description named("Options");
+  named.add_options()("help,h", "show this help")
+      ("force,f", "overwrite OUT_HDF5 if it exists (replaced only once the new file is complete)")
+      ("skip_enforce_files_presence", "drop (with a warning) config files missing in a subject, "
+                                      "instead of failing")
+      ("verbose,v", po::value<std::string>()->implicit_value("INFO")->value_name("LEVEL"),
+       "log level: DEBUG, INFO, WARNING (default), ERROR; -v alone means INFO");
+  po::options_description hidden;
+  hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(named).add(hidden);
+  po::positional_options_description pos;
+  pos.add("positional", -1);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    if (launcher_rank() == 0) std::cout << create_usage << "\n" << named << "\n";
+    return 0;
+  }
+  const auto positional =
+      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (positional.size() != 6)
+    throw UsageError("expected 6 positional arguments (DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION "
+                     "TESTING), got " + std::to_string(positional.size()));
+
+  pipeline::CreateOptions options;
+  options.dwi_ml_ready = positional[0];
+  options.out_file = positional[1];
+  options.config_file = positional[2];
+  options.training_list = positional[3];
+  options.validation_list = positional[4];
+  options.testing_list = positional[5];
+  options.overwrite = vm.count("force") > 0;
+  options.enforce_files_presence = vm.count("skip_enforce_files_presence") == 0;
+  if (vm.count("verbose")) {
+    try {
+      log::set_level(log::parse_level(vm["verbose"].as<std::string>()));
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+  }
+
+  mpi::Environment env(&argc, &argv);
+  h5::SilenceErrors quiet_hdf5;
+  mpi::Comm comm(MPI_COMM_WORLD);
+  log::set_rank(comm.size() > 1 ? comm.rank() : -1);
+  return pipeline::run_create(options, comm);
+}
+
+int run_synth_command(const std::vector<std::string>& args) {
+  synth::DatasetSpec spec;
+  std::string shape = "32,38,32";
+  po::options_description named("Options");
+  named.add_options()("help,h", "show this help")
+      ("subjects", po::value<int>(&spec.nb_subjects)->default_value(4), "number of subjects")
+      ("shape", po::value<std::string>(&shape)->default_value(shape), "X,Y,Z voxels")
+      ("frames", po::value<int64_t>(&spec.dwi_frames)->default_value(16), "DWI frames of the first subject")
+      ("frames_step", po::value<int64_t>(&spec.frames_step)->default_value(4),
+       "extra DWI frames for each next subject (uneven sizes)")
+      ("seed", po::value<uint32_t>(&spec.seed)->default_value(1), "random seed")
+      ("gzip_level", po::value<int>(&spec.gzip_level)->default_value(6), "gzip level of the .nii.gz files");
+  po::options_description hidden;
+  hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");
+  po::options_description all;
+  all.add(named).add(hidden);
+  po::positional_options_description pos;
+  pos.add("out_dir", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: dwipack synth OUT_DIR [options]\n\nWrite a synthetic dwi_ml_ready dataset, a config "
+                 "and subject lists into OUT_DIR.\n\n"
+              << named << "\n";
+    return 0;
+  }
+  if (spec.out_dir.empty()) throw UsageError("OUT_DIR is required");
+  long long x = 0, y = 0, z = 0;
+  if (std::sscanf(shape.c_str(), "%lld,%lld,%lld", &x, &y, &z) != 3 || x < 2 || y < 2 || z < 2)
+    throw UsageError("--shape must be X,Y,Z with each value >= 2, got '" + shape + "'");
+  spec.shape = {x, y, z};
+  std::cout << synth::write_dataset(spec) << "\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool talk = launcher_rank() == 0;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    if (talk) std::cout << top_usage;
+    return args.empty() ? 1 : 0;
+  }
+  if (args[0] == "--version") {
+    if (talk) std::cout << "dwipack " << version << " (" << git_commit << ")\n";
+    return 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "create") return run_create_command(args, argc, argv);
+    if (command == "synth") return run_synth_command(args);
+    throw UsageError("unknown command '" + command + "'");
+  } catch (const UsageError& e) {
+    if (talk) std::cerr << "dwipack " << command << ": error: " << e.what() << "\n\n" << top_usage;
+    return pipeline::exit_input_error;
+  } catch (const Error& e) {
+    if (talk) std::cerr << "dwipack " << command << ": error: " << e.what() << "\n";
+    return pipeline::exit_input_error;
+  }
+}

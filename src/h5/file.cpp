@@ -1,0 +1,172 @@
+#include "dwipack/h5/file.hpp"
+
+#include "dwipack/error.hpp"
+
+#include <algorithm>
+
+namespace dwipack::h5 {
+namespace {
+
+bool is_ascii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+/// Link creation property list: ASCII names as ASCII, others as UTF-8 (as h5py).
+Handle link_plist(const std::string& name) {
+  Handle lcpl(check_id(H5Pcreate(H5P_LINK_CREATE), "creating a link property list"));
+  check(H5Pset_char_encoding(lcpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
+        "setting a link name encoding");
+  return lcpl;
+}
+
+Handle vlen_utf8_type() {
+  Handle t(check_id(H5Tcopy(H5T_C_S1), "creating a string type"));
+  check(H5Tset_size(t.id(), H5T_VARIABLE), "making a variable-length string type");
+  check(H5Tset_cset(t.id(), H5T_CSET_UTF8), "setting a string type to UTF-8");
+  check(H5Tset_strpad(t.id(), H5T_STR_NULLTERM), "setting a string padding");
+  return t;
+}
+
+Handle dataspace(const std::vector<uint64_t>& dims) {
+  if (dims.empty()) return Handle(check_id(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
+  std::vector<hsize_t> d(dims.begin(), dims.end());
+  return Handle(check_id(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr),
+                         "creating a dataspace"));
+}
+
+std::string object_name(hid_t obj) {
+  char buf[512];
+  const ssize_t n = H5Iget_name(obj, buf, sizeof buf);
+  if (n <= 0) return "?";
+  return std::string(buf, static_cast<size_t>(std::min<ssize_t>(n, sizeof buf - 1)));
+}
+
+void write_attr(hid_t obj, const std::string& name, hid_t file_type, hid_t mem_type,
+                const std::vector<uint64_t>& dims, const void* data) {
+  const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
+  Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
+  check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
+        "setting an attribute name encoding");
+  Handle space = dataspace(dims);
+  Handle attr(check_id(H5Acreate2(obj, name.c_str(), file_type, space.id(), acpl.id(), H5P_DEFAULT),
+                       "creating " + where));
+  check(H5Awrite(attr.id(), mem_type, data), "writing " + where);
+  attr.close(where);
+}
+
+} // namespace
+
+File File::create_parallel(const std::string& path, MPI_Comm comm) {
+  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
+  check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
+  // Metadata is written collectively at flush/close: fewer, larger writes (identical on all ranks).
+  check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  Handle fcpl(check_id(H5Pcreate(H5P_FILE_CREATE), "creating a file creation property list"));
+  // h5py's defaults: no creation-order tracking, so readers iterate children in name order.
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id());
+  return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path);
+}
+
+File File::open_read(const std::string& path) {
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path);
+}
+
+void File::close() { handle_.close("HDF5 file '" + path_ + "'"); }
+
+Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
+  Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "creating a group property list"));
+  check(H5Pset_obj_track_times(gcpl.id(), false), "disabling group timestamps");
+  Handle lcpl = link_plist(name);
+  return Handle(check_id(H5Gcreate2(parent, name.c_str(), lcpl.id(), gcpl.id(), H5P_DEFAULT),
+                         "creating group '" + where + "'"));
+}
+
+Handle create_dataset(hid_t parent, const std::string& name, hid_t file_type,
+                      const std::vector<uint64_t>& dims, const std::string& where) {
+  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "creating a dataset property list"));
+  check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), "setting a contiguous layout");
+  check(H5Pset_obj_track_times(dcpl.id(), false), "disabling dataset timestamps");
+  // Parallel HDF5 allocates contiguous space at creation; never write fill values into it
+  // (that would be a second full write of every volume).
+  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "disabling fill values");
+  Handle space = dataspace(dims);
+  Handle lcpl = link_plist(name);
+  return Handle(check_id(
+      H5Dcreate2(parent, name.c_str(), file_type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+      "creating dataset '" + where + "'"));
+}
+
+void write_rows(hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, uint64_t nrows,
+                const std::string& where) {
+  Handle file_space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
+  const int rank = H5Sget_simple_extent_ndims(file_space.id());
+  if (rank < 1) throw Error("writing '" + where + "': dataset has no rows");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr);
+  hsize_t row_elems = 1;
+  for (int i = 1; i < rank; ++i) row_elems *= dims[static_cast<size_t>(i)];
+  const size_t elem_size = H5Tget_size(mem_type);
+  const hsize_t row_bytes = std::max<hsize_t>(1, row_elems * elem_size);
+  const hsize_t max_piece_bytes = hsize_t{1} << 30;
+  const hsize_t rows_per_piece = std::max<hsize_t>(1, max_piece_bytes / row_bytes);
+
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (hsize_t done = 0; done < nrows;) {
+    const hsize_t n = std::min<hsize_t>(rows_per_piece, nrows - done);
+    std::vector<hsize_t> start(static_cast<size_t>(rank), 0), count(dims);
+    start[0] = row0 + done;
+    count[0] = n;
+    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                              nullptr),
+          "selecting rows of '" + where + "'");
+    Handle mem_space = dataspace(std::vector<uint64_t>(count.begin(), count.end()));
+    check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT,
+                   bytes + done * row_bytes),
+          "writing '" + where + "'");
+    done += n;
+  }
+}
+
+void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
+  Handle t = vlen_utf8_type();
+  const char* p = value.c_str();
+  write_attr(obj, name, t.id(), t.id(), {}, &p);
+}
+
+void write_attr_strings(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
+  if (values.empty()) {
+    write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {0}, nullptr);
+    return;
+  }
+  Handle t = vlen_utf8_type();
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_attr(obj, name, t.id(), t.id(), {values.size()}, ptrs.data());
+}
+
+void write_attr_f64(hid_t obj, const std::string& name, const std::vector<double>& v,
+                    const std::vector<uint64_t>& dims) {
+  write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data());
+}
+void write_attr_f32(hid_t obj, const std::string& name, const std::vector<float>& v,
+                    const std::vector<uint64_t>& dims) {
+  write_attr(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, v.data());
+}
+void write_attr_i64(hid_t obj, const std::string& name, const std::vector<int64_t>& v,
+                    const std::vector<uint64_t>& dims) {
+  write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, dims, v.data());
+}
+void write_attr_i16(hid_t obj, const std::string& name, const std::vector<int16_t>& v,
+                    const std::vector<uint64_t>& dims) {
+  write_attr(obj, name, H5T_STD_I16LE, H5T_NATIVE_INT16, dims, v.data());
+}
+void write_attr_f64(hid_t obj, const std::string& name, double value) {
+  write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}, &value);
+}
+void write_attr_i64(hid_t obj, const std::string& name, int64_t value) {
+  write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, {}, &value);
+}
+
+} // namespace dwipack::h5

@@ -1,0 +1,146 @@
+#include "dwipack/mpi/comm.hpp"
+
+#include "dwipack/error.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+
+namespace dwipack::mpi {
+namespace {
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw Error(std::string(what) + ": " + std::string(text, static_cast<size_t>(len)));
+}
+
+/// Poll `ready()` with exponential back-off between 20 us and 2 ms: fast enough for a protocol
+/// whose tasks last seconds, and near zero CPU while idle.
+template <class Ready> void wait_sleeping(Ready&& ready) {
+  int64_t pause_us = 20;
+  while (!ready()) {
+    sleep_us(pause_us);
+    pause_us = std::min<int64_t>(pause_us * 2, 2000);
+  }
+}
+
+} // namespace
+
+void sleep_us(int64_t us) {
+  timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
+  nanosleep(&ts, nullptr);
+}
+
+Environment::Environment(int* argc, char*** argv) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    int provided = 0;
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "initialising MPI");
+    owned_ = true;
+  }
+  // Errors come back as return codes, so they can be reported with context.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+Environment::~Environment() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (owned_ && !finalised) MPI_Finalize();
+}
+
+Comm::Comm(MPI_Comm parent) { check(MPI_Comm_dup(parent, &comm_), "duplicating a communicator"); }
+
+Comm::~Comm() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (comm_ != MPI_COMM_NULL && !finalised) MPI_Comm_free(&comm_);
+}
+
+int Comm::rank() const {
+  int r = 0;
+  MPI_Comm_rank(comm_, &r);
+  return r;
+}
+
+int Comm::size() const {
+  int s = 0;
+  MPI_Comm_size(comm_, &s);
+  return s;
+}
+
+void Comm::send(const std::string& bytes, int dest, Tag tag) const {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) throw Error("message too large for MPI_Send");
+  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, static_cast<int>(tag), comm_),
+        "sending a message");
+}
+
+int Comm::recv(std::string& bytes, int source, Tag tag) const {
+  MPI_Status status{};
+  int flag = 0;
+  wait_sleeping([&] {
+    check(MPI_Iprobe(source, static_cast<int>(tag), comm_, &flag, &status), "probing for a message");
+    return flag != 0;
+  });
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  bytes.resize(static_cast<size_t>(count));
+  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
+        "receiving a message");
+  return status.MPI_SOURCE;
+}
+
+Tag Comm::recv_any_tag(std::string& bytes, int source) const {
+  MPI_Status status{};
+  int flag = 0;
+  wait_sleeping([&] {
+    check(MPI_Iprobe(source, MPI_ANY_TAG, comm_, &flag, &status), "probing for a message");
+    return flag != 0;
+  });
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  bytes.resize(static_cast<size_t>(count));
+  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
+        "receiving a message");
+  return static_cast<Tag>(status.MPI_TAG);
+}
+
+void Comm::sleepy_barrier() const {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(comm_, &request), "starting a barrier");
+  wait_sleeping([&] {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "testing a barrier");
+    return done != 0;
+  });
+}
+
+void Comm::broadcast(std::string& bytes, int root) const {
+  sleepy_barrier();
+  int64_t n = static_cast<int64_t>(bytes.size());
+  check(MPI_Bcast(&n, 1, MPI_INT64_T, root, comm_), "broadcasting a size");
+  bytes.resize(static_cast<size_t>(n));
+  // Broadcast in pieces: MPI counts are ints.
+  const int64_t piece = int64_t{1} << 30;
+  for (int64_t off = 0; off < n; off += piece) {
+    const int len = static_cast<int>(std::min(piece, n - off));
+    check(MPI_Bcast(bytes.data() + off, len, MPI_BYTE, root, comm_), "broadcasting data");
+  }
+}
+
+int Comm::broadcast(int value, int root) const {
+  sleepy_barrier();
+  check(MPI_Bcast(&value, 1, MPI_INT, root, comm_), "broadcasting a value");
+  return value;
+}
+
+void abort_job(MPI_Comm comm, int exit_code) {
+  MPI_Abort(comm == MPI_COMM_NULL ? MPI_COMM_WORLD : comm, exit_code);
+  std::_Exit(exit_code); // MPI_Abort does not return; this keeps [[noreturn]] honest.
+}
+
+} // namespace dwipack::mpi

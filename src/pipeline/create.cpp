@@ -1,0 +1,308 @@
+#include "dwipack/pipeline/create.hpp"
+
+#include "dwipack/config.hpp"
+#include "dwipack/error.hpp"
+#include "dwipack/h5/schema.hpp"
+#include "dwipack/io/files.hpp"
+#include "dwipack/pipeline/farm.hpp"
+#include "dwipack/pipeline/plan.hpp"
+#include "dwipack/pipeline/volume.hpp"
+#include "dwipack/util/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <dirent.h>
+#include <set>
+#include <unistd.h>
+
+namespace dwipack::pipeline {
+
+std::string output_path(const std::string& out_file) {
+  const auto slash = out_file.find_last_of('/');
+  const std::string base = slash == std::string::npos ? out_file : out_file.substr(slash + 1);
+  const auto dot = base.find_last_of('.');
+  // os.path.splitext: a leading dot does not start an extension
+  if (dot == std::string::npos || dot == 0) return out_file + ".hdf5";
+  const std::string ext = base.substr(dot);
+  if (ext != ".hdf5")
+    throw Error("output file " + quoted(out_file) + ": extension '" + ext + "' is not allowed; use '.hdf5' " +
+                "(or no extension, and '.hdf5' is appended)");
+  return out_file;
+}
+
+std::string partial_path(const std::string& final_path) { return final_path + ".partial"; }
+
+namespace {
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+/// '%d %B %Y %X' in the C locale, like dwi_ml's strftime. SOURCE_DATE_EPOCH (seconds, UTC) makes
+/// it reproducible, as for reproducible builds.
+std::string data_and_time_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH")) {
+    t = static_cast<std::time_t>(std::strtoll(sde, nullptr, 10));
+    gmtime_r(&t, &tm);
+  } else {
+    localtime_r(&t, &tm);
+  }
+  char buf[128];
+  std::strftime(buf, sizeof buf, "%d %B %Y %X", &tm);
+  return buf;
+}
+
+/// What rank 0 checks before any rank does work, broadcast to all.
+struct Setup {
+  std::string final_path;
+  std::string config_json;
+  std::string config_source;
+  std::vector<std::string> training, validation, testing, chosen;
+  std::string data_and_time;
+};
+
+void warn_about_lists(const Setup& s, const std::string& root) {
+  // dwi_ml: a subject in several lists is only a warning.
+  std::set<std::string> seen;
+  for (const auto* list : {&s.training, &s.validation, &s.testing})
+    for (const auto& id : *list)
+      if (!seen.insert(id).second) log::warning("subject " + quoted(id) + " is in more than one list");
+  // Folders that no list names: info only.
+  if (DIR* d = opendir(root.c_str())) {
+    std::set<std::string> chosen(s.chosen.begin(), s.chosen.end());
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      if (!chosen.count(name) && io::is_directory(root + "/" + name))
+        log::info("folder " + quoted(name) + " in " + quoted(root) + " is in no subject list");
+    }
+    closedir(d);
+  }
+}
+
+Setup prepare(const CreateOptions& o) {
+  Setup s;
+  if (!io::is_directory(o.dwi_ml_ready))
+    throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
+  s.final_path = output_path(o.out_file);
+  const std::string out_dir = parent_dir(s.final_path);
+  if (!io::is_directory(out_dir))
+    throw Error("output folder " + quoted(out_dir) + " does not exist");
+  if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
+    throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
+  if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+
+  const Config config = load_config(o.config_file);
+  s.config_json = config.canonical_json;
+  s.config_source = o.config_file;
+  s.training = read_subject_list(o.training_list);
+  s.validation = read_subject_list(o.validation_list);
+  s.testing = read_subject_list(o.testing_list);
+  s.chosen = union_of_lists(s.training, s.validation, s.testing);
+  if (s.chosen.empty()) throw Error("the three subject lists are empty: nothing to convert");
+
+  std::vector<std::string> missing;
+  for (const auto& id : s.chosen)
+    if (!io::is_directory(o.dwi_ml_ready + "/" + id)) missing.push_back(quoted(id));
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
+  }
+  warn_about_lists(s, o.dwi_ml_ready);
+  s.data_and_time = data_and_time_now();
+  return s;
+}
+
+nlohmann::json setup_to_json(const Setup& s) {
+  return {{"final_path", s.final_path}, {"config_json", s.config_json}, {"config_source", s.config_source},
+          {"training", s.training},     {"validation", s.validation},   {"testing", s.testing},
+          {"chosen", s.chosen},         {"data_and_time", s.data_and_time}};
+}
+
+Setup setup_from_json(const nlohmann::json& j) {
+  Setup s;
+  j.at("final_path").get_to(s.final_path);
+  j.at("config_json").get_to(s.config_json);
+  j.at("config_source").get_to(s.config_source);
+  j.at("training").get_to(s.training);
+  j.at("validation").get_to(s.validation);
+  j.at("testing").get_to(s.testing);
+  j.at("chosen").get_to(s.chosen);
+  j.at("data_and_time").get_to(s.data_and_time);
+  return s;
+}
+
+/// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
+/// rank if it failed (rank 0 has printed the error).
+bool rank0_then_broadcast(const mpi::Comm& comm, std::string& payload, const std::function<std::string()>& body) {
+  int ok = 1;
+  if (comm.rank() == 0) {
+    try {
+      payload = body();
+    } catch (const Error& e) {
+      log::error(e.what());
+      ok = 0;
+    }
+  }
+  ok = comm.broadcast(ok, 0);
+  if (!ok) return false;
+  comm.broadcast(payload, 0);
+  return true;
+}
+
+/// Print the failed tasks' messages (at most `limit`) on rank 0; returns how many failed.
+size_t report_failures(const FarmResults& results, const std::vector<std::string>& names, size_t limit) {
+  size_t failed = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i] || results[i]->ok) continue;
+    if (failed < limit) {
+      std::string msg = results[i]->payload;
+      // Messages from planning already start with "subject '...'"; add it where missing.
+      if (msg.rfind("subject ", 0) != 0) msg = "subject " + quoted(names[i]) + ": " + msg;
+      log::error("[rank " + std::to_string(results[i]->rank) + "] " + msg);
+    }
+    ++failed;
+  }
+  if (failed > limit) log::error("... and " + std::to_string(failed - limit) + " more failed subject(s)");
+  return failed;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+int run_create(const CreateOptions& options, const mpi::Comm& comm) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool coordinator = comm.rank() == 0;
+
+  // 1. Setup: paths, config, lists (rank 0), then shared.
+  std::string setup_text;
+  if (!rank0_then_broadcast(comm, setup_text, [&] { return setup_to_json(prepare(options)).dump(); }))
+    return exit_input_error;
+  const Setup setup = setup_from_json(nlohmann::json::parse(setup_text));
+  Config config;
+  {
+    // Re-parse the canonical JSON on every rank; warnings were already shown by rank 0.
+    const log::Level level = log::level();
+    if (!coordinator) log::set_level(log::Level::error);
+    config = parse_config(setup.config_json, setup.config_source);
+    log::set_level(level);
+  }
+
+  // 2. Plan every subject from headers, spread over the workers; nothing is written yet.
+  PlanOptions plan_options;
+  plan_options.enforce_files_presence = options.enforce_files_presence;
+  std::vector<size_t> list_order(setup.chosen.size());
+  for (size_t i = 0; i < list_order.size(); ++i) list_order[i] = i;
+  const FarmResults planned = run_farm(
+      comm, setup.chosen.size(), list_order,
+      [&](size_t i) {
+        const std::string& id = setup.chosen[i];
+        nlohmann::json j = plan_subject(options.dwi_ml_ready + "/" + id, id, config, plan_options);
+        return j.dump();
+      },
+      /*stop_on_error=*/false);
+
+  std::string plan_text;
+  const bool planned_ok = rank0_then_broadcast(comm, plan_text, [&] {
+    if (report_failures(planned, setup.chosen, 10) > 0)
+      throw Error("input validation failed; nothing was written");
+    Plan plan;
+    for (const auto& r : planned) plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
+    plan.training = setup.training;
+    plan.validation = setup.validation;
+    plan.testing = setup.testing;
+    plan.groups_config = config.python_repr;
+    plan.data_and_time = setup.data_and_time;
+    log::info("planned " + std::to_string(plan.subjects.size()) + " subject(s) in " +
+              std::to_string(seconds_since(t0)) + " s");
+    return nlohmann::json(plan).dump();
+  });
+  if (!planned_ok) return exit_input_error;
+  const Plan plan = nlohmann::json::parse(plan_text).get<Plan>();
+  const std::string partial = partial_path(setup.final_path);
+
+  // 3-5. From here on every rank holds the open parallel file. An error outside a task means a
+  // rank may miss the next collective call, so it aborts the whole job instead of hanging it.
+  try {
+    h5::File file = h5::File::create_parallel(partial, comm.get());
+    h5::Layout layout = h5::create_layout(file, plan);
+
+    VolumeBuffers buffers;
+    size_t done = 0;
+    const FarmResults written = run_farm(
+        comm, plan.subjects.size(), largest_first(plan.subjects),
+        [&](size_t s) {
+          const auto ts = std::chrono::steady_clock::now();
+          const SubjectPlan& subject = plan.subjects[s];
+          for (size_t g = 0; g < subject.groups.size(); ++g) {
+            const GroupPlan& group = subject.groups[g];
+            with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
+              const float* data = load_volume_group(group.volume, buffers);
+              h5::write_volume(layout, plan, s, g, data);
+            });
+          }
+          return nlohmann::json{{"seconds", seconds_since(ts)}, {"bytes", subject.output_bytes()}}.dump();
+        },
+        /*stop_on_error=*/true,
+        [&](size_t s, const TaskResult& r) {
+          if (!r.ok) return;
+          ++done;
+          log::info("subject " + quoted(plan.subjects[s].id) + " written by rank " + std::to_string(r.rank) +
+                    " (" + std::to_string(done) + "/" + std::to_string(plan.subjects.size()) + ")");
+        });
+
+    int ok = 1;
+    if (coordinator) {
+      std::vector<std::string> names;
+      for (const auto& subject : plan.subjects) names.push_back(subject.id);
+      if (report_failures(written, names, 10) > 0) ok = 0;
+      for (const auto& r : written)
+        if (!r) ok = 0; // stopped early
+    }
+    ok = comm.broadcast(ok, 0);
+
+    h5::close_layout(layout);
+    file.close();
+
+    int code = exit_ok;
+    if (coordinator) {
+      if (ok) {
+        if (std::rename(partial.c_str(), setup.final_path.c_str()) != 0) {
+          log::error("renaming " + quoted(partial) + " to " + quoted(setup.final_path) + " failed");
+          code = exit_failure;
+        } else {
+          log::info("wrote " + quoted(setup.final_path) + " (" + std::to_string(plan.subjects.size()) +
+                    " subjects) in " + std::to_string(seconds_since(t0)) + " s with " +
+                    std::to_string(comm.size()) + " rank(s)");
+        }
+      } else {
+        std::remove(partial.c_str());
+        log::error("conversion failed; no output file was left at " + quoted(setup.final_path));
+        code = exit_input_error;
+      }
+    }
+    return comm.broadcast(code, 0);
+  } catch (const Error& e) {
+    log::error(e.what());
+    log::error("aborting all ranks");
+    mpi::abort_job(comm.get(), exit_failure);
+  } catch (const std::exception& e) {
+    log::error(std::string("unexpected error: ") + e.what());
+    mpi::abort_job(comm.get(), exit_failure);
+  }
+}
+
+} // namespace dwipack::pipeline

@@ -1,0 +1,72 @@
+#include "dwipack/pipeline/volume.hpp"
+
+#include "dwipack/error.hpp"
+#include "dwipack/process/standardize.hpp"
+
+#include <new>
+
+namespace dwipack::pipeline {
+
+float* VolumeBuffers::data(size_t n) {
+  if (n > capacity_) {
+    data_.reset(); // free first: never hold two big buffers at once
+    data_.reset(new float[n]); // default-initialised: no pass over memory we overwrite anyway
+    capacity_ = n;
+  }
+  return data_.get();
+}
+
+namespace {
+
+/// Union of (mask > 0) over the mask files, as dwi_ml's std_mask (one byte per voxel, C order).
+const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
+  if (plan.std_mask_files.empty()) return nullptr;
+  const auto n = static_cast<size_t>(plan.n_voxels());
+  auto& mask = buffers.mask();
+  auto& values = buffers.mask_values();
+  mask.assign(n, 0);
+  values.resize(n);
+  for (const auto& path : plan.std_mask_files) {
+    with_context("std_mask " + quoted(path), [&] {
+      io::NiftiHeader h = io::read_nifti_header(path);
+      io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
+    });
+    for (size_t v = 0; v < n; ++v) mask[v] |= values[v] > 0.0f ? 1 : 0;
+  }
+  return mask.data();
+}
+
+} // namespace
+
+const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
+  const int64_t n_voxels = plan.n_voxels();
+  const int64_t f_total = plan.nb_features;
+  float* data = buffers.data(static_cast<size_t>(n_voxels * f_total));
+  const uint8_t* mask = nullptr;
+  if (plan.standardization != Standardization::none) mask = load_mask(plan, buffers);
+
+  int64_t f_offset = 0;
+  for (size_t i = 0; i < plan.files.size(); ++i) {
+    const std::string& path = plan.files[i];
+    with_context("file " + quoted(path), [&] {
+      io::NiftiHeader h = io::read_nifti_header(path);
+      if (h.nb_frames() != plan.frames_per_file[i] || h.shape3() != plan.shape)
+        throw Error("header changed since planning (shape or number of frames)");
+      io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
+      if (plan.standardization == Standardization::per_file)
+        with_context("standardization per_file", [&] {
+          process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask);
+        });
+    });
+    f_offset += plan.frames_per_file[i];
+  }
+  if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {
+    const bool independent = plan.standardization == Standardization::independent;
+    with_context(std::string("standardization ") + to_string(plan.standardization), [&] {
+      process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask);
+    });
+  }
+  return data;
+}
+
+} // namespace dwipack::pipeline

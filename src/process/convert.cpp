@@ -1,0 +1,318 @@
+#include "dwipack/process/convert.hpp"
+
+#include "dwipack/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <nifti1.h>
+
+// nibabel rounds after the multiply and again after the add (two numpy ufuncs); a fused
+// multiply-add would round once and differ in the last bit. g++ contracts across statements by
+// default in C++ (-ffp-contract=fast) when the target has FMA (e.g. -march=native), so turn it off
+// for this file; clang honours the standard pragma.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace dwipack::process {
+
+namespace {
+
+/// numpy's value-based np.can_cast(float64 scalar, float32): min_scalar_type gives float32 (or
+/// float16) when the value is not finite or -3.4e38 < v < 3.4e38 (numpy's own constant).
+bool numpy_can_cast_to_f32(double v) { return !std::isfinite(v) || std::fabs(v) < 3.4e38; }
+
+/// float32(v) as numpy casts it: out-of-range values become +-inf (explicit, as ISO C++ leaves
+/// it undefined).
+float to_f32(double v) {
+  constexpr double overflow = 3.4028235677973366e38; // float max + half an ulp: ties go to inf
+  if (v >= overflow) return std::numeric_limits<float>::infinity();
+  if (v <= -overflow) return -std::numeric_limits<float>::infinity();
+  return static_cast<float>(v);
+}
+
+/// numpy.promote_types(T, float32) is float64 for the 32/64-bit integers and float64 itself.
+template <class T>
+constexpr bool promotes_to_double = std::is_same_v<T, double> || (std::is_integral_v<T> && sizeof(T) >= 4);
+
+/// Call f(T{}) with T the C++ type of a supported NIfTI datatype; returns false if unsupported.
+template <class F> bool with_type(int datatype, F&& f) {
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8: f(uint8_t{}); return true;
+  case NIFTI_TYPE_INT8: f(int8_t{}); return true;
+  case NIFTI_TYPE_INT16: f(int16_t{}); return true;
+  case NIFTI_TYPE_UINT16: f(uint16_t{}); return true;
+  case NIFTI_TYPE_INT32: f(int32_t{}); return true;
+  case NIFTI_TYPE_UINT32: f(uint32_t{}); return true;
+  case NIFTI_TYPE_INT64: f(int64_t{}); return true;
+  case NIFTI_TYPE_UINT64: f(uint64_t{}); return true;
+  case NIFTI_TYPE_FLOAT32: f(float{}); return true;
+  case NIFTI_TYPE_FLOAT64: f(double{}); return true;
+  default: return false;
+  }
+}
+
+[[noreturn]] void throw_unsupported(int datatype) {
+  throw Error("datatype " + std::string(datatype_name(datatype)) + " (code " + std::to_string(datatype) +
+              ") is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, "
+              "float32, float64)");
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// ---- element loads with optional byte swap -------------------------------------------------
+
+template <size_t N> struct UintOf;
+template <> struct UintOf<2> { using type = uint16_t; };
+template <> struct UintOf<4> { using type = uint32_t; };
+template <> struct UintOf<8> { using type = uint64_t; };
+
+inline uint16_t bswap(uint16_t v) { return __builtin_bswap16(v); }
+inline uint32_t bswap(uint32_t v) { return __builtin_bswap32(v); }
+inline uint64_t bswap(uint64_t v) { return __builtin_bswap64(v); }
+
+template <class T, bool Swap> inline T load(const unsigned char* p) {
+  T v;
+  if constexpr (Swap && sizeof(T) > 1) {
+    typename UintOf<sizeof(T)>::type u;
+    std::memcpy(&u, p, sizeof u);
+    u = bswap(u);
+    std::memcpy(&v, &u, sizeof v);
+  } else {
+    std::memcpy(&v, p, sizeof v);
+  }
+  return v;
+}
+
+// ---- one run of consecutive voxels -> float32 ----------------------------------------------
+
+/// Which arithmetic nibabel does, resolved once per call (each case is its own tight loop).
+enum class Mode { none, f_mul, f_add, f_mul_add, d_mul, d_add, d_mul_add, f_mul_d_add };
+
+Mode mode_of(const Scaling& s) {
+  if (!s.multiply && !s.add) return Mode::none;
+  if (s.in_double) return s.multiply ? (s.add ? Mode::d_mul_add : Mode::d_mul) : Mode::d_add;
+  if (s.add_in_double) return s.multiply ? Mode::f_mul_d_add : Mode::d_add;
+  return s.multiply ? (s.add ? Mode::f_mul_add : Mode::f_mul) : Mode::f_add;
+}
+
+struct Factors {
+  Mode mode = Mode::none;
+  float slope_f = 1, inter_f = 0;
+  double slope_d = 1, inter_d = 0;
+};
+
+template <class T, bool Swap>
+void convert_run(const unsigned char* src, int64_t n, float* dst, const Factors& k) {
+  constexpr size_t S = sizeof(T);
+  switch (k.mode) {
+  case Mode::none:
+    for (int64_t i = 0; i < n; ++i) {
+      const T v = load<T, Swap>(src + i * S);
+      // numpy casts to promote_types(raw, float32) first; for int64 that rounds twice
+      if constexpr (promotes_to_double<T>) dst[i] = static_cast<float>(static_cast<double>(v));
+      else dst[i] = static_cast<float>(v);
+    }
+    break;
+  case Mode::f_mul:
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
+    break;
+  case Mode::f_add:
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<T, Swap>(src + i * S)) + k.inter_f;
+    break;
+  case Mode::f_mul_add:
+    for (int64_t i = 0; i < n; ++i) {
+      const float product = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
+      dst[i] = product + k.inter_f;
+    }
+    break;
+  case Mode::d_mul:
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = static_cast<float>(static_cast<double>(load<T, Swap>(src + i * S)) * k.slope_d);
+    break;
+  case Mode::d_add:
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = static_cast<float>(static_cast<double>(load<T, Swap>(src + i * S)) + k.inter_d);
+    break;
+  case Mode::d_mul_add:
+    for (int64_t i = 0; i < n; ++i) {
+      const double product = static_cast<double>(load<T, Swap>(src + i * S)) * k.slope_d;
+      dst[i] = static_cast<float>(product + k.inter_d);
+    }
+    break;
+  case Mode::f_mul_d_add:
+    for (int64_t i = 0; i < n; ++i) {
+      const float product = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
+      dst[i] = static_cast<float>(static_cast<double>(product) + k.inter_d);
+    }
+    break;
+  }
+}
+
+using RunFn = void (*)(const unsigned char*, int64_t, float*, const Factors&);
+
+} // namespace
+
+int datatype_size(int datatype) {
+  int size = 0;
+  with_type(datatype, [&](auto t) { size = static_cast<int>(sizeof(t)); });
+  return size;
+}
+
+const char* datatype_name(int datatype) {
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8: return "uint8";
+  case NIFTI_TYPE_INT8: return "int8";
+  case NIFTI_TYPE_INT16: return "int16";
+  case NIFTI_TYPE_UINT16: return "uint16";
+  case NIFTI_TYPE_INT32: return "int32";
+  case NIFTI_TYPE_UINT32: return "uint32";
+  case NIFTI_TYPE_INT64: return "int64";
+  case NIFTI_TYPE_UINT64: return "uint64";
+  case NIFTI_TYPE_FLOAT32: return "float32";
+  case NIFTI_TYPE_FLOAT64: return "float64";
+  case NIFTI_TYPE_FLOAT128: return "float128";
+  case NIFTI_TYPE_COMPLEX64: return "complex64";
+  case NIFTI_TYPE_COMPLEX128: return "complex128";
+  case NIFTI_TYPE_COMPLEX256: return "complex256";
+  case NIFTI_TYPE_RGB24: return "rgb24";
+  case NIFTI_TYPE_RGBA32: return "rgba32";
+  case DT_BINARY: return "binary";
+  default: return "unknown";
+  }
+}
+
+Scaling nibabel_scaling(int datatype, double scl_slope, double scl_inter) {
+  Scaling s;
+  bool is_integer = false, is_narrow_integer = false, is_float32 = false;
+  int64_t type_min = 0;
+  uint64_t type_max = 0;
+  const bool known = with_type(datatype, [&](auto t) {
+    using T = decltype(t);
+    is_integer = std::is_integral_v<T>;
+    is_narrow_integer = is_integer && sizeof(T) <= 2;
+    is_float32 = std::is_same_v<T, float>;
+    if constexpr (std::is_integral_v<T>) {
+      type_min = static_cast<int64_t>(std::numeric_limits<T>::min());
+      type_max = static_cast<uint64_t>(std::numeric_limits<T>::max());
+    }
+  });
+  if (!known) throw_unsupported(datatype);
+
+  // Nifti1Header.get_slope_inter
+  if (scl_slope == 0 || !std::isfinite(scl_slope)) return s;
+  if (!std::isfinite(scl_inter))
+    throw Error("scl_slope is " + number(scl_slope) + " but scl_inter is " + number(scl_inter) +
+                " (nibabel: valid slope but invalid intercept)");
+
+  // ArrayProxy._get_scaled: the factors become float32 when numpy's can_cast allows it
+  const bool slope_f32 = numpy_can_cast_to_f32(scl_slope);
+  const bool inter_f32 = numpy_can_cast_to_f32(scl_inter);
+  const double slope = slope_f32 ? static_cast<double>(static_cast<float>(scl_slope)) : scl_slope;
+  const double inter = inter_f32 ? static_cast<double>(static_cast<float>(scl_inter)) : scl_inter;
+  if (slope == 1 && inter == 0) return s; // apply_read_scaling: (slope, inter) == (1, 0)
+  s.multiply = slope != 1;
+  s.add = inter != 0;
+  s.slope = slope;
+  s.inter = inter;
+
+  if (is_integer) {
+    // int_scinter_ftype: start at the slope's dtype; float32 unless [min, max]*slope + inter
+    // overflows it. The 32/64-bit integers promote to float64 with a float32 factor anyway.
+    bool ftype_double = !slope_f32;
+    if (!ftype_double && is_narrow_integer) {
+      const float slope_as_f32 = static_cast<float>(slope);
+      const float inter_as_f32 = to_f32(inter); // astype(float32): inf when out of range
+      for (const float v : {static_cast<float>(type_min), static_cast<float>(type_max)}) {
+        float r = v;
+        if (s.multiply) r = r * slope_as_f32;
+        if (s.add) r = r + inter_as_f32;
+        if (!std::isfinite(r)) ftype_double = true;
+      }
+    }
+    // (nibabel goes on to longdouble if float64 overflows too; only absurd NIfTI-2 factors do)
+    s.in_double = ftype_double || !is_narrow_integer;
+    s.add_in_double = s.in_double;
+  } else if (is_float32) {
+    // float32 * factor is float32 only if the factor is float32; likewise for the add
+    s.in_double = s.multiply && !slope_f32;
+    s.add_in_double = s.in_double || !inter_f32;
+  } else { // float64
+    s.in_double = true;
+    s.add_in_double = true;
+  }
+  return s;
+}
+
+void convert_frames(const void* raw, int datatype, bool byte_swapped, const Scaling& scaling,
+                    const std::array<int64_t, 3>& shape, int64_t nb_frames, float* out, int64_t f_total,
+                    int64_t f_offset) {
+  RunFn run = nullptr;
+  if (!with_type(datatype, [&](auto t) {
+        using T = decltype(t);
+        run = byte_swapped ? &convert_run<T, true> : &convert_run<T, false>;
+      }))
+    throw_unsupported(datatype);
+  const int64_t nx = shape[0], ny = shape[1], nz = shape[2];
+  if (nx < 1 || ny < 1 || nz < 1 || nb_frames < 0 || f_offset < 0 || f_offset + nb_frames > f_total)
+    throw Error("convert_frames: invalid shape or feature range");
+  if (nb_frames == 0) return;
+
+  Factors k;
+  k.mode = mode_of(scaling);
+  k.slope_d = scaling.slope;
+  k.inter_d = scaling.inter;
+  k.slope_f = static_cast<float>(scaling.slope); // exact whenever a float32 step uses it
+  k.inter_f = static_cast<float>(scaling.inter);
+
+  const auto size = static_cast<int64_t>(datatype_size(datatype));
+  const auto* bytes = static_cast<const unsigned char*>(raw);
+  const int64_t frame_voxels = nx * ny * nz;
+
+  // A 3-D transpose (x fastest in, z fastest out) plus frame interleave, done by tiles: convert
+  // a (frames x z x x) tile of raw rows into a small float buffer (reads whole rows), then write
+  // it out voxel by voxel, each voxel's frames being contiguous in `out`. The tile stays in L2.
+  constexpr int64_t tile_floats = 64 * 1024; // 256 KiB
+  const int64_t tx = std::min<int64_t>(nx, 64);
+  const int64_t tt = std::min<int64_t>(nb_frames, std::max<int64_t>(1, tile_floats / tx));
+  const int64_t tz = std::clamp<int64_t>(tile_floats / (tx * tt), 1, std::min<int64_t>(nz, 16));
+  std::vector<float> tile(static_cast<size_t>(tt * tz * tx));
+
+  for (int64_t t0 = 0; t0 < nb_frames; t0 += tt) {
+    const int64_t nt = std::min(tt, nb_frames - t0);
+    for (int64_t y = 0; y < ny; ++y) {
+      for (int64_t z0 = 0; z0 < nz; z0 += tz) {
+        const int64_t nzb = std::min(tz, nz - z0);
+        for (int64_t x0 = 0; x0 < nx; x0 += tx) {
+          const int64_t nxb = std::min(tx, nx - x0);
+          for (int64_t t = 0; t < nt; ++t)
+            for (int64_t z = 0; z < nzb; ++z) {
+              const int64_t in_index = (t0 + t) * frame_voxels + x0 + nx * (y + ny * (z0 + z));
+              run(bytes + in_index * size, nxb, &tile[static_cast<size_t>((t * tz + z) * tx)], k);
+            }
+          for (int64_t x = 0; x < nxb; ++x)
+            for (int64_t z = 0; z < nzb; ++z) {
+              float* dst = out + (((x0 + x) * ny + y) * nz + z0 + z) * f_total + f_offset + t0;
+              const float* src = &tile[static_cast<size_t>(z * tx + x)];
+              for (int64_t t = 0; t < nt; ++t) dst[t] = src[t * tz * tx];
+            }
+        }
+      }
+    }
+  }
+}
+
+} // namespace dwipack::process

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Bad inputs under 1 and 3 ranks: exit non-zero within the timeout (no hang), one message naming
+# the subject, the file and the reason, and nothing left at the output path.
+source "$(dirname "$0")/lib.sh"
+make_dataset 4 8,9,7 3
+R=$D/dwi_ml_ready
+
+check_failure() { # NAME EXPECTED-TEXT... ; runs with np 0 and 3
+  local name=$1; shift
+  for np in 0 3; do
+    local out="$WORK/out_$name.hdf5"
+    SECONDS=0
+    run_dwipack "$np" create "$R" "$out" "${CFG:-$D/config.json}" "${ARGS_LISTS[@]:1}"
+    expect_rc 1 "$name (np=$np)"
+    for text in "$@"; do expect_out "$text" "$name (np=$np)"; done
+    [ ! -e "$out" ] && [ ! -e "$out.partial" ] || fail "$name (np=$np): output file left behind"
+    [ "$SECONDS" -lt 60 ] || fail "$name (np=$np): took ${SECONDS}s"
+  done
+  pass "$name"
+}
+
+# 1. missing file
+mv "$R/sub-02/anat/t1.nii.gz" "$WORK/t1.bak"
+check_failure missing_file "subject 'sub-02'" "group 'input'" "'anat/t1.nii.gz'" "missing"
+mv "$WORK/t1.bak" "$R/sub-02/anat/t1.nii.gz"
+
+# 2. mismatched affine inside a group: sub-03's T1 shifted by 5 mm
+"$PYTHON" - "$R/sub-03/anat/t1.nii.gz" <<'PY'
+import sys, nibabel as nib, numpy as np
+img = nib.load(sys.argv[1]); aff = img.affine.copy(); aff[0, 3] += 5
+nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), aff, img.header), sys.argv[1])
+PY
+check_failure mismatched_affine "subject 'sub-03'" "group 'input'" "sub-03/anat/t1.nii.gz" "affine"
+"$DWIPACK" synth "$WORK/fresh" --subjects 4 --shape 8,9,7 --frames 3 --frames_step 2 --gzip_level 1 >/dev/null
+cp "$WORK/fresh/dwi_ml_ready/sub-03/anat/t1.nii.gz" "$R/sub-03/anat/t1.nii.gz"
+
+# 3. bad JSON
+printf '{\n  "input": {"type": "volume",\n' > "$WORK/bad.json"
+CFG=$WORK/bad.json check_failure bad_json "bad.json" "invalid JSON" "line"
+
+# 4. corrupt data found only while writing (the header is fine, the gzip stream is truncated):
+#    the failure happens after the file was created, on a worker, and must still end cleanly.
+f="$R/sub-04/dwi/dwi.nii.gz"
+head -c $(( $(stat -c %s "$f") * 2 / 3 )) "$f" > "$WORK/cut.gz" && mv "$WORK/cut.gz" "$f"
+check_failure truncated_gzip "subject 'sub-04'" "dwi/dwi.nii.gz"
