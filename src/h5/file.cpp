@@ -136,7 +136,8 @@ void write_attr_string(hid_t obj, const std::string& name, const std::string& va
 
 void write_attr_strings(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
   if (values.empty()) {
-    write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {0}, nullptr);
+    const double unused = 0; // HDF5 refuses a null buffer even for zero elements
+    write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {0}, &unused);
     return;
   }
   Handle t = vlen_utf8_type();

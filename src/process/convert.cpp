@@ -29,7 +29,9 @@ namespace {
 
 /// numpy's value-based np.can_cast(float64 scalar, float32): min_scalar_type gives float32 (or
 /// float16) when the value is not finite or -3.4e38 < v < 3.4e38 (numpy's own constant).
-bool numpy_can_cast_to_f32(double v) { return !std::isfinite(v) || std::fabs(v) < 3.4e38; }
+bool numpy_can_cast_to_f32(double v) {
+  return !std::isfinite(v) || std::fabs(v) < 3.4e38;
+}
 
 /// float32(v) as numpy casts it: out-of-range values become +-inf (explicit, as ISO C++ leaves
 /// it undefined).
@@ -47,17 +49,38 @@ constexpr bool promotes_to_double = std::is_same_v<T, double> || (std::is_integr
 /// Call f(T{}) with T the C++ type of a supported NIfTI datatype; returns false if unsupported.
 template <class F> bool with_type(int datatype, F&& f) {
   switch (datatype) {
-  case NIFTI_TYPE_UINT8: f(uint8_t{}); return true;
-  case NIFTI_TYPE_INT8: f(int8_t{}); return true;
-  case NIFTI_TYPE_INT16: f(int16_t{}); return true;
-  case NIFTI_TYPE_UINT16: f(uint16_t{}); return true;
-  case NIFTI_TYPE_INT32: f(int32_t{}); return true;
-  case NIFTI_TYPE_UINT32: f(uint32_t{}); return true;
-  case NIFTI_TYPE_INT64: f(int64_t{}); return true;
-  case NIFTI_TYPE_UINT64: f(uint64_t{}); return true;
-  case NIFTI_TYPE_FLOAT32: f(float{}); return true;
-  case NIFTI_TYPE_FLOAT64: f(double{}); return true;
-  default: return false;
+  case NIFTI_TYPE_UINT8:
+    f(uint8_t{});
+    return true;
+  case NIFTI_TYPE_INT8:
+    f(int8_t{});
+    return true;
+  case NIFTI_TYPE_INT16:
+    f(int16_t{});
+    return true;
+  case NIFTI_TYPE_UINT16:
+    f(uint16_t{});
+    return true;
+  case NIFTI_TYPE_INT32:
+    f(int32_t{});
+    return true;
+  case NIFTI_TYPE_UINT32:
+    f(uint32_t{});
+    return true;
+  case NIFTI_TYPE_INT64:
+    f(int64_t{});
+    return true;
+  case NIFTI_TYPE_UINT64:
+    f(uint64_t{});
+    return true;
+  case NIFTI_TYPE_FLOAT32:
+    f(float{});
+    return true;
+  case NIFTI_TYPE_FLOAT64:
+    f(double{});
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -80,9 +103,15 @@ template <> struct UintOf<2> { using type = uint16_t; };
 template <> struct UintOf<4> { using type = uint32_t; };
 template <> struct UintOf<8> { using type = uint64_t; };
 
-inline uint16_t bswap(uint16_t v) { return __builtin_bswap16(v); }
-inline uint32_t bswap(uint32_t v) { return __builtin_bswap32(v); }
-inline uint64_t bswap(uint64_t v) { return __builtin_bswap64(v); }
+inline uint16_t bswap(uint16_t v) {
+  return __builtin_bswap16(v);
+}
+inline uint32_t bswap(uint32_t v) {
+  return __builtin_bswap32(v);
+}
+inline uint64_t bswap(uint64_t v) {
+  return __builtin_bswap64(v);
+}
 
 template <class T, bool Swap> inline T load(const unsigned char* p) {
   T v;
@@ -99,70 +128,62 @@ template <class T, bool Swap> inline T load(const unsigned char* p) {
 
 // ---- one run of consecutive voxels -> float32 ----------------------------------------------
 
-/// Which arithmetic nibabel does, resolved once per call (each case is its own tight loop).
-enum class Mode { none, f_mul, f_add, f_mul_add, d_mul, d_add, d_mul_add, f_mul_d_add };
-
-Mode mode_of(const Scaling& s) {
-  if (!s.multiply && !s.add) return Mode::none;
-  if (s.in_double) return s.multiply ? (s.add ? Mode::d_mul_add : Mode::d_mul) : Mode::d_add;
-  if (s.add_in_double) return s.multiply ? Mode::f_mul_d_add : Mode::d_add;
-  return s.multiply ? (s.add ? Mode::f_mul_add : Mode::f_mul) : Mode::f_add;
-}
-
 struct Factors {
-  Mode mode = Mode::none;
-  float slope_f = 1, inter_f = 0;
-  double slope_d = 1, inter_d = 0;
+  double slope = 1, inter = 0;
 };
 
+using RunFn = void (*)(const unsigned char*, int64_t, float*, const Factors&);
+
+/// No scaling: numpy casts to promote_types(raw, float32) first (float64 for the 32/64-bit
+/// integers: int64 values round twice), then get_fdata casts to float32.
 template <class T, bool Swap>
-void convert_run(const unsigned char* src, int64_t n, float* dst, const Factors& k) {
-  constexpr size_t S = sizeof(T);
-  switch (k.mode) {
-  case Mode::none:
-    for (int64_t i = 0; i < n; ++i) {
-      const T v = load<T, Swap>(src + i * S);
-      // numpy casts to promote_types(raw, float32) first; for int64 that rounds twice
-      if constexpr (promotes_to_double<T>) dst[i] = static_cast<float>(static_cast<double>(v));
-      else dst[i] = static_cast<float>(v);
-    }
-    break;
-  case Mode::f_mul:
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
-    break;
-  case Mode::f_add:
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<T, Swap>(src + i * S)) + k.inter_f;
-    break;
-  case Mode::f_mul_add:
-    for (int64_t i = 0; i < n; ++i) {
-      const float product = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
-      dst[i] = product + k.inter_f;
-    }
-    break;
-  case Mode::d_mul:
-    for (int64_t i = 0; i < n; ++i)
-      dst[i] = static_cast<float>(static_cast<double>(load<T, Swap>(src + i * S)) * k.slope_d);
-    break;
-  case Mode::d_add:
-    for (int64_t i = 0; i < n; ++i)
-      dst[i] = static_cast<float>(static_cast<double>(load<T, Swap>(src + i * S)) + k.inter_d);
-    break;
-  case Mode::d_mul_add:
-    for (int64_t i = 0; i < n; ++i) {
-      const double product = static_cast<double>(load<T, Swap>(src + i * S)) * k.slope_d;
-      dst[i] = static_cast<float>(product + k.inter_d);
-    }
-    break;
-  case Mode::f_mul_d_add:
-    for (int64_t i = 0; i < n; ++i) {
-      const float product = static_cast<float>(load<T, Swap>(src + i * S)) * k.slope_f;
-      dst[i] = static_cast<float>(static_cast<double>(product) + k.inter_d);
-    }
-    break;
+void plain_run(const unsigned char* src, int64_t n, float* dst, const Factors&) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T v = load<T, Swap>(src + i * static_cast<int64_t>(sizeof(T)));
+    if constexpr (promotes_to_double<T>)
+      dst[i] = static_cast<float>(static_cast<double>(v));
+    else
+      dst[i] = static_cast<float>(v);
   }
 }
 
-using RunFn = void (*)(const unsigned char*, int64_t, float*, const Factors&);
+/// raw * slope in P1, then + inter in P2, then float32: one rounding per numpy ufunc.
+template <class T, bool Swap, class P1, class P2, bool Mul, bool Add>
+void scaled_run(const unsigned char* src, int64_t n, float* dst, const Factors& k) {
+  const auto slope = static_cast<P1>(k.slope);
+  const auto inter = static_cast<P2>(k.inter);
+  for (int64_t i = 0; i < n; ++i) {
+    P1 x = static_cast<P1>(load<T, Swap>(src + i * static_cast<int64_t>(sizeof(T))));
+    if constexpr (Mul) x = x * slope;
+    P2 y = static_cast<P2>(x);
+    if constexpr (Add) y = y + inter;
+    dst[i] = static_cast<float>(y);
+  }
+}
+
+template <class T, bool Swap, class P1, class P2> RunFn pick_flags(const Scaling& s) {
+  if (s.multiply && s.add) return &scaled_run<T, Swap, P1, P2, true, true>;
+  if (s.multiply) return &scaled_run<T, Swap, P1, P2, true, false>;
+  return &scaled_run<T, Swap, P2, P2, false, true>; // add only: the add's dtype throughout
+}
+
+/// The kernel for one datatype, byte order and scaling. Only the precisions nibabel can pick for
+/// the type are instantiated.
+template <class T, bool Swap> RunFn pick_run(const Scaling& s) {
+  using P = Precision;
+  if (!s.multiply && !s.add) return &plain_run<T, Swap>;
+  const P mp = s.multiply ? s.multiply_precision : s.add_precision, ap = s.add_precision;
+  if constexpr (std::is_floating_point_v<T>) {
+    if (mp == P::f32 && ap == P::f32) return pick_flags<T, Swap, float, float>(s);
+    if (mp == P::f32 && ap == P::f64) return pick_flags<T, Swap, float, double>(s);
+    if (mp == P::f64 && ap == P::f64) return pick_flags<T, Swap, double, double>(s);
+  } else {
+    if (mp == P::f32 && ap == P::f32 && !promotes_to_double<T>) return pick_flags<T, Swap, float, float>(s);
+    if (mp == P::f64 && ap == P::f64) return pick_flags<T, Swap, double, double>(s);
+    if (mp == P::f80 && ap == P::f80) return pick_flags<T, Swap, long double, long double>(s);
+  }
+  throw Error("convert_frames: scaling precisions not reachable for this datatype");
+}
 
 } // namespace
 
@@ -174,41 +195,56 @@ int datatype_size(int datatype) {
 
 const char* datatype_name(int datatype) {
   switch (datatype) {
-  case NIFTI_TYPE_UINT8: return "uint8";
-  case NIFTI_TYPE_INT8: return "int8";
-  case NIFTI_TYPE_INT16: return "int16";
-  case NIFTI_TYPE_UINT16: return "uint16";
-  case NIFTI_TYPE_INT32: return "int32";
-  case NIFTI_TYPE_UINT32: return "uint32";
-  case NIFTI_TYPE_INT64: return "int64";
-  case NIFTI_TYPE_UINT64: return "uint64";
-  case NIFTI_TYPE_FLOAT32: return "float32";
-  case NIFTI_TYPE_FLOAT64: return "float64";
-  case NIFTI_TYPE_FLOAT128: return "float128";
-  case NIFTI_TYPE_COMPLEX64: return "complex64";
-  case NIFTI_TYPE_COMPLEX128: return "complex128";
-  case NIFTI_TYPE_COMPLEX256: return "complex256";
-  case NIFTI_TYPE_RGB24: return "rgb24";
-  case NIFTI_TYPE_RGBA32: return "rgba32";
-  case DT_BINARY: return "binary";
-  default: return "unknown";
+  case NIFTI_TYPE_UINT8:
+    return "uint8";
+  case NIFTI_TYPE_INT8:
+    return "int8";
+  case NIFTI_TYPE_INT16:
+    return "int16";
+  case NIFTI_TYPE_UINT16:
+    return "uint16";
+  case NIFTI_TYPE_INT32:
+    return "int32";
+  case NIFTI_TYPE_UINT32:
+    return "uint32";
+  case NIFTI_TYPE_INT64:
+    return "int64";
+  case NIFTI_TYPE_UINT64:
+    return "uint64";
+  case NIFTI_TYPE_FLOAT32:
+    return "float32";
+  case NIFTI_TYPE_FLOAT64:
+    return "float64";
+  case NIFTI_TYPE_FLOAT128:
+    return "float128";
+  case NIFTI_TYPE_COMPLEX64:
+    return "complex64";
+  case NIFTI_TYPE_COMPLEX128:
+    return "complex128";
+  case NIFTI_TYPE_COMPLEX256:
+    return "complex256";
+  case NIFTI_TYPE_RGB24:
+    return "rgb24";
+  case NIFTI_TYPE_RGBA32:
+    return "rgba32";
+  case DT_BINARY:
+    return "binary";
+  default:
+    return "unknown";
   }
 }
 
 Scaling nibabel_scaling(int datatype, double scl_slope, double scl_inter) {
   Scaling s;
   bool is_integer = false, is_narrow_integer = false, is_float32 = false;
-  int64_t type_min = 0;
-  uint64_t type_max = 0;
+  long double type_min = 0, type_max = 0;
   const bool known = with_type(datatype, [&](auto t) {
     using T = decltype(t);
     is_integer = std::is_integral_v<T>;
-    is_narrow_integer = is_integer && sizeof(T) <= 2;
+    is_narrow_integer = is_integer && !promotes_to_double<T>;
     is_float32 = std::is_same_v<T, float>;
-    if constexpr (std::is_integral_v<T>) {
-      type_min = static_cast<int64_t>(std::numeric_limits<T>::min());
-      type_max = static_cast<uint64_t>(std::numeric_limits<T>::max());
-    }
+    type_min = static_cast<long double>(std::numeric_limits<T>::lowest());
+    type_max = static_cast<long double>(std::numeric_limits<T>::max());
   });
   if (!known) throw_unsupported(datatype);
 
@@ -229,54 +265,88 @@ Scaling nibabel_scaling(int datatype, double scl_slope, double scl_inter) {
   s.slope = slope;
   s.inter = inter;
 
+  using P = Precision;
   if (is_integer) {
-    // int_scinter_ftype: start at the slope's dtype; float32 unless [min, max]*slope + inter
-    // overflows it. The 32/64-bit integers promote to float64 with a float32 factor anyway.
-    bool ftype_double = !slope_f32;
-    if (!ftype_double && is_narrow_integer) {
-      const float slope_as_f32 = static_cast<float>(slope);
-      const float inter_as_f32 = to_f32(inter); // astype(float32): inf when out of range
-      for (const float v : {static_cast<float>(type_min), static_cast<float>(type_max)}) {
-        float r = v;
-        if (s.multiply) r = r * slope_as_f32;
-        if (s.add) r = r + inter_as_f32;
-        if (!std::isfinite(r)) ftype_double = true;
+    // int_scinter_ftype: the first float type, from the slope's dtype up, for which
+    // [min, max] * slope + inter stays finite. Like nibabel, the test casts the factors to each
+    // candidate in turn, so an intercept that became inf in float32 stays inf (and fails) later.
+    long double test_slope = slope, test_inter = inter;
+    bool found = false;
+    P ftype = P::f32;
+    for (const P candidate : {P::f32, P::f64, P::f80}) {
+      if (candidate == P::f32 && !slope_f32) continue;
+      if (candidate == P::f32) {
+        test_slope = to_f32(static_cast<double>(test_slope));
+        test_inter = to_f32(static_cast<double>(test_inter));
+      }
+      const P step = candidate == P::f32 && !is_narrow_integer ? P::f64 : candidate;
+      bool finite = true;
+      for (const long double v : {type_min, type_max}) {
+        long double r;
+        if (step == P::f32) {
+          float x = static_cast<float>(v);
+          if (test_slope != 1) x = x * static_cast<float>(test_slope);
+          if (test_inter != 0) x = x + static_cast<float>(test_inter);
+          r = static_cast<long double>(x);
+        } else if (step == P::f64) {
+          double x = static_cast<double>(v);
+          if (test_slope != 1) x = x * static_cast<double>(test_slope);
+          if (test_inter != 0) x = x + static_cast<double>(test_inter);
+          r = static_cast<long double>(x);
+        } else {
+          long double x = v;
+          if (test_slope != 1) x = x * test_slope;
+          if (test_inter != 0) x = x + test_inter;
+          r = static_cast<long double>(x);
+        }
+        finite = finite && std::isfinite(r);
+      }
+      if (finite) {
+        ftype = candidate;
+        found = true;
+        break;
       }
     }
-    // (nibabel goes on to longdouble if float64 overflows too; only absurd NIfTI-2 factors do)
-    s.in_double = ftype_double || !is_narrow_integer;
-    s.add_in_double = s.in_double;
+    if (!found)
+      throw Error("scl_slope " + number(scl_slope) + " with scl_inter " + number(scl_inter) +
+                  " overflows every float type on the " + datatype_name(datatype) +
+                  " range (nibabel: Overflow using highest floating point type)");
+    // promote_types(raw, ftype)
+    const P step = ftype == P::f32 && !is_narrow_integer ? P::f64 : ftype;
+    s.multiply_precision = step;
+    s.add_precision = step;
   } else if (is_float32) {
-    // float32 * factor is float32 only if the factor is float32; likewise for the add
-    s.in_double = s.multiply && !slope_f32;
-    s.add_in_double = s.in_double || !inter_f32;
+    // float32 * factor stays float32 only if the factor is float32; likewise for the add
+    s.multiply_precision = slope_f32 ? P::f32 : P::f64;
+    const bool after_multiply_f64 = s.multiply && s.multiply_precision == P::f64;
+    s.add_precision = after_multiply_f64 || !inter_f32 ? P::f64 : P::f32;
   } else { // float64
-    s.in_double = true;
-    s.add_in_double = true;
+    s.multiply_precision = P::f64;
+    s.add_precision = P::f64;
   }
   return s;
 }
 
-void convert_frames(const void* raw, int datatype, bool byte_swapped, const Scaling& scaling,
-                    const std::array<int64_t, 3>& shape, int64_t nb_frames, float* out, int64_t f_total,
+void convert_frames(const void* raw,
+                    int datatype,
+                    bool byte_swapped,
+                    const Scaling& scaling,
+                    const std::array<int64_t, 3>& shape,
+                    int64_t nb_frames,
+                    float* out,
+                    int64_t f_total,
                     int64_t f_offset) {
   RunFn run = nullptr;
   if (!with_type(datatype, [&](auto t) {
         using T = decltype(t);
-        run = byte_swapped ? &convert_run<T, true> : &convert_run<T, false>;
+        run = byte_swapped ? pick_run<T, true>(scaling) : pick_run<T, false>(scaling);
       }))
     throw_unsupported(datatype);
   const int64_t nx = shape[0], ny = shape[1], nz = shape[2];
   if (nx < 1 || ny < 1 || nz < 1 || nb_frames < 0 || f_offset < 0 || f_offset + nb_frames > f_total)
     throw Error("convert_frames: invalid shape or feature range");
   if (nb_frames == 0) return;
-
-  Factors k;
-  k.mode = mode_of(scaling);
-  k.slope_d = scaling.slope;
-  k.inter_d = scaling.inter;
-  k.slope_f = static_cast<float>(scaling.slope); // exact whenever a float32 step uses it
-  k.inter_f = static_cast<float>(scaling.inter);
+  const Factors k{scaling.slope, scaling.inter};
 
   const auto size = static_cast<int64_t>(datatype_size(datatype));
   const auto* bytes = static_cast<const unsigned char*>(raw);
@@ -307,7 +377,8 @@ void convert_frames(const void* raw, int datatype, bool byte_swapped, const Scal
             for (int64_t z = 0; z < nzb; ++z) {
               float* dst = out + (((x0 + x) * ny + y) * nz + z0 + z) * f_total + f_offset + t0;
               const float* src = &tile[static_cast<size_t>(z * tx + x)];
-              for (int64_t t = 0; t < nt; ++t) dst[t] = src[t * tz * tx];
+              for (int64_t t = 0; t < nt; ++t)
+                dst[t] = src[t * tz * tx];
             }
         }
       }

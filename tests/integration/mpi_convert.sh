@@ -21,4 +21,7 @@ for np in 1 2 3 4; do
   h5diff -r "$WORK/out_np0.hdf5" "$WORK/out_np$np.hdf5" >/dev/null \
     || fail "np=$np differs from the singleton run: $(h5diff -r "$WORK/out_np0.hdf5" "$WORK/out_np$np.hdf5" | head -20)"
 done
-pass "files identical in content for 1..4 ranks"
+for np in 1 2 3 4; do
+  cmp -s "$WORK/out_np0.hdf5" "$WORK/out_np$np.hdf5" || fail "np=$np: file not byte-identical to the singleton run"
+done
+pass "files identical in content (h5diff) and bytes (cmp) for 1..4 ranks"

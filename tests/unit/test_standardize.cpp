@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, StandardizeVsNumpy,
                          ::testing::Values(Case{"all_nomask", "all", false}, Case{"all_mask", "all", true},
                                            Case{"independent_nomask", "independent", false},
                                            Case{"independent_mask", "independent", true}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Standardize, PerFileTouchesOnlyItsFeatures) {
   // per_file: features [1, 3) of a 4-feature array are standardized alone, the rest untouched.

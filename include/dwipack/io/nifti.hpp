@@ -12,20 +12,22 @@
 namespace dwipack::io {
 
 struct NiftiHeader {
-  std::string path;              ///< as given (used in messages)
-  int version = 1;               ///< 1 or 2
-  bool gzipped = false;          ///< file name ends in .gz
-  int ndim = 0;                  ///< dim[0]; dwipack accepts 3 or 4
-  std::array<int64_t, 7> dim{};  ///< dim[1..7]
-  int datatype = 0;              ///< NIFTI_TYPE_* code (nifti1.h)
+  std::string path;             ///< as given (used in messages)
+  int version = 1;              ///< 1 or 2
+  bool gzipped = false;         ///< file name ends in .gz
+  int ndim = 0;                 ///< dim[0]; dwipack accepts 3 or 4
+  std::array<int64_t, 7> dim{}; ///< dim[1..7]
+  int datatype = 0;             ///< NIFTI_TYPE_* code (nifti1.h)
   int bytes_per_voxel = 0;
-  bool byte_swapped = false;     ///< file byte order differs from this machine's
-  int64_t vox_offset = 0;        ///< data offset in bytes in the (uncompressed) file
-  double scl_slope = 0;          ///< raw header value (float32 in NIfTI-1)
-  double scl_inter = 0;          ///< raw header value
-  std::array<float, 3> voxel_sizes{}; ///< pixdim[1..3] as stored = nibabel get_zooms()[:3]
-  int qform_code = 0;
-  int sform_code = 0;
+  bool byte_swapped = false;          ///< file byte order differs from this machine's
+  int64_t vox_offset = 0;             ///< data offset in bytes in the (uncompressed) file
+  double scl_slope = 0;               ///< raw header value (float32 in NIfTI-1)
+  double scl_inter = 0;               ///< raw header value
+  /// pixdim[1..3] = nibabel get_zooms()[:3], after nibabel's load-time fix (0 -> 1, negative ->
+  /// absolute value); NIfTI-2's float64 pixdims are rounded to float32 here.
+  std::array<float, 3> voxel_sizes{};
+  int qform_code = 0; ///< as nibabel sees it: codes outside 0..5 read as 0
+  int sform_code = 0; ///< as nibabel sees it: codes outside 0..5 read as 0
   /// nibabel's best affine: sform if sform_code > 0, else qform if qform_code > 0, else the
   /// zoom-based fallback (x flipped, origin at the volume centre).
   Affine vox2ras = identity_affine();
@@ -58,7 +60,7 @@ struct ReadScratch {
 /// a C-order (X, Y, Z, f_total) float32 array; this file's frames land at features
 /// [f_offset, f_offset + hdr.nb_frames()). Streams: extra memory is a few frames, not the file.
 /// Throws Error naming the file for I/O errors, truncation and corrupt gzip (CRC, bad stream).
-void read_nifti_into(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset,
-                     ReadScratch& scratch);
+void read_nifti_into(
+    const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch);
 
 } // namespace dwipack::io
