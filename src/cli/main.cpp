@@ -32,7 +32,7 @@ const char* const top_usage =
     "\n"
     "Usage:\n"
     "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt [options]\n"
-    "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--frames_step S] [--seed S]\n"
+    "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--seed S]\n"
     "  dwipack --version | --help\n"
     "  dwipack create --help\n";
 
@@ -114,9 +114,9 @@ int run_synth_command(const std::vector<std::string>& args) {
   named.add_options()("help,h", "show this help")
       ("subjects", po::value<int>(&spec.nb_subjects)->default_value(4), "number of subjects")
       ("shape", po::value<std::string>(&shape)->default_value(shape), "X,Y,Z voxels")
-      ("frames", po::value<int64_t>(&spec.dwi_frames)->default_value(16), "DWI frames of the first subject")
-      ("frames_step", po::value<int64_t>(&spec.frames_step)->default_value(4),
-       "extra DWI frames for each next subject (uneven sizes)")
+      ("frames", po::value<int64_t>(&spec.dwi_frames)->default_value(16), "DWI frames")
+      ("shape_step", po::value<int64_t>(&spec.shape_step)->default_value(2),
+       "each next subject is this many voxels larger on every axis (uneven sizes)")
       ("seed", po::value<uint32_t>(&spec.seed)->default_value(1), "random seed")
       ("gzip_level", po::value<int>(&spec.gzip_level)->default_value(6), "gzip level of the .nii.gz files");
   po::options_description hidden;

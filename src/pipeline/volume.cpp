@@ -27,10 +27,9 @@ const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
   mask.assign(n, 0);
   values.resize(n);
   for (const auto& path : plan.std_mask_files) {
-    with_context("std_mask " + quoted(path), [&] {
-      io::NiftiHeader h = io::read_nifti_header(path);
-      io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
-    });
+    // The reader's errors name the file already.
+    io::NiftiHeader h = io::read_nifti_header(path);
+    io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
     for (size_t v = 0; v < n; ++v) mask[v] |= values[v] > 0.0f ? 1 : 0;
   }
   return mask.data();
@@ -48,16 +47,14 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
   int64_t f_offset = 0;
   for (size_t i = 0; i < plan.files.size(); ++i) {
     const std::string& path = plan.files[i];
-    with_context("file " + quoted(path), [&] {
-      io::NiftiHeader h = io::read_nifti_header(path);
-      if (h.nb_frames() != plan.frames_per_file[i] || h.shape3() != plan.shape)
-        throw Error("header changed since planning (shape or number of frames)");
-      io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
-      if (plan.standardization == Standardization::per_file)
-        with_context("standardization per_file", [&] {
-          process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask);
-        });
-    });
+    io::NiftiHeader h = io::read_nifti_header(path); // its errors name the file
+    if (h.nb_frames() != plan.frames_per_file[i] || h.shape3() != plan.shape)
+      throw Error("file " + quoted(path) + ": header changed since the inputs were checked (shape or frames)");
+    io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
+    if (plan.standardization == Standardization::per_file)
+      with_context("standardization per_file of file " + quoted(path), [&] {
+        process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask);
+      });
     f_offset += plan.frames_per_file[i];
   }
   if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {

@@ -34,7 +34,7 @@ expect_out() { grep -qF -- "$1" <<<"$OUT" || fail "$2: output lacks '$1'"$'\n'"$
 # A small generated dataset in $WORK/data.
 make_dataset() {
   "$DWIPACK" synth "$WORK/data" --subjects "${1:-5}" --shape "${2:-14,16,12}" --frames "${3:-5}" \
-    --frames_step 2 --gzip_level 1 >/dev/null
+    --shape_step 2 --gzip_level 1 >/dev/null
   D=$WORK/data
   ARGS_LISTS=("$D/config.json" "$D/training_subjs.txt" "$D/validation_subjs.txt" "$D/testing_subjs.txt")
 }

@@ -31,7 +31,7 @@ img = nib.load(sys.argv[1]); aff = img.affine.copy(); aff[0, 3] += 5
 nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), aff, img.header), sys.argv[1])
 PY
 check_failure mismatched_affine "subject 'sub-03'" "group 'input'" "sub-03/anat/t1.nii.gz" "affine"
-"$DWIPACK" synth "$WORK/fresh" --subjects 4 --shape 8,9,7 --frames 3 --frames_step 2 --gzip_level 1 >/dev/null
+"$DWIPACK" synth "$WORK/fresh" --subjects 4 --shape 8,9,7 --frames 3 --gzip_level 1 >/dev/null
 cp "$WORK/fresh/dwi_ml_ready/sub-03/anat/t1.nii.gz" "$R/sub-03/anat/t1.nii.gz"
 
 # 3. bad JSON

@@ -44,6 +44,40 @@ def check_list_attr(attrs, name, expected):
         expect(value.dtype == np.float64 and value.shape == (0,), f"attr {name}: empty list must be float64 (0,)")
 
 
+def dwi_ml_reader_paths(f):
+    """The access paths of dwi_ml's MultiSubjectDataset.load_data (spec §9.1), step by step."""
+    # required file attributes; 'Not defined by user' becomes None
+    for name in ("step_size", "compress"):
+        value = f.attrs[name]
+        expect(value == "Not defined by user" or np.isscalar(value), f"reader: {name} unusable")
+    sets = {s: f.attrs[f"{s}_subjs"] for s in ("training", "validation", "testing")}
+    # group discovery from the first subject of training, else validation, else testing
+    first = next((list(v)[0] for v in sets.values() if len(v)), None)
+    expect(first is not None, "reader: no subject at all")
+    volume_groups, streamline_groups, nb_features = [], [], []
+    for name in f[first].keys():  # h5py order: by name (no creation-order tracking)
+        group_type = f[first][name].attrs["type"]
+        if group_type == "volume":
+            volume_groups.append(name)
+            nb_features.append(int(f[first][name].attrs["nb_features"]))
+        elif group_type == "streamlines":
+            streamline_groups.append(name)
+        else:
+            expect(False, f"reader: group {name} has type {group_type!r} (NotImplementedError in dwi_ml)")
+    expect(volume_groups == sorted(volume_groups), "reader: groups not listed in name order")
+    # each subset loads sorted(ids); non-lazy MRIData reads data whole as float32, needs voxres/affine
+    for ids in sets.values():
+        for subj in sorted(ids):
+            for i, name in enumerate(volume_groups):
+                g = f[subj][name]
+                data = np.array(g["data"], dtype=np.float32)
+                expect(data.ndim == 4, f"reader: /{subj}/{name} data is not 4-D")
+                np.array(g.attrs["voxres"], dtype=np.float32)
+                np.array(g.attrs["affine"], dtype=np.float32)
+                # lazy LazyMRIData: same reads, on demand, through the open file
+                expect(g["data"][0:1].dtype == np.float32, "reader: lazy slice dtype")
+
+
 def main():
     out, root, config_path, train_p, valid_p, test_p = sys.argv[1:7]
     with open(config_path) as f:
@@ -74,6 +108,8 @@ def main():
         check_list_attr(f.attrs, "testing_subjs", test)
         check_list_attr(f.attrs, "chosen_subjs", chosen)
         expect(sorted(f.keys()) == sorted(chosen), f"subjects {sorted(f.keys())} != {sorted(chosen)}")
+
+        dwi_ml_reader_paths(f)
 
         # --- subjects and groups ---
         volume_groups = [g for g, c in config.items() if c["type"] == "volume"]

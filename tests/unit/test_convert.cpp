@@ -41,13 +41,14 @@ template <class T> std::vector<unsigned char> to_bytes(const std::vector<T>& val
   std::memcpy(out.data(), values.data(), out.size());
   if (swap)
     for (size_t i = 0; i < values.size(); ++i)
-      for (size_t a = 0, b = sizeof(T) - 1; a < b; ++a, --b) std::swap(out[i * sizeof(T) + a], out[i * sizeof(T) + b]);
+      for (size_t a = 0, b = sizeof(T) - 1; a < b; ++a, --b)
+        std::swap(out[i * sizeof(T) + a], out[i * sizeof(T) + b]);
   return out;
 }
 
 /// The transposition written the slow, obvious way: out[x][y][z][f_offset + t] = in[t][z][y][x].
-std::vector<float> naive_transpose(const std::vector<float>& in, Shape s, int64_t frames, int64_t f_total,
-                                   int64_t f_offset, float fill) {
+std::vector<float> naive_transpose(
+    const std::vector<float>& in, Shape s, int64_t frames, int64_t f_total, int64_t f_offset, float fill) {
   std::vector<float> out(static_cast<size_t>(s[0] * s[1] * s[2] * f_total), fill);
   for (int64_t t = 0; t < frames; ++t)
     for (int64_t z = 0; z < s[2]; ++z)
@@ -65,7 +66,8 @@ TEST(ConvertFrames, TransposesNiftiOrderIntoCOrderWithFramesLast) {
   for (int t = 0; t < frames; ++t)
     for (int z = 0; z < 2; ++z)
       for (int y = 0; y < 3; ++y)
-        for (int x = 0; x < 4; ++x) raw.push_back(static_cast<int16_t>(x + 10 * y + 100 * z + 1000 * t));
+        for (int x = 0; x < 4; ++x)
+          raw.push_back(static_cast<int16_t>(x + 10 * y + 100 * z + 1000 * t));
   std::vector<float> out(4 * 3 * 2 * 2, -1.0f);
   convert_frames(raw.data(), NIFTI_TYPE_INT16, false, Scaling{}, shape, frames, out.data(), 2, 0);
   for (int x = 0; x < 4; ++x)
@@ -79,7 +81,8 @@ TEST(ConvertFrames, TransposesNiftiOrderIntoCOrderWithFramesLast) {
 TEST(ConvertFrames, WritesOnlyItsFeaturesOfAWiderArray) {
   const Shape shape{3, 2, 5};
   std::vector<float> raw(3 * 2 * 5 * 2);
-  for (size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<float>(i) + 0.5f;
+  for (size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<float>(i) + 0.5f;
   const float sentinel = -777.0f;
   std::vector<float> out(3 * 2 * 5 * 6, sentinel);
   convert_frames(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, 2, out.data(), 6, 3);
@@ -93,7 +96,8 @@ TEST(ConvertFrames, TilingMatchesNaiveTransposeOnAwkwardShapes) {
     SCOPED_TRACE(testing::Message() << shape[0] << "x" << shape[1] << "x" << shape[2] << "x" << frames);
     const int64_t n = shape[0] * shape[1] * shape[2] * frames;
     std::vector<float> raw(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) raw[static_cast<size_t>(i)] = static_cast<float>(i);
+    for (int64_t i = 0; i < n; ++i)
+      raw[static_cast<size_t>(i)] = static_cast<float>(i);
     const int64_t f_total = frames + 2;
     std::vector<float> out(static_cast<size_t>(shape[0] * shape[1] * shape[2] * f_total), -1.0f);
     convert_frames(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, frames, out.data(), f_total, 1);
@@ -110,7 +114,9 @@ template <class T> void check_byte_swap(int datatype, const std::vector<T>& valu
   convert_frames(be.data(), datatype, true, Scaling{}, shape, 1, swapped.data(), 1, 0);
   for (size_t i = 0; i < values.size(); ++i) {
     EXPECT_EQ(bits(native[i]), bits(swapped[i])) << i;
-    if constexpr (std::is_integral_v<T>) EXPECT_EQ(native[i], static_cast<float>(static_cast<double>(values[i])));
+    if constexpr (std::is_integral_v<T>) {
+      EXPECT_EQ(native[i], static_cast<float>(static_cast<double>(values[i])));
+    }
   }
 }
 
@@ -125,7 +131,8 @@ TEST(ConvertFrames, ByteSwapsEveryDatatype) {
   check_byte_swap<uint64_t>(NIFTI_TYPE_UINT64, {0, 72623859790382856ULL, UINT64_MAX, 9});
   check_byte_swap<float>(NIFTI_TYPE_FLOAT32, {-0.0f, 1.5f, std::numeric_limits<float>::infinity(),
                                               std::numeric_limits<float>::quiet_NaN(), 1e-40f});
-  check_byte_swap<double>(NIFTI_TYPE_FLOAT64, {-0.0, 1.5, -1e300, std::numeric_limits<double>::quiet_NaN(), 0.1});
+  check_byte_swap<double>(NIFTI_TYPE_FLOAT64,
+                          {-0.0, 1.5, -1e300, std::numeric_limits<double>::quiet_NaN(), 0.1});
 
   // and the swap really happens: big-endian int16 0x0102 is 258
   const unsigned char be[2] = {0x01, 0x02};
@@ -135,11 +142,13 @@ TEST(ConvertFrames, ByteSwapsEveryDatatype) {
 }
 
 TEST(ConvertFrames, KeepsNanInfAndNegativeZeroBitForBit) {
-  const std::vector<float> values{std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity(),
+  const std::vector<float> values{std::numeric_limits<float>::quiet_NaN(),
+                                  -std::numeric_limits<float>::infinity(),
                                   std::numeric_limits<float>::infinity(), -0.0f, 1e-45f};
   std::vector<float> out(values.size());
   convert_frames(values.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, {5, 1, 1}, 1, out.data(), 1, 0);
-  for (size_t i = 0; i < values.size(); ++i) EXPECT_EQ(bits(out[i]), bits(values[i])) << i;
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(bits(out[i]), bits(values[i])) << i;
 }
 
 TEST(ConvertFrames, Int64RoundsThroughFloat64LikeNumpy) {
@@ -197,10 +206,16 @@ TEST(ConvertFrames, AppliesScalingToEveryType) {
 TEST(ConvertFrames, RefusesUnsupportedDatatypesAndBadRanges) {
   float out[4];
   const unsigned char raw[64] = {};
-  EXPECT_THAT([&] { convert_frames(raw, NIFTI_TYPE_COMPLEX64, false, Scaling{}, {1, 1, 1}, 1, out, 1, 0); },
-              ThrowsMessage<Error>(HasSubstr("datatype complex64 (code 32) is not supported")));
-  EXPECT_THAT([&] { convert_frames(raw, NIFTI_TYPE_INT16, false, Scaling{}, {1, 1, 1}, 2, out, 2, 1); },
-              ThrowsMessage<Error>(HasSubstr("invalid shape or feature range")));
+  EXPECT_THAT(
+      [&] {
+        convert_frames(raw, NIFTI_TYPE_COMPLEX64, false, Scaling{}, {1, 1, 1}, 1, out, 1, 0);
+      },
+      ThrowsMessage<Error>(HasSubstr("datatype complex64 (code 32) is not supported")));
+  EXPECT_THAT(
+      [&] {
+        convert_frames(raw, NIFTI_TYPE_INT16, false, Scaling{}, {1, 1, 1}, 2, out, 2, 1);
+      },
+      ThrowsMessage<Error>(HasSubstr("invalid shape or feature range")));
 }
 
 TEST(ConvertDatatypes, SizesAndNames) {
@@ -259,29 +274,31 @@ const ScalingRow scaling_rows[] = {
     {"int16 in float32", NIFTI_TYPE_INT16, 2.5, 10, true, true, f32, f32, 2.5, 10, nullptr},
     {"add only", NIFTI_TYPE_UINT8, 1, 3, false, true, f32, f32, 1, 3, nullptr},
     {"multiply only", NIFTI_TYPE_INT8, -0.5, 0, true, false, f32, f32, -0.5, 0, nullptr},
-    {"slope rounded to float32", NIFTI_TYPE_UINT16, 0.1, 0.2, true, true, f32, f32, double(0.1f), double(0.2f),
-     nullptr},
+    {"slope rounded to float32", NIFTI_TYPE_UINT16, 0.1, 0.2, true, true, f32, f32, double(0.1f),
+     double(0.2f), nullptr},
     {"int32 promotes to float64", NIFTI_TYPE_INT32, 2.5, 10, true, true, f64, f64, 2.5, 10, nullptr},
-    {"uint64 promotes to float64", NIFTI_TYPE_UINT64, 0.1, 0, true, false, f64, f64, double(0.1f), 0, nullptr},
-    {"int16 overflowing float32 goes float64", NIFTI_TYPE_INT16, 1e36, 0, true, false, f64, f64, double(1e36f), 0,
+    {"uint64 promotes to float64", NIFTI_TYPE_UINT64, 0.1, 0, true, false, f64, f64, double(0.1f), 0,
      nullptr},
+    {"int16 overflowing float32 goes float64", NIFTI_TYPE_INT16, 1e36, 0, true, false, f64, f64,
+     double(1e36f), 0, nullptr},
     {"uint8 fits float32 even with 1e36", NIFTI_TYPE_UINT8, 1e36, 0, true, false, f32, f32, double(1e36f), 0,
      nullptr},
     {"float32 stays float32", NIFTI_TYPE_FLOAT32, 2.5, 10, true, true, f32, f32, 2.5, 10, nullptr},
     {"float64 in float64", NIFTI_TYPE_FLOAT64, 2.5, 10, true, true, f64, f64, 2.5, 10, nullptr},
-    {"float32 max is not castable: float64", NIFTI_TYPE_FLOAT32, 3.4028234663852886e38, 0, true, false, f64, f64,
-     3.4028234663852886e38, 0, nullptr},
-    {"float32 data, huge intercept: add in float64", NIFTI_TYPE_FLOAT32, 2, 1e39, true, true, f32, f64, 2, 1e39,
+    {"float32 max is not castable: float64", NIFTI_TYPE_FLOAT32, 3.4028234663852886e38, 0, true, false, f64,
+     f64, 3.4028234663852886e38, 0, nullptr},
+    {"float32 data, huge intercept: add in float64", NIFTI_TYPE_FLOAT32, 2, 1e39, true, true, f32, f64, 2,
+     1e39, nullptr},
+    {"float32 data, add only in float64", NIFTI_TYPE_FLOAT32, 1, 1e39, false, true, f32, f64, 1, 1e39,
      nullptr},
-    {"float32 data, add only in float64", NIFTI_TYPE_FLOAT32, 1, 1e39, false, true, f32, f64, 1, 1e39, nullptr},
     {"int8 with a float64 slope", NIFTI_TYPE_INT8, 1e300, 0, true, false, f64, f64, 1e300, 0, nullptr},
     {"int32 overflowing float64 goes longdouble", NIFTI_TYPE_INT32, 1e300, 0, true, false, f80, f80, 1e300, 0,
      nullptr},
     {"tiny slope becomes float32 0", NIFTI_TYPE_INT16, 1e-50, 1, true, true, f32, f32, 0, 1, nullptr},
     {"integer with intercept beyond float32", NIFTI_TYPE_INT16, 2, 1e39, false, false, f32, f32, 0, 0,
      "overflows every float type on the int16 range"},
-    {"integer with intercept beyond float32 (int64)", NIFTI_TYPE_INT64, 0.1, -1e39, false, false, f32, f32, 0, 0,
-     "nibabel: Overflow using highest floating point type"},
+    {"integer with intercept beyond float32 (int64)", NIFTI_TYPE_INT64, 0.1, -1e39, false, false, f32, f32, 0,
+     0, "nibabel: Overflow using highest floating point type"},
     {"valid slope, NaN intercept", NIFTI_TYPE_INT16, 2, nan_v, false, false, f32, f32, 0, 0,
      "scl_slope is 2 but scl_inter is nan (nibabel: valid slope but invalid intercept)"},
     {"valid slope, inf intercept", NIFTI_TYPE_FLOAT32, 2, -inf_v, false, false, f32, f32, 0, 0,
@@ -294,7 +311,8 @@ TEST(ConvertScaling, FollowsNibabelRules) {
   for (const ScalingRow& r : scaling_rows) {
     SCOPED_TRACE(r.what);
     if (r.error) {
-      EXPECT_THAT([&] { nibabel_scaling(r.datatype, r.slope, r.inter); }, ThrowsMessage<Error>(HasSubstr(r.error)));
+      EXPECT_THAT([&] { nibabel_scaling(r.datatype, r.slope, r.inter); },
+                  ThrowsMessage<Error>(HasSubstr(r.error)));
       continue;
     }
     const Scaling s = nibabel_scaling(r.datatype, r.slope, r.inter);
