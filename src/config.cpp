@@ -21,7 +21,7 @@ namespace dwipack {
 
 using Json = nlohmann::ordered_json;
 
-const char *to_string(GroupType t) {
+const char* to_string(GroupType t) {
   switch (t) {
   case GroupType::volume:
     return "volume";
@@ -31,7 +31,7 @@ const char *to_string(GroupType t) {
   return "?";
 }
 
-const char *to_string(Standardization s) {
+const char* to_string(Standardization s) {
   switch (s) {
   case Standardization::all:
     return "all";
@@ -65,21 +65,21 @@ constexpr std::pair<char32_t, char32_t> non_printable_ranges[] = {
 bool is_printable(char32_t cp) {
   if (cp < 0x20 || cp == 0x7f) return false;
   if (cp < 0x80) return true;
-  for (const auto &[lo, hi] : non_printable_ranges) {
+  for (const auto& [lo, hi] : non_printable_ranges) {
     if (cp < lo) return true; // ranges are sorted
     if (cp <= hi) return false;
   }
   return true;
 }
 
-void append_hex(std::string &out, unsigned value, int digits) {
+void append_hex(std::string& out, unsigned value, int digits) {
   static const char hex[] = "0123456789abcdef";
   for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
     out += hex[(value >> shift) & 0xfu];
 }
 
 /// Decode one UTF-8 sequence at s[i]; returns its length, 0 if the bytes are not valid UTF-8.
-std::size_t decode_utf8(const std::string &s, std::size_t i, char32_t &cp) {
+std::size_t decode_utf8(const std::string& s, std::size_t i, char32_t& cp) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char b0 = byte(i);
   std::size_t len = 0;
@@ -107,7 +107,7 @@ std::size_t decode_utf8(const std::string &s, std::size_t i, char32_t &cp) {
 }
 
 // Python's unicode_repr(): single quotes unless the text has ' and no ".
-void append_python_str(std::string &out, const std::string &s) {
+void append_python_str(std::string& out, const std::string& s) {
   const bool has_single = s.find('\'') != std::string::npos;
   const bool has_double = s.find('"') != std::string::npos;
   const char quote = has_single && !has_double ? '"' : '\'';
@@ -149,7 +149,7 @@ void append_python_str(std::string &out, const std::string &s) {
 
 // Python's float.__repr__: the shortest digits that round-trip (std::to_chars gives the same
 // digits as David Gay's dtoa), in positional form when -4 <= exponent < 16, else d.ddde+XX.
-void append_python_float(std::string &out, double v) {
+void append_python_float(std::string& out, double v) {
   if (std::isnan(v)) {
     out += "nan";
     return;
@@ -200,12 +200,12 @@ void append_python_float(std::string &out, double v) {
   }
 }
 
-void append_python_repr(std::string &out, const Json &v) {
+void append_python_repr(std::string& out, const Json& v) {
   switch (v.type()) {
   case Json::value_t::object: {
     out += '{';
     bool first = true;
-    for (const auto &[key, value] : v.items()) {
+    for (const auto& [key, value] : v.items()) {
       if (!first) out += ", ";
       first = false;
       append_python_str(out, key);
@@ -218,7 +218,7 @@ void append_python_repr(std::string &out, const Json &v) {
   case Json::value_t::array: {
     out += '[';
     bool first = true;
-    for (const auto &item : v) {
+    for (const auto& item : v) {
       if (!first) out += ", ";
       first = false;
       append_python_repr(out, item);
@@ -227,7 +227,7 @@ void append_python_repr(std::string &out, const Json &v) {
     break;
   }
   case Json::value_t::string:
-    append_python_str(out, v.get_ref<const std::string &>());
+    append_python_str(out, v.get_ref<const std::string&>());
     break;
   case Json::value_t::boolean:
     out += v.get<bool>() ? "True" : "False";
@@ -254,7 +254,7 @@ void append_python_repr(std::string &out, const Json &v) {
 // JSON syntax
 // ---------------------------------------------------------------------------------------------
 
-std::string escape_pointer_token(const std::string &token) {
+std::string escape_pointer_token(const std::string& token) {
   std::string out;
   for (const char c : token) {
     if (c == '~')
@@ -267,17 +267,17 @@ std::string escape_pointer_token(const std::string &token) {
   return out;
 }
 
-std::string child_pointer(const std::string &parent, const std::string &key) {
+std::string child_pointer(const std::string& parent, const std::string& key) {
   return parent + "/" + escape_pointer_token(key);
 }
 
-[[noreturn]] void fail_at(const std::string &pointer, const std::string &fact) {
+[[noreturn]] void fail_at(const std::string& pointer, const std::string& fact) {
   throw Error(Error(fact), pointer);
 }
 
 // "[json.exception.parse_error.101] parse error at line 3, column 1: syntax error ..." becomes
 // "syntax error ... at line 3, column 1".
-std::string clean_parse_error(const std::string &what) {
+std::string clean_parse_error(const std::string& what) {
   std::string text = what;
   if (text.rfind("[json.exception.", 0) == 0) {
     const std::size_t close = text.find("] ");
@@ -312,21 +312,21 @@ public:
   bool boolean(bool) override { return value_done(); }
   bool number_integer(number_integer_t) override { return value_done(); }
   bool number_unsigned(number_unsigned_t) override { return value_done(); }
-  bool number_float(number_float_t value, const string_t &text) override {
+  bool number_float(number_float_t value, const string_t& text) override {
     if (text.find_first_of(".eE") == string_t::npos)
       return stop(pointer() + ": integer " + text + " does not fit in 64 bits");
     if (!std::isfinite(value))
       return stop(pointer() + ": number " + text + " is out of the range of a 64-bit float");
     return value_done();
   }
-  bool string(string_t &) override { return value_done(); }
-  bool binary(binary_t &) override { return value_done(); }
+  bool string(string_t&) override { return value_done(); }
+  bool binary(binary_t&) override { return value_done(); }
   bool start_object(std::size_t) override {
     frames_.emplace_back();
     return true;
   }
-  bool key(string_t &name) override {
-    Frame &frame = frames_.back();
+  bool key(string_t& name) override {
+    Frame& frame = frames_.back();
     frame.key = name;
     if (!frame.keys.insert(name).second)
       warnings.push_back(pointer() + ": key " + quoted(name) +
@@ -346,7 +346,7 @@ public:
     frames_.pop_back();
     return value_done();
   }
-  bool parse_error(std::size_t, const std::string &last_token, const Json::exception &ex) override {
+  bool parse_error(std::size_t, const std::string& last_token, const Json::exception& ex) override {
     // out_of_range.406: a float literal beyond the double range (1e400); it has no line/column.
     if (ex.id == 406)
       return stop(pointer() + ": number " + last_token + " is out of the range of a 64-bit float");
@@ -364,7 +364,7 @@ private:
 
   std::string pointer() const {
     std::string p;
-    for (const Frame &f : frames_)
+    for (const Frame& f : frames_)
       p += f.is_array ? "/" + std::to_string(f.index) : child_pointer("", f.key);
     return p;
   }
@@ -378,10 +378,10 @@ private:
   }
 };
 
-Json parse_json(const std::string &text, const std::string &source) {
+Json parse_json(const std::string& text, const std::string& source) {
   SyntaxCheck check;
   if (!Json::sax_parse(text, &check)) throw Error(check.error.empty() ? "invalid JSON" : check.error);
-  for (const std::string &w : check.warnings)
+  for (const std::string& w : check.warnings)
     log::warning("config " + quoted(source) + ": " + w);
   return Json::parse(text);
 }
@@ -391,27 +391,27 @@ Json parse_json(const std::string &text, const std::string &source) {
 // ---------------------------------------------------------------------------------------------
 
 /// "number 3", "array [1,2]", "null": what was found, for "expected X, got Y" messages.
-std::string describe(const Json &v) {
+std::string describe(const Json& v) {
   if (v.is_null()) return "null";
   std::string text = v.dump();
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return std::string(v.type_name()) + " " + text;
 }
 
-const Json &required(const Json &group, const std::string &key, const std::string &group_ptr) {
+const Json& required(const Json& group, const std::string& key, const std::string& group_ptr) {
   if (!group.contains(key)) fail_at(group_ptr, "missing required key " + quoted(key));
   return group.at(key);
 }
 
-std::string non_empty_string(const Json &v, const std::string &ptr) {
+std::string non_empty_string(const Json& v, const std::string& ptr) {
   if (!v.is_string()) fail_at(ptr, "expected a string, got " + describe(v));
-  const auto &s = v.get_ref<const std::string &>();
+  const auto& s = v.get_ref<const std::string&>();
   if (s.empty()) fail_at(ptr, "the string is empty");
   return s;
 }
 
 /// A string or a list of strings (dwi_ml accepts both for files, std_mask and dps_keys).
-std::vector<std::string> string_or_list(const Json &v, const std::string &ptr, bool allow_empty_list) {
+std::vector<std::string> string_or_list(const Json& v, const std::string& ptr, bool allow_empty_list) {
   if (v.is_string()) return {non_empty_string(v, ptr)};
   if (!v.is_array()) fail_at(ptr, "expected a string or a list of strings, got " + describe(v));
   if (v.empty() && !allow_empty_list) fail_at(ptr, "the list is empty");
@@ -422,7 +422,7 @@ std::vector<std::string> string_or_list(const Json &v, const std::string &ptr, b
 }
 
 /// An int64 > 0, or nothing.
-bool positive_int(const Json &v, std::int64_t &out) {
+bool positive_int(const Json& v, std::int64_t& out) {
   if (!v.is_number_integer()) return false;
   if (v.is_number_unsigned() &&
       v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
@@ -432,12 +432,12 @@ bool positive_int(const Json &v, std::int64_t &out) {
 }
 
 // dwi_ml: int n -> [n, n, n]; [n] -> [n, n, n]; a list of 3 is kept; anything else fails.
-std::vector<std::int64_t> nb_blocs(const Json &v, const std::string &ptr) {
+std::vector<std::int64_t> nb_blocs(const Json& v, const std::string& ptr) {
   std::int64_t n = 0;
   if (positive_int(v, n)) return {n, n, n};
   if (v.is_array() && (v.size() == 1 || v.size() == 3)) {
     std::vector<std::int64_t> out;
-    for (const auto &item : v)
+    for (const auto& item : v)
       if (positive_int(item, n)) out.push_back(n);
     if (out.size() == v.size()) return out.size() == 1 ? std::vector<std::int64_t>(3, out[0]) : out;
   }
@@ -448,11 +448,11 @@ class Validator {
 public:
   explicit Validator(std::string source) : source_(std::move(source)) {}
 
-  std::vector<GroupConfig> groups(const Json &root) const {
+  std::vector<GroupConfig> groups(const Json& root) const {
     if (!root.is_object()) throw Error("the top level must be an object of groups, got " + describe(root));
     if (root.empty()) throw Error("the top level object is empty: no groups are configured");
     std::vector<GroupConfig> out;
-    for (const auto &[name, value] : root.items())
+    for (const auto& [name, value] : root.items())
       out.push_back(group(name, value));
     return out;
   }
@@ -460,11 +460,11 @@ public:
 private:
   std::string source_;
 
-  void warn(const std::string &ptr, const std::string &message) const {
+  void warn(const std::string& ptr, const std::string& message) const {
     log::warning("config " + quoted(source_) + ": " + ptr + ": " + message);
   }
 
-  GroupConfig group(const std::string &name, const Json &g) const {
+  GroupConfig group(const std::string& name, const Json& g) const {
     const std::string ptr = child_pointer("", name);
     // The name becomes an HDF5 link name under each subject.
     if (name.empty()) fail_at(ptr, "a group name must not be empty");
@@ -493,7 +493,7 @@ private:
     return gc;
   }
 
-  void volume_keys(const Json &g, const std::string &ptr, GroupConfig &gc) const {
+  void volume_keys(const Json& g, const std::string& ptr, GroupConfig& gc) const {
     const std::string std_ptr = child_pointer(ptr, "standardization");
     const std::string s = non_empty_string(required(g, "standardization", ptr), std_ptr);
     if (s == "all")
@@ -517,14 +517,14 @@ private:
     }
   }
 
-  void streamline_keys(const Json &g, const std::string &ptr, GroupConfig &gc) const {
+  void streamline_keys(const Json& g, const std::string& ptr, GroupConfig& gc) const {
     if (g.contains("dps_keys"))
       gc.dps_keys = string_or_list(g.at("dps_keys"), child_pointer(ptr, "dps_keys"), true);
 
     const bool has_blocs = g.contains("connectivity_nb_blocs");
     const bool has_labels = g.contains("connectivity_labels");
     if (!g.contains("connectivity_matrix")) {
-      for (const char *key : {"connectivity_nb_blocs", "connectivity_labels"})
+      for (const char* key : {"connectivity_nb_blocs", "connectivity_labels"})
         if (g.contains(key))
           warn(child_pointer(ptr, key),
                "ignored: group " + quoted(gc.name) + " has no 'connectivity_matrix'");
@@ -545,15 +545,15 @@ private:
   }
 
   // Unknown keys are ignored by dwi_ml; a warning catches typos such as "standardisation".
-  void unknown_keys(const Json &g, const std::string &ptr, const GroupConfig &gc) const {
+  void unknown_keys(const Json& g, const std::string& ptr, const GroupConfig& gc) const {
     static const std::set<std::string> common = {"type", "files"};
     static const std::set<std::string> volume = {"standardization", "std_mask"};
     static const std::set<std::string> streamlines = {"dps_keys", "connectivity_matrix",
                                                       "connectivity_nb_blocs", "connectivity_labels"};
     const bool is_volume = gc.type == GroupType::volume;
-    const auto &own = is_volume ? volume : streamlines;
-    const auto &other = is_volume ? streamlines : volume;
-    for (const auto &[key, value] : g.items()) {
+    const auto& own = is_volume ? volume : streamlines;
+    const auto& other = is_volume ? streamlines : volume;
+    for (const auto& [key, value] : g.items()) {
       (void)value;
       if (common.count(key) || own.count(key)) continue;
       if (other.count(key))
@@ -566,7 +566,7 @@ private:
   }
 };
 
-std::string read_text_file(const std::string &path) {
+std::string read_text_file(const std::string& path) {
   // std::ifstream opens a directory without complaint; say what it is instead of "empty".
   if (io::is_directory(path)) throw Error("cannot read: it is a directory");
   errno = 0;
@@ -580,13 +580,13 @@ std::string read_text_file(const std::string &path) {
 
 } // namespace
 
-std::string python_repr(const nlohmann::ordered_json &value) {
+std::string python_repr(const nlohmann::ordered_json& value) {
   std::string out;
   append_python_repr(out, value);
   return out;
 }
 
-Config parse_config(const std::string &text, const std::string &source) {
+Config parse_config(const std::string& text, const std::string& source) {
   return with_context("config " + quoted(source), [&] {
     const Json root = parse_json(text, source);
     Config config;
@@ -597,12 +597,12 @@ Config parse_config(const std::string &text, const std::string &source) {
   });
 }
 
-Config load_config(const std::string &path) {
+Config load_config(const std::string& path) {
   const std::string text = with_context("config " + quoted(path), [&] { return read_text_file(path); });
   return parse_config(text, path);
 }
 
-std::vector<std::string> read_subject_list(const std::string &path) {
+std::vector<std::string> read_subject_list(const std::string& path) {
   return with_context("subject list " + quoted(path), [&] {
     const std::string text = read_text_file(path);
     // The ASCII characters Python's str.split() treats as whitespace (\x1c-\x1f included).
@@ -621,13 +621,13 @@ std::vector<std::string> read_subject_list(const std::string &path) {
   });
 }
 
-std::vector<std::string> union_of_lists(const std::vector<std::string> &training,
-                                        const std::vector<std::string> &validation,
-                                        const std::vector<std::string> &testing) {
+std::vector<std::string> union_of_lists(const std::vector<std::string>& training,
+                                        const std::vector<std::string>& validation,
+                                        const std::vector<std::string>& testing) {
   std::vector<std::string> out;
   std::unordered_set<std::string> seen;
-  for (const auto *list : {&training, &validation, &testing})
-    for (const std::string &id : *list)
+  for (const auto* list : {&training, &validation, &testing})
+    for (const std::string& id : *list)
       if (seen.insert(id).second) out.push_back(id);
   return out;
 }

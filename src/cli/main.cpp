@@ -31,7 +31,8 @@ const char* const top_usage =
     "dwipack: build dwi_ml HDF5 training files from a dwi_ml_ready folder, in parallel (MPI).\n"
     "\n"
     "Usage:\n"
-    "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt [options]\n"
+    "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt "
+    "[options]\n"
     "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--seed S]\n"
     "  dwipack --version | --help\n"
     "  dwipack create --help\n";
@@ -53,12 +54,15 @@ struct UsageError : std::runtime_error {
 
 int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   po::options_description named("Options");
-  named.add_options()("help,h", "show this help")
+  // clang-format off
+  named.add_options()
+      ("help,h", "show this help")
       ("force,f", "overwrite OUT_HDF5 if it exists (replaced only once the new file is complete)")
-      ("skip_enforce_files_presence", "drop (with a warning) config files missing in a subject, "
-                                      "instead of failing")
+      ("skip_enforce_files_presence",
+       "drop (with a warning) config files missing in a subject, instead of failing")
       ("verbose,v", po::value<std::string>()->implicit_value("INFO")->value_name("LEVEL"),
        "log level: DEBUG, INFO, WARNING (default), ERROR; -v alone means INFO");
+  // clang-format on
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -81,7 +85,8 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (positional.size() != 6)
     throw UsageError("expected 6 positional arguments (DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION "
-                     "TESTING), got " + std::to_string(positional.size()));
+                     "TESTING), got " +
+                     std::to_string(positional.size()));
 
   pipeline::CreateOptions options;
   options.dwi_ml_ready = positional[0];
@@ -111,14 +116,17 @@ int run_synth_command(const std::vector<std::string>& args) {
   synth::DatasetSpec spec;
   std::string shape = "32,38,32";
   po::options_description named("Options");
-  named.add_options()("help,h", "show this help")
+  // clang-format off
+  named.add_options()
+      ("help,h", "show this help")
       ("subjects", po::value<int>(&spec.nb_subjects)->default_value(4), "number of subjects")
-      ("shape", po::value<std::string>(&shape)->default_value(shape), "X,Y,Z voxels")
+      ("shape", po::value<std::string>(&shape)->default_value(shape), "X,Y,Z voxels of the first subject")
       ("frames", po::value<int64_t>(&spec.dwi_frames)->default_value(16), "DWI frames")
       ("shape_step", po::value<int64_t>(&spec.shape_step)->default_value(2),
        "each next subject is this many voxels larger on every axis (uneven sizes)")
       ("seed", po::value<uint32_t>(&spec.seed)->default_value(1), "random seed")
       ("gzip_level", po::value<int>(&spec.gzip_level)->default_value(6), "gzip level of the .nii.gz files");
+  // clang-format on
   po::options_description hidden;
   hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");
   po::options_description all;

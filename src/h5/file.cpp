@@ -30,8 +30,8 @@ Handle vlen_utf8_type() {
 Handle dataspace(const std::vector<uint64_t>& dims) {
   if (dims.empty()) return Handle(check_id(H5Screate(H5S_SCALAR), "creating a scalar dataspace"));
   std::vector<hsize_t> d(dims.begin(), dims.end());
-  return Handle(check_id(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr),
-                         "creating a dataspace"));
+  return Handle(
+      check_id(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), "creating a dataspace"));
 }
 
 std::string object_name(hid_t obj) {
@@ -41,8 +41,12 @@ std::string object_name(hid_t obj) {
   return std::string(buf, static_cast<size_t>(std::min<ssize_t>(n, sizeof buf - 1)));
 }
 
-void write_attr(hid_t obj, const std::string& name, hid_t file_type, hid_t mem_type,
-                const std::vector<uint64_t>& dims, const void* data) {
+void write_attr(hid_t obj,
+                const std::string& name,
+                hid_t file_type,
+                hid_t mem_type,
+                const std::vector<uint64_t>& dims,
+                const void* data) {
   const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
   Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
   check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
@@ -72,7 +76,9 @@ File File::open_read(const std::string& path) {
   return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path);
 }
 
-void File::close() { handle_.close("HDF5 file '" + path_ + "'"); }
+void File::close() {
+  handle_.close("HDF5 file '" + path_ + "'");
+}
 
 Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
   Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "creating a group property list"));
@@ -82,8 +88,11 @@ Handle create_group(hid_t parent, const std::string& name, const std::string& wh
                          "creating group '" + where + "'"));
 }
 
-Handle create_dataset(hid_t parent, const std::string& name, hid_t file_type,
-                      const std::vector<uint64_t>& dims, const std::string& where) {
+Handle create_dataset(hid_t parent,
+                      const std::string& name,
+                      hid_t file_type,
+                      const std::vector<uint64_t>& dims,
+                      const std::string& where) {
   Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "creating a dataset property list"));
   check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), "setting a contiguous layout");
   check(H5Pset_obj_track_times(dcpl.id(), false), "disabling dataset timestamps");
@@ -92,12 +101,16 @@ Handle create_dataset(hid_t parent, const std::string& name, hid_t file_type,
   check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "disabling fill values");
   Handle space = dataspace(dims);
   Handle lcpl = link_plist(name);
-  return Handle(check_id(
-      H5Dcreate2(parent, name.c_str(), file_type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
-      "creating dataset '" + where + "'"));
+  return Handle(
+      check_id(H5Dcreate2(parent, name.c_str(), file_type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+               "creating dataset '" + where + "'"));
 }
 
-void write_rows(hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, uint64_t nrows,
+void write_rows(hid_t dataset,
+                hid_t mem_type,
+                const void* data,
+                uint64_t row0,
+                uint64_t nrows,
                 const std::string& where) {
   Handle file_space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
   const int rank = H5Sget_simple_extent_ndims(file_space.id());
@@ -105,7 +118,8 @@ void write_rows(hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, 
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr);
   hsize_t row_elems = 1;
-  for (int i = 1; i < rank; ++i) row_elems *= dims[static_cast<size_t>(i)];
+  for (int i = 1; i < rank; ++i)
+    row_elems *= dims[static_cast<size_t>(i)];
   const size_t elem_size = H5Tget_size(mem_type);
   const hsize_t row_bytes = std::max<hsize_t>(1, row_elems * elem_size);
   const hsize_t max_piece_bytes = hsize_t{1} << 30;
@@ -117,12 +131,10 @@ void write_rows(hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, 
     std::vector<hsize_t> start(static_cast<size_t>(rank), 0), count(dims);
     start[0] = row0 + done;
     count[0] = n;
-    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                              nullptr),
+    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
           "selecting rows of '" + where + "'");
     Handle mem_space = dataspace(std::vector<uint64_t>(count.begin(), count.end()));
-    check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT,
-                   bytes + done * row_bytes),
+    check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, bytes + done * row_bytes),
           "writing '" + where + "'");
     done += n;
   }
@@ -143,23 +155,32 @@ void write_attr_strings(hid_t obj, const std::string& name, const std::vector<st
   Handle t = vlen_utf8_type();
   std::vector<const char*> ptrs;
   ptrs.reserve(values.size());
-  for (const auto& v : values) ptrs.push_back(v.c_str());
+  for (const auto& v : values)
+    ptrs.push_back(v.c_str());
   write_attr(obj, name, t.id(), t.id(), {values.size()}, ptrs.data());
 }
 
-void write_attr_f64(hid_t obj, const std::string& name, const std::vector<double>& v,
+void write_attr_f64(hid_t obj,
+                    const std::string& name,
+                    const std::vector<double>& v,
                     const std::vector<uint64_t>& dims) {
   write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data());
 }
-void write_attr_f32(hid_t obj, const std::string& name, const std::vector<float>& v,
+void write_attr_f32(hid_t obj,
+                    const std::string& name,
+                    const std::vector<float>& v,
                     const std::vector<uint64_t>& dims) {
   write_attr(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, v.data());
 }
-void write_attr_i64(hid_t obj, const std::string& name, const std::vector<int64_t>& v,
+void write_attr_i64(hid_t obj,
+                    const std::string& name,
+                    const std::vector<int64_t>& v,
                     const std::vector<uint64_t>& dims) {
   write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, dims, v.data());
 }
-void write_attr_i16(hid_t obj, const std::string& name, const std::vector<int16_t>& v,
+void write_attr_i16(hid_t obj,
+                    const std::string& name,
+                    const std::vector<int16_t>& v,
                     const std::vector<uint64_t>& dims) {
   write_attr(obj, name, H5T_STD_I16LE, H5T_NATIVE_INT16, dims, v.data());
 }

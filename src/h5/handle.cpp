@@ -8,7 +8,9 @@ SilenceErrors::SilenceErrors() {
   H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
-SilenceErrors::~SilenceErrors() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
+SilenceErrors::~SilenceErrors() {
+  H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_);
+}
 
 namespace {
 herr_t collect(unsigned /*n*/, const H5E_error2_t* err, void* client) {

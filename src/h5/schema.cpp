@@ -13,7 +13,8 @@ namespace {
 void write_root_attributes(hid_t root, const pipeline::Plan& plan) {
   std::vector<std::string> chosen;
   chosen.reserve(plan.subjects.size());
-  for (const auto& s : plan.subjects) chosen.push_back(s.id);
+  for (const auto& s : plan.subjects)
+    chosen.push_back(s.id);
   write_attr_string(root, "data_and_time", plan.data_and_time); // sic: dwi_ml's spelling
   write_attr_strings(root, "chosen_subjs", chosen);
   write_attr_string(root, "groups_config", plan.groups_config);
@@ -35,7 +36,8 @@ Handle create_volume_group(hid_t subject_group, const std::string& subject, cons
   write_attr_f32(group.id(), "voxres", std::vector<float>(v.voxel_sizes.begin(), v.voxel_sizes.end()), {3});
   write_attr_i64(group.id(), "nb_features", v.nb_features);
   const std::vector<uint64_t> dims = {static_cast<uint64_t>(v.shape[0]), static_cast<uint64_t>(v.shape[1]),
-                                      static_cast<uint64_t>(v.shape[2]), static_cast<uint64_t>(v.nb_features)};
+                                      static_cast<uint64_t>(v.shape[2]),
+                                      static_cast<uint64_t>(v.nb_features)};
   Handle data = create_dataset(group.id(), "data", H5T_IEEE_F32LE, dims, where + "/data");
   group.close("group '" + where + "'");
   return data;
@@ -60,16 +62,18 @@ Layout create_layout(const File& file, const pipeline::Plan& plan) {
   return layout;
 }
 
-void write_volume(const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group,
-                  const float* data_xyzf) {
+void write_volume(
+    const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group, const float* data_xyzf) {
   const auto& g = plan.subjects[subject].groups[group];
   write_rows(layout.datasets[subject][group].id(), H5T_NATIVE_FLOAT, data_xyzf, 0,
-             static_cast<uint64_t>(g.volume.shape[0]), group_path(plan.subjects[subject].id, g.name) + "/data");
+             static_cast<uint64_t>(g.volume.shape[0]),
+             group_path(plan.subjects[subject].id, g.name) + "/data");
 }
 
 void close_layout(Layout& layout) {
   for (auto& subject : layout.datasets)
-    for (auto& d : subject) d.close("a dataset");
+    for (auto& d : subject)
+      d.close("a dataset");
   layout.datasets.clear();
 }
 

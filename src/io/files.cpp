@@ -12,12 +12,12 @@ namespace dwipack::io {
 
 namespace {
 
-bool is_absolute(const std::string &path) {
+bool is_absolute(const std::string& path) {
   return !path.empty() && path[0] == '/';
 }
 
 // os.path.join semantics for the cases we meet: an absolute entry escapes the folder.
-std::string join(const std::string &dir, const std::string &entry) {
+std::string join(const std::string& dir, const std::string& entry) {
   if (is_absolute(entry) || dir.empty()) return entry;
   if (dir.back() == '/') return dir + entry;
   return dir + "/" + entry;
@@ -25,7 +25,7 @@ std::string join(const std::string &dir, const std::string &entry) {
 
 // The subject folder is a path, not a pattern: neutralise glob metacharacters in it with
 // one-character classes (glob.escape's method; GLOB_NOESCAPE makes backslash a plain character).
-std::string escape_glob(const std::string &path) {
+std::string escape_glob(const std::string& path) {
   std::string out;
   for (const char c : path) {
     if (c == '*' || c == '?' || c == '[') {
@@ -43,10 +43,10 @@ std::string escape_glob(const std::string &path) {
 class GlobResult {
 public:
   GlobResult() = default;
-  GlobResult(const GlobResult &) = delete;
-  GlobResult &operator=(const GlobResult &) = delete;
+  GlobResult(const GlobResult&) = delete;
+  GlobResult& operator=(const GlobResult&) = delete;
   ~GlobResult() { globfree(&g_); }
-  glob_t *get() { return &g_; }
+  glob_t* get() { return &g_; }
   std::vector<std::string> paths() const {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < g_.gl_pathc; ++i)
@@ -59,7 +59,7 @@ private:
 };
 
 /// Regular files matching `pattern`, sorted bytewise.
-std::vector<std::string> glob_files(const std::string &pattern, const std::string &entry) {
+std::vector<std::string> glob_files(const std::string& pattern, const std::string& entry) {
   GlobResult result;
   // No GLOB_PERIOD: wildcards skip dot-files, as Python's glob. No GLOB_ERR: unreadable folders
   // are skipped, as Python's glob. Python's fnmatch has no backslash escapes: GLOB_NOESCAPE.
@@ -69,7 +69,7 @@ std::vector<std::string> glob_files(const std::string &pattern, const std::strin
   if (rc != 0) throw Error("pattern " + quoted(entry) + ": glob failed (code " + std::to_string(rc) + ")");
 
   std::vector<std::string> files;
-  for (std::string &path : result.paths()) {
+  for (std::string& path : result.paths()) {
     // dwi_ml would keep directories and dangling links and fail on them while loading.
     if (is_regular_file(path))
       files.push_back(std::move(path));
@@ -84,9 +84,9 @@ std::vector<std::string> glob_files(const std::string &pattern, const std::strin
 
 } // namespace
 
-ResolvedFiles resolve_entries(const std::string &subject_dir, const std::vector<std::string> &entries) {
+ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<std::string>& entries) {
   ResolvedFiles out;
-  for (const std::string &entry : entries) {
+  for (const std::string& entry : entries) {
     if (entry.find('*') != std::string::npos) {
       const std::string pattern = is_absolute(entry) ? entry : join(escape_glob(subject_dir), entry);
       std::vector<std::string> matches = glob_files(pattern, entry);
@@ -106,12 +106,12 @@ ResolvedFiles resolve_entries(const std::string &subject_dir, const std::vector<
   return out;
 }
 
-bool is_regular_file(const std::string &path) {
+bool is_regular_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-bool is_directory(const std::string &path) {
+bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }

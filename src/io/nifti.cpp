@@ -245,143 +245,7 @@ int64_t checked_mul(int64_t a, int64_t b) {
   return r;
 }
 
-NiftiHeader read_header(const std::string& path) {
-  NiftiHeader hdr;
-  hdr.path = path;
-
-  // dwi_ml's rule is on os.path.splitext; a .gz must further be a gzipped .nii for any reader
-  const std::string ext = splitext_ext(path);
-  if (ext != ".nii" && ext != ".gz")
-    throw Error("extension " + quoted(ext) + " is not supported (accepted: '.nii', '.nii.gz')");
-  hdr.gzipped = ext == ".gz";
-  if (hdr.gzipped && !ends_with(path, ".nii.gz"))
-    throw Error("a gzipped volume must be named '*.nii.gz' (only .nii and .nii.gz are NIfTI)");
-
-  // Open it ourselves first: nifticlib, asked for a missing x.nii, silently reads x.nii.gz.
-  FileDescriptor fd = open_for_reading(path);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw Error("cannot stat: " + errno_text());
-  if (S_ISDIR(st.st_mode)) throw Error("is a directory, not a NIfTI file");
-  if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
-  unsigned char magic[2] = {0, 0};
-  const size_t got = pread_full(fd.get(), magic, 2, 0);
-  const bool gzip_magic = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-  if (hdr.gzipped && !gzip_magic) throw Error("named .gz but not gzip-compressed");
-  if (!hdr.gzipped && gzip_magic) throw Error("gzip-compressed but named .nii (expected '.nii.gz')");
-
-  nifti_set_debug_level(0); // no stderr chatter: errors are reported by us, with the file name
-  int version = -1;
-  RawHeaderPtr raw(nifti_read_header(path.c_str(), &version, 0));
-  if (!raw || (version != 1 && version != 2)) {
-    throw Error(hdr.gzipped
-                    ? "not a gzipped NIfTI: the decompressed data has no NIfTI-1 or NIfTI-2 header"
-                    : "not a NIfTI file: no NIfTI-1 or NIfTI-2 header (sizeof_hdr is not 348 or 540)");
-  }
-  hdr.version = version;
-
-  // nifti_read_header does not byte-swap: the struct holds the file's bytes as they are
-  RawFields f;
-  int64_t min_offset = 0;
-  if (version == 1) {
-    auto* h = static_cast<nifti_1_header*>(raw.get());
-    if (h->sizeof_hdr != 348) {
-      nifti_swap_as_nifti1(h);
-      hdr.byte_swapped = true;
-    }
-    if (h->sizeof_hdr != 348) throw Error("not a NIfTI-1 file: sizeof_hdr is not 348");
-    if (std::memcmp(h->magic, "ni1\0", 4) == 0)
-      throw Error(
-          "NIfTI-1 header/image pair (magic 'ni1'): only single-file NIfTI (magic 'n+1') is supported");
-    if (std::memcmp(h->magic, "n+1\0", 4) != 0) throw Error("bad NIfTI-1 magic (expected 'n+1')");
-    f = widen(*h);
-    min_offset = 352;
-  } else {
-    auto* h = static_cast<nifti_2_header*>(raw.get());
-    if (h->sizeof_hdr != 540) {
-      nifti_swap_as_nifti2(h);
-      hdr.byte_swapped = true;
-    }
-    if (h->sizeof_hdr != 540) throw Error("not a NIfTI-2 file: sizeof_hdr is not 540");
-    if (std::memcmp(h->magic, "ni2\0", 4) == 0)
-      throw Error(
-          "NIfTI-2 header/image pair (magic 'ni2'): only single-file NIfTI (magic 'n+2') is supported");
-    if (std::memcmp(h->magic, "n+2\0", 4) != 0) throw Error("bad NIfTI-2 magic (expected 'n+2')");
-    static const unsigned char eol[4] = {13, 10, 26, 10}, zeros[4] = {0, 0, 0, 0};
-    if (std::memcmp(h->magic + 4, eol, 4) != 0 && std::memcmp(h->magic + 4, zeros, 4) != 0)
-      throw Error(
-          "NIfTI-2 end-of-line check bytes are wrong: the file was corrupted by a text-mode transfer");
-    f = widen(*h);
-    min_offset = 544;
-  }
-
-  // dimensions
-  const int64_t ndim = f.dim[0];
-  if (ndim != 3 && ndim != 4) {
-    std::string why = ndim < 3 ? " (a " + std::to_string(ndim) + "-D image cannot be a volume group)"
-                               : " (" + std::to_string(ndim) + "-D images are not supported)";
-    if (ndim < 1 || ndim > 7) why = " (valid NIfTI values are 1 to 7)";
-    throw Error("dim[0] is " + std::to_string(ndim) + ", expected 3 or 4" + why);
-  }
-  hdr.ndim = static_cast<int>(ndim);
-  for (size_t i = 1; i <= static_cast<size_t>(ndim); ++i)
-    if (f.dim[i] < 1)
-      throw Error("dim[" + std::to_string(i) + "] is " + std::to_string(f.dim[i]) + ", expected >= 1");
-  for (size_t i = 0; i < 7; ++i)
-    hdr.dim[i] = f.dim[i + 1];
-
-  // datatype
-  hdr.datatype = f.datatype;
-  hdr.bytes_per_voxel = process::datatype_size(f.datatype);
-  if (hdr.bytes_per_voxel == 0)
-    throw Error("datatype " + std::string(process::datatype_name(f.datatype)) + " (code " +
-                std::to_string(f.datatype) +
-                ") is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, "
-                "float32, float64)");
-
-  // data offset: nibabel uses int(vox_offset)
-  if (!std::isfinite(f.vox_offset) || f.vox_offset > 1e18)
-    throw Error("vox_offset is " + number(f.vox_offset) + ", not a usable byte offset");
-  if (f.vox_offset < static_cast<double>(min_offset))
-    throw Error("vox_offset is " + number(f.vox_offset) + ", inside the header (a single-file NIfTI-" +
-                std::to_string(version) + " needs vox_offset >= " + std::to_string(min_offset) + ")");
-  hdr.vox_offset = static_cast<int64_t>(f.vox_offset);
-  int64_t voxels = 1;
-  for (size_t i = 0; i < static_cast<size_t>(ndim); ++i)
-    voxels = checked_mul(voxels, hdr.dim[i]);
-  const int64_t data_bytes = checked_mul(voxels, hdr.bytes_per_voxel);
-  if (data_bytes > std::numeric_limits<int64_t>::max() - hdr.vox_offset)
-    throw Error("image size overflows 64-bit byte counts");
-
-  // scaling (throws for a valid slope with a non-finite intercept, as nibabel does)
-  hdr.scl_slope = f.scl_slope;
-  hdr.scl_inter = f.scl_inter;
-  process::nibabel_scaling(hdr.datatype, hdr.scl_slope, hdr.scl_inter);
-
-  // geometry, as nibabel sees it after its load-time fixes
-  fix_pixdims_like_nibabel(f.pixdim);
-  for (size_t i = 0; i < 3; ++i)
-    hdr.voxel_sizes[i] = static_cast<float>(f.pixdim[i + 1]);
-  hdr.qform_code = nibabel_xform_code(f.qform_code);
-  hdr.sform_code = nibabel_xform_code(f.sform_code);
-  if (hdr.sform_code != 0) {
-    for (int row = 0; row < 3; ++row)
-      for (int col = 0; col < 4; ++col)
-        hdr.vox2ras[static_cast<size_t>(4 * row + col)] = f.srow[row][col];
-  } else if (hdr.qform_code != 0) {
-    hdr.vox2ras = qform_affine(f, version);
-  } else {
-    hdr.vox2ras = fallback_affine(f);
-  }
-
-  if (!hdr.gzipped && st.st_size < hdr.vox_offset + data_bytes) {
-    const int64_t present = std::max<int64_t>(0, static_cast<int64_t>(st.st_size) - hdr.vox_offset);
-    throw Error("truncated: " + std::to_string(data_bytes) + " bytes of voxel data expected, " +
-                std::to_string(present) + " present");
-  }
-  return hdr;
-}
-
-// ---- the voxel data ---------------------------------------------------------------------------
+// ---- gzip ------------------------------------------------------------------------------------
 
 /// Streaming gzip decoder over a file descriptor (ISA-L; checks each member's CRC32 and ISIZE;
 /// concatenated members are one stream, as gzip and Python read them).
@@ -486,6 +350,193 @@ private:
   bool cut_short_ = false;
   int members_ = 0;
 };
+
+/// Decode a whole .gz (output dropped); throws the decoder's error if the stream is corrupt or cut.
+void check_whole_gzip(int fd) {
+  std::vector<unsigned char> input, sink(1 << 16);
+  GzipReader gz(fd, input, int64_t{1} << 20);
+  while (gz.read(sink.data(), sink.size()) == sink.size()) {
+  }
+  if (gz.cut_short()) throw Error("truncated: the gzip stream is cut short");
+}
+
+std::string printable(const unsigned char* p, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n && p[i] != 0; ++i) {
+    if (p[i] >= 0x20 && p[i] < 0x7f) {
+      out += static_cast<char>(p[i]);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", p[i]);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+/// nifticlib found no NIfTI header: look at the first bytes ourselves and say what is wrong.
+[[noreturn]] void throw_no_header(int fd, bool gzipped) {
+  unsigned char first[540] = {};
+  size_t n = 0;
+  if (gzipped) {
+    check_whole_gzip(fd); // zlib also fails on a small corrupt .gz whose end it reaches
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw Error("cannot seek: " + errno_text());
+    std::vector<unsigned char> input;
+    GzipReader gz(fd, input, sizeof first);
+    n = gz.read(first, sizeof first);
+  } else {
+    n = pread_full(fd, first, sizeof first, 0);
+  }
+  const std::string what = gzipped ? "not a gzipped NIfTI: the decompressed data" : "not a NIfTI file: it";
+  if (n < 348) throw Error(what + " is too short for a NIfTI header (" + std::to_string(n) + " bytes)");
+  int32_t sizeof_hdr;
+  std::memcpy(&sizeof_hdr, first, sizeof sizeof_hdr);
+  const int32_t swapped = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)));
+  if (sizeof_hdr == 348 || swapped == 348)
+    throw Error("bad NIfTI-1 magic '" + printable(first + 344, 4) + "' (expected 'n+1')");
+  if ((sizeof_hdr == 540 || swapped == 540) && n >= 540)
+    throw Error("bad NIfTI-2 magic '" + printable(first + 4, 4) + "' (expected 'n+2')");
+  throw Error(what + " has no NIfTI-1 or NIfTI-2 header (sizeof_hdr is " + std::to_string(sizeof_hdr) +
+              ", expected 348 or 540)");
+}
+
+NiftiHeader read_header(const std::string& path) {
+  NiftiHeader hdr;
+  hdr.path = path;
+
+  // dwi_ml's rule is on os.path.splitext; a .gz must further be a gzipped .nii for any reader
+  const std::string ext = splitext_ext(path);
+  if (ext != ".nii" && ext != ".gz")
+    throw Error("extension " + quoted(ext) + " is not supported (accepted: '.nii', '.nii.gz')");
+  hdr.gzipped = ext == ".gz";
+  if (hdr.gzipped && !ends_with(path, ".nii.gz"))
+    throw Error("a gzipped volume must be named '*.nii.gz' (only .nii and .nii.gz are NIfTI)");
+
+  // Open it ourselves first: nifticlib, asked for a missing x.nii, silently reads x.nii.gz.
+  FileDescriptor fd = open_for_reading(path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw Error("cannot stat: " + errno_text());
+  if (S_ISDIR(st.st_mode)) throw Error("is a directory, not a NIfTI file");
+  if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+  unsigned char magic[2] = {0, 0};
+  const size_t got = pread_full(fd.get(), magic, 2, 0);
+  const bool gzip_magic = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (hdr.gzipped && !gzip_magic) throw Error("named .gz but not gzip-compressed");
+  if (!hdr.gzipped && gzip_magic) throw Error("gzip-compressed but named .nii (expected '.nii.gz')");
+
+  nifti_set_debug_level(0); // no stderr chatter: errors are reported by us, with the file name
+  int version = -1;
+  RawHeaderPtr raw(nifti_read_header(path.c_str(), &version, 0));
+  if (!raw || (version != 1 && version != 2)) throw_no_header(fd.get(), hdr.gzipped);
+  hdr.version = version;
+
+  // nifti_read_header does not byte-swap: the struct holds the file's bytes as they are
+  RawFields f;
+  int64_t min_offset = 0;
+  if (version == 1) {
+    auto* h = static_cast<nifti_1_header*>(raw.get());
+    if (h->sizeof_hdr != 348) {
+      nifti_swap_as_nifti1(h);
+      hdr.byte_swapped = true;
+    }
+    if (h->sizeof_hdr != 348) throw Error("not a NIfTI-1 file: sizeof_hdr is not 348");
+    if (std::memcmp(h->magic, "ni1\0", 4) == 0)
+      throw Error(
+          "NIfTI-1 header/image pair (magic 'ni1'): only single-file NIfTI (magic 'n+1') is supported");
+    if (std::memcmp(h->magic, "n+1\0", 4) != 0)
+      throw Error("bad NIfTI-1 magic '" + printable(reinterpret_cast<unsigned char*>(h->magic), 4) +
+                  "' (expected 'n+1')");
+    f = widen(*h);
+    min_offset = 352;
+  } else {
+    auto* h = static_cast<nifti_2_header*>(raw.get());
+    if (h->sizeof_hdr != 540) {
+      nifti_swap_as_nifti2(h);
+      hdr.byte_swapped = true;
+    }
+    if (h->sizeof_hdr != 540) throw Error("not a NIfTI-2 file: sizeof_hdr is not 540");
+    if (std::memcmp(h->magic, "ni2\0", 4) == 0)
+      throw Error(
+          "NIfTI-2 header/image pair (magic 'ni2'): only single-file NIfTI (magic 'n+2') is supported");
+    if (std::memcmp(h->magic, "n+2\0", 4) != 0)
+      throw Error("bad NIfTI-2 magic '" + printable(reinterpret_cast<unsigned char*>(h->magic), 4) +
+                  "' (expected 'n+2')");
+    static const unsigned char eol[4] = {13, 10, 26, 10}, zeros[4] = {0, 0, 0, 0};
+    if (std::memcmp(h->magic + 4, eol, 4) != 0 && std::memcmp(h->magic + 4, zeros, 4) != 0)
+      throw Error(
+          "NIfTI-2 end-of-line check bytes are wrong: the file was corrupted by a text-mode transfer");
+    f = widen(*h);
+    min_offset = 544;
+  }
+
+  // dimensions
+  const int64_t ndim = f.dim[0];
+  if (ndim != 3 && ndim != 4) {
+    std::string why = ndim < 3 ? " (a " + std::to_string(ndim) + "-D image cannot be a volume group)"
+                               : " (" + std::to_string(ndim) + "-D images are not supported)";
+    if (ndim < 1 || ndim > 7) why = " (valid NIfTI values are 1 to 7)";
+    throw Error("dim[0] is " + std::to_string(ndim) + ", expected 3 or 4" + why);
+  }
+  hdr.ndim = static_cast<int>(ndim);
+  for (size_t i = 1; i <= static_cast<size_t>(ndim); ++i)
+    if (f.dim[i] < 1)
+      throw Error("dim[" + std::to_string(i) + "] is " + std::to_string(f.dim[i]) + ", expected >= 1");
+  for (size_t i = 0; i < 7; ++i)
+    hdr.dim[i] = f.dim[i + 1];
+
+  // datatype
+  hdr.datatype = f.datatype;
+  hdr.bytes_per_voxel = process::datatype_size(f.datatype);
+  if (hdr.bytes_per_voxel == 0)
+    throw Error("datatype " + std::string(process::datatype_name(f.datatype)) + " (code " +
+                std::to_string(f.datatype) +
+                ") is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, "
+                "float32, float64)");
+
+  // data offset: nibabel uses int(vox_offset)
+  if (!std::isfinite(f.vox_offset) || f.vox_offset > 1e18)
+    throw Error("vox_offset is " + number(f.vox_offset) + ", not a usable byte offset");
+  if (f.vox_offset < static_cast<double>(min_offset))
+    throw Error("vox_offset is " + number(f.vox_offset) + ", inside the header (a single-file NIfTI-" +
+                std::to_string(version) + " needs vox_offset >= " + std::to_string(min_offset) + ")");
+  hdr.vox_offset = static_cast<int64_t>(f.vox_offset);
+  int64_t voxels = 1;
+  for (size_t i = 0; i < static_cast<size_t>(ndim); ++i)
+    voxels = checked_mul(voxels, hdr.dim[i]);
+  const int64_t data_bytes = checked_mul(voxels, hdr.bytes_per_voxel);
+  if (data_bytes > std::numeric_limits<int64_t>::max() - hdr.vox_offset)
+    throw Error("image size overflows 64-bit byte counts");
+
+  // scaling (throws for a valid slope with a non-finite intercept, as nibabel does)
+  hdr.scl_slope = f.scl_slope;
+  hdr.scl_inter = f.scl_inter;
+  process::nibabel_scaling(hdr.datatype, hdr.scl_slope, hdr.scl_inter);
+
+  // geometry, as nibabel sees it after its load-time fixes
+  fix_pixdims_like_nibabel(f.pixdim);
+  for (size_t i = 0; i < 3; ++i)
+    hdr.voxel_sizes[i] = static_cast<float>(f.pixdim[i + 1]);
+  hdr.qform_code = nibabel_xform_code(f.qform_code);
+  hdr.sform_code = nibabel_xform_code(f.sform_code);
+  if (hdr.sform_code != 0) {
+    for (int row = 0; row < 3; ++row)
+      for (int col = 0; col < 4; ++col)
+        hdr.vox2ras[static_cast<size_t>(4 * row + col)] = f.srow[row][col];
+  } else if (hdr.qform_code != 0) {
+    hdr.vox2ras = qform_affine(f, version);
+  } else {
+    hdr.vox2ras = fallback_affine(f);
+  }
+
+  if (!hdr.gzipped && st.st_size < hdr.vox_offset + data_bytes) {
+    const int64_t present = std::max<int64_t>(0, static_cast<int64_t>(st.st_size) - hdr.vox_offset);
+    throw Error("truncated: " + std::to_string(data_bytes) + " bytes of voxel data expected, " +
+                std::to_string(present) + " present");
+  }
+  return hdr;
+}
+
+// ---- the voxel data ---------------------------------------------------------------------------
 
 std::string truncated_message(int64_t expected, int64_t got, bool cut_short) {
   return "truncated: expected " + std::to_string(expected) + " bytes of voxel data, got " +

@@ -16,10 +16,14 @@ namespace {
 
 int bytes_of(int datatype) {
   switch (datatype) {
-  case NIFTI_TYPE_UINT8: return 1;
-  case NIFTI_TYPE_INT16: return 2;
-  case NIFTI_TYPE_FLOAT32: return 4;
-  default: throw Error("write_nifti: unsupported datatype " + std::to_string(datatype));
+  case NIFTI_TYPE_UINT8:
+    return 1;
+  case NIFTI_TYPE_INT16:
+    return 2;
+  case NIFTI_TYPE_FLOAT32:
+    return 4;
+  default:
+    throw Error("write_nifti: unsupported datatype " + std::to_string(datatype));
   }
 }
 
@@ -42,13 +46,16 @@ void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void
   std::memset(&h, 0, sizeof h);
   h.sizeof_hdr = 348;
   h.dim[0] = static_cast<short>(spec.nb_frames > 1 ? 4 : 3);
-  for (int i = 0; i < 3; ++i) h.dim[i + 1] = static_cast<short>(spec.shape[static_cast<size_t>(i)]);
+  for (int i = 0; i < 3; ++i)
+    h.dim[i + 1] = static_cast<short>(spec.shape[static_cast<size_t>(i)]);
   h.dim[4] = static_cast<short>(spec.nb_frames);
-  for (int i = 5; i < 8; ++i) h.dim[i] = 1;
+  for (int i = 5; i < 8; ++i)
+    h.dim[i] = 1;
   h.datatype = static_cast<short>(spec.datatype);
   h.bitpix = static_cast<short>(8 * nbyper);
   h.pixdim[0] = 1; // qfac
-  for (int i = 0; i < 3; ++i) h.pixdim[i + 1] = spec.voxel_sizes[static_cast<size_t>(i)];
+  for (int i = 0; i < 3; ++i)
+    h.pixdim[i + 1] = spec.voxel_sizes[static_cast<size_t>(i)];
   h.pixdim[4] = 1;
   h.vox_offset = 352;
   h.scl_slope = spec.scl_slope;
@@ -64,8 +71,8 @@ void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void
   std::strncpy(h.descrip, "dwipack", sizeof h.descrip - 1);
   std::memcpy(h.magic, "n+1\0", 4);
 
-  const size_t data_bytes = static_cast<size_t>(spec.shape[0] * spec.shape[1] * spec.shape[2] *
-                                                spec.nb_frames * nbyper);
+  const size_t data_bytes =
+      static_cast<size_t>(spec.shape[0] * spec.shape[1] * spec.shape[2] * spec.nb_frames * nbyper);
   std::vector<unsigned char> file(352 + data_bytes);
   std::memcpy(file.data(), &h, sizeof h); // 348 bytes, then 4 zero bytes: no extension
   std::memcpy(file.data() + 352, data, data_bytes);

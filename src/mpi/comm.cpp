@@ -53,7 +53,9 @@ Environment::~Environment() {
   if (owned_ && !finalised) MPI_Finalize();
 }
 
-Comm::Comm(MPI_Comm parent) { check(MPI_Comm_dup(parent, &comm_), "duplicating a communicator"); }
+Comm::Comm(MPI_Comm parent) {
+  check(MPI_Comm_dup(parent, &comm_), "duplicating a communicator");
+}
 
 Comm::~Comm() {
   int finalised = 0;

@@ -34,7 +34,9 @@ std::string output_path(const std::string& out_file) {
   return out_file;
 }
 
-std::string partial_path(const std::string& final_path) { return final_path + ".partial"; }
+std::string partial_path(const std::string& final_path) {
+  return final_path + ".partial";
+}
 
 namespace {
 
@@ -95,8 +97,7 @@ Setup prepare(const CreateOptions& o) {
     throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
   s.final_path = output_path(o.out_file);
   const std::string out_dir = parent_dir(s.final_path);
-  if (!io::is_directory(out_dir))
-    throw Error("output folder " + quoted(out_dir) + " does not exist");
+  if (!io::is_directory(out_dir)) throw Error("output folder " + quoted(out_dir) + " does not exist");
   if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
     throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
   if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
@@ -115,7 +116,8 @@ Setup prepare(const CreateOptions& o) {
     if (!io::is_directory(o.dwi_ml_ready + "/" + id)) missing.push_back(quoted(id));
   if (!missing.empty()) {
     std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    for (const auto& m : missing)
+      list += (list.empty() ? "" : ", ") + m;
     throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
   }
   warn_about_lists(s, o.dwi_ml_ready);
@@ -124,8 +126,8 @@ Setup prepare(const CreateOptions& o) {
 }
 
 nlohmann::json setup_to_json(const Setup& s) {
-  return {{"final_path", s.final_path}, {"config_json", s.config_json}, {"config_source", s.config_source},
-          {"training", s.training},     {"validation", s.validation},   {"testing", s.testing},
+  return {{"final_path", s.final_path}, {"config_json", s.config_json},    {"config_source", s.config_source},
+          {"training", s.training},     {"validation", s.validation},      {"testing", s.testing},
           {"chosen", s.chosen},         {"data_and_time", s.data_and_time}};
 }
 
@@ -144,7 +146,9 @@ Setup setup_from_json(const nlohmann::json& j) {
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
 /// rank if it failed (rank 0 has printed the error).
-bool rank0_then_broadcast(const mpi::Comm& comm, std::string& payload, const std::function<std::string()>& body) {
+bool rank0_then_broadcast(const mpi::Comm& comm,
+                          std::string& payload,
+                          const std::function<std::string()>& body) {
   int ok = 1;
   if (comm.rank() == 0) {
     try {
@@ -205,7 +209,8 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   PlanOptions plan_options;
   plan_options.enforce_files_presence = options.enforce_files_presence;
   std::vector<size_t> list_order(setup.chosen.size());
-  for (size_t i = 0; i < list_order.size(); ++i) list_order[i] = i;
+  for (size_t i = 0; i < list_order.size(); ++i)
+    list_order[i] = i;
   const FarmResults planned = run_farm(
       comm, setup.chosen.size(), list_order,
       [&](size_t i) {
@@ -220,7 +225,8 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     if (report_failures(planned, setup.chosen, 10) > 0)
       throw Error("input validation failed; nothing was written");
     Plan plan;
-    for (const auto& r : planned) plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
+    for (const auto& r : planned)
+      plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
     plan.training = setup.training;
     plan.validation = setup.validation;
     plan.testing = setup.testing;
@@ -267,7 +273,8 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     int ok = 1;
     if (coordinator) {
       std::vector<std::string> names;
-      for (const auto& subject : plan.subjects) names.push_back(subject.id);
+      for (const auto& subject : plan.subjects)
+        names.push_back(subject.id);
       if (report_failures(written, names, 10) > 0) ok = 0;
       for (const auto& r : written)
         if (!r) ok = 0; // stopped early

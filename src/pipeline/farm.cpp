@@ -35,8 +35,11 @@ TaskResult run_one(size_t task, int rank, const std::function<std::string(size_t
 
 } // namespace
 
-FarmResults run_farm(const mpi::Comm& comm, size_t n_tasks, const std::vector<size_t>& order,
-                     const std::function<std::string(size_t)>& run_task, bool stop_on_error,
+FarmResults run_farm(const mpi::Comm& comm,
+                     size_t n_tasks,
+                     const std::vector<size_t>& order,
+                     const std::function<std::string(size_t)>& run_task,
+                     bool stop_on_error,
                      const std::function<void(size_t, const TaskResult&)>& on_result) {
   const int rank = comm.rank();
   const int size = comm.size();

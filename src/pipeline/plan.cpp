@@ -41,8 +41,8 @@ void to_json(nlohmann::json& j, const SubjectPlan& p) {
 
 namespace {
 Standardization standardization_from(const std::string& s) {
-  for (auto v : {Standardization::all, Standardization::independent, Standardization::per_file,
-                 Standardization::none})
+  for (auto v :
+       {Standardization::all, Standardization::independent, Standardization::per_file, Standardization::none})
     if (s == to_string(v)) return v;
   throw Error("plan: unknown standardization '" + s + "'");
 }
@@ -73,8 +73,8 @@ void from_json(const nlohmann::json& j, SubjectPlan& p) {
 }
 
 void to_json(nlohmann::json& j, const Plan& p) {
-  j = nlohmann::json{{"subjects", p.subjects},        {"training", p.training},
-                     {"validation", p.validation},    {"testing", p.testing},
+  j = nlohmann::json{{"subjects", p.subjects},           {"training", p.training},
+                     {"validation", p.validation},       {"testing", p.testing},
                      {"groups_config", p.groups_config}, {"data_and_time", p.data_and_time}};
 }
 
@@ -98,12 +98,15 @@ int64_t file_size(const std::string& path) {
 
 /// Resolve a list of entries; missing ones are an error when presence is enforced, a warning
 /// (and dropped) otherwise.
-std::vector<std::string> resolve(const std::string& subject_dir, const std::vector<std::string>& entries,
-                                 const PlanOptions& options, const std::string& what) {
+std::vector<std::string> resolve(const std::string& subject_dir,
+                                 const std::vector<std::string>& entries,
+                                 const PlanOptions& options,
+                                 const std::string& what) {
   io::ResolvedFiles r = io::resolve_entries(subject_dir, entries);
   if (!r.missing.empty()) {
     std::string list;
-    for (const auto& m : r.missing) list += (list.empty() ? "" : ", ") + quoted(m);
+    for (const auto& m : r.missing)
+      list += (list.empty() ? "" : ", ") + quoted(m);
     if (options.enforce_files_presence)
       throw Error(what + ": missing in " + quoted(subject_dir) + ": " + list +
                   " (use --skip_enforce_files_presence to drop missing files)");
@@ -119,8 +122,10 @@ std::string short_shape(const std::array<int64_t, 3>& s) {
   return "(" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + ")";
 }
 
-VolumeGroupPlan plan_volume_group(const std::string& subject_dir, const GroupConfig& gc,
-                                  const PlanOptions& options, int64_t& input_bytes,
+VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
+                                  const GroupConfig& gc,
+                                  const PlanOptions& options,
+                                  int64_t& input_bytes,
                                   io::NiftiHeader& first_header) {
   VolumeGroupPlan v;
   v.standardization = gc.standardization;
@@ -191,7 +196,9 @@ void check_compatible(const io::NiftiHeader& ref, const std::string& ref_group, 
 
 } // namespace
 
-SubjectPlan plan_subject(const std::string& subject_dir, const std::string& subject_id, const Config& config,
+SubjectPlan plan_subject(const std::string& subject_dir,
+                         const std::string& subject_id,
+                         const Config& config,
                          const PlanOptions& options) {
   SubjectPlan plan;
   plan.id = subject_id;

@@ -9,7 +9,7 @@ namespace dwipack::pipeline {
 
 float* VolumeBuffers::data(size_t n) {
   if (n > capacity_) {
-    data_.reset(); // free first: never hold two big buffers at once
+    data_.reset();             // free first: never hold two big buffers at once
     data_.reset(new float[n]); // default-initialised: no pass over memory we overwrite anyway
     capacity_ = n;
   }
@@ -30,7 +30,8 @@ const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
     // The reader's errors name the file already.
     io::NiftiHeader h = io::read_nifti_header(path);
     io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
-    for (size_t v = 0; v < n; ++v) mask[v] |= values[v] > 0.0f ? 1 : 0;
+    for (size_t v = 0; v < n; ++v)
+      mask[v] |= values[v] > 0.0f ? 1 : 0;
   }
   return mask.data();
 }
@@ -49,7 +50,8 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
     const std::string& path = plan.files[i];
     io::NiftiHeader h = io::read_nifti_header(path); // its errors name the file
     if (h.nb_frames() != plan.frames_per_file[i] || h.shape3() != plan.shape)
-      throw Error("file " + quoted(path) + ": header changed since the inputs were checked (shape or frames)");
+      throw Error("file " + quoted(path) +
+                  ": header changed since the inputs were checked (shape or frames)");
     io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
     if (plan.standardization == Standardization::per_file)
       with_context("standardization per_file of file " + quoted(path), [&] {
@@ -59,9 +61,8 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
   }
   if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {
     const bool independent = plan.standardization == Standardization::independent;
-    with_context(std::string("standardization ") + to_string(plan.standardization), [&] {
-      process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask);
-    });
+    with_context(std::string("standardization ") + to_string(plan.standardization),
+                 [&] { process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask); });
   }
   return data;
 }

@@ -28,9 +28,9 @@ bool polar_factor(M3& r) {
     const double d = det3(r);
     if (!(std::fabs(d) > 1e-12)) return false;
     // inverse transpose = cofactor matrix / det
-    M3 cof = {r[4] * r[8] - r[5] * r[7], -(r[3] * r[8] - r[5] * r[6]), r[3] * r[7] - r[4] * r[6],
-              -(r[1] * r[8] - r[2] * r[7]), r[0] * r[8] - r[2] * r[6], -(r[0] * r[7] - r[1] * r[6]),
-              r[1] * r[5] - r[2] * r[4], -(r[0] * r[5] - r[2] * r[3]), r[0] * r[4] - r[1] * r[3]};
+    M3 cof = {r[4] * r[8] - r[5] * r[7],    -(r[3] * r[8] - r[5] * r[6]), r[3] * r[7] - r[4] * r[6],
+              -(r[1] * r[8] - r[2] * r[7]), r[0] * r[8] - r[2] * r[6],    -(r[0] * r[7] - r[1] * r[6]),
+              r[1] * r[5] - r[2] * r[4],    -(r[0] * r[5] - r[2] * r[3]), r[0] * r[4] - r[1] * r[3]};
     double change = 0;
     for (int i = 0; i < 9; ++i) {
       const double next = 0.5 * (r[i] + cof[i] / d);
@@ -46,12 +46,14 @@ bool polar_factor(M3& r) {
 std::string axcodes(const Affine& a) {
   M3 r{};
   for (int row = 0; row < 3; ++row)
-    for (int col = 0; col < 3; ++col) r[3 * row + col] = a[4 * row + col];
+    for (int col = 0; col < 3; ++col)
+      r[3 * row + col] = a[4 * row + col];
   // normalise columns by their zooms (a zero column stays zero)
   for (int col = 0; col < 3; ++col) {
     double z = std::sqrt(r[col] * r[col] + r[3 + col] * r[3 + col] + r[6 + col] * r[6 + col]);
     if (z == 0) z = 1;
-    for (int row = 0; row < 3; ++row) r[3 * row + col] /= z;
+    for (int row = 0; row < 3; ++row)
+      r[3 * row + col] /= z;
   }
   polar_factor(r); // rank-deficient input: keep the normalised matrix, good enough for axis picking
   static const char labels[3][2] = {{'L', 'R'}, {'P', 'A'}, {'I', 'S'}};
@@ -71,7 +73,8 @@ std::string axcodes(const Affine& a) {
     if (all_zero || out_ax < 0) continue;
     codes[static_cast<size_t>(col)] = labels[out_ax][r[3 * out_ax + col] < 0 ? 0 : 1];
     // remove the chosen output axis from later columns, as nibabel does for ties
-    for (int c2 = 0; c2 < 3; ++c2) r[3 * out_ax + c2] = 0;
+    for (int c2 = 0; c2 < 3; ++c2)
+      r[3 * out_ax + c2] = 0;
   }
   return codes;
 }

@@ -352,14 +352,19 @@ void convert_frames(const void* raw,
   const auto* bytes = static_cast<const unsigned char*>(raw);
   const int64_t frame_voxels = nx * ny * nz;
 
-  // A 3-D transpose (x fastest in, z fastest out) plus frame interleave, done by tiles: convert
-  // a (frames x z x x) tile of raw rows into a small float buffer (reads whole rows), then write
-  // it out voxel by voxel, each voxel's frames being contiguous in `out`. The tile stays in L2.
-  constexpr int64_t tile_floats = 64 * 1024; // 256 KiB
+  // A 3-D transpose (x fastest in, z fastest out) plus frame interleave, done by tiles of
+  // (frame, z, x) at one y: convert raw rows (contiguous reads, vectorisable) into the tile, then
+  // write it out voxel by voxel, each voxel's frames being contiguous in `out`. The tile (at most
+  // 256 KiB) stays in L2; its frame stride is padded by a cache line so that the strided reads of
+  // the second step do not all fall into one L1 set (4 KiB aliasing).
+  // When few frames come per call, every call still sweeps the whole output; that cost is the
+  // caller's choice of block size (see io::ReadScratch::block_bytes).
+  constexpr int64_t tile_floats = 64 * 1024;
   const int64_t tx = std::min<int64_t>(nx, 64);
   const int64_t tt = std::min<int64_t>(nb_frames, std::max<int64_t>(1, tile_floats / tx));
   const int64_t tz = std::clamp<int64_t>(tile_floats / (tx * tt), 1, std::min<int64_t>(nz, 16));
-  std::vector<float> tile(static_cast<size_t>(tt * tz * tx));
+  const int64_t frame_stride = tz * tx + 16;
+  std::vector<float> tile(static_cast<size_t>(tt * frame_stride));
 
   for (int64_t t0 = 0; t0 < nb_frames; t0 += tt) {
     const int64_t nt = std::min(tt, nb_frames - t0);
@@ -371,14 +376,14 @@ void convert_frames(const void* raw,
           for (int64_t t = 0; t < nt; ++t)
             for (int64_t z = 0; z < nzb; ++z) {
               const int64_t in_index = (t0 + t) * frame_voxels + x0 + nx * (y + ny * (z0 + z));
-              run(bytes + in_index * size, nxb, &tile[static_cast<size_t>((t * tz + z) * tx)], k);
+              run(bytes + in_index * size, nxb, &tile[static_cast<size_t>(t * frame_stride + z * tx)], k);
             }
           for (int64_t x = 0; x < nxb; ++x)
             for (int64_t z = 0; z < nzb; ++z) {
               float* dst = out + (((x0 + x) * ny + y) * nz + z0 + z) * f_total + f_offset + t0;
               const float* src = &tile[static_cast<size_t>(z * tx + x)];
               for (int64_t t = 0; t < nt; ++t)
-                dst[t] = src[t * tz * tx];
+                dst[t] = src[t * frame_stride];
             }
         }
       }

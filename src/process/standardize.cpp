@@ -17,8 +17,13 @@ bool voxel_selected(const float* voxel, int64_t nf, const uint8_t* mask, int64_t
 
 } // namespace
 
-StandardizeStats standardize(float* data, int64_t n_voxels, int64_t f_total, int64_t f0, int64_t nf,
-                             bool independent, const uint8_t* mask) {
+StandardizeStats standardize(float* data,
+                             int64_t n_voxels,
+                             int64_t f_total,
+                             int64_t f0,
+                             int64_t nf,
+                             bool independent,
+                             const uint8_t* mask) {
   const size_t n_stats = independent ? static_cast<size_t>(nf) : 1;
   // Pass 1: sums in double (dwi_ml sums in float32; double is closer to the exact value and
   // stays within the 5e-4 agreement the spec asks for).
@@ -28,16 +33,18 @@ StandardizeStats standardize(float* data, int64_t n_voxels, int64_t f_total, int
     const float* voxel = data + v * f_total + f0;
     if (!voxel_selected(voxel, nf, mask, v)) continue;
     ++count;
-    for (int64_t f = 0; f < nf; ++f) sum[independent ? static_cast<size_t>(f) : 0] += static_cast<double>(voxel[f]);
+    for (int64_t f = 0; f < nf; ++f)
+      sum[independent ? static_cast<size_t>(f) : 0] += static_cast<double>(voxel[f]);
   }
   if (count == 0)
     throw Error(mask ? "standardization mask selects no voxel (all mask values are <= 0)"
                      : "standardization without std_mask uses the voxels where every feature is non-zero, "
                        "and there is none; give a std_mask or standardization 'none'");
-  const double per_stat = independent ? static_cast<double>(count)
-                                      : static_cast<double>(count) * static_cast<double>(nf);
+  const double per_stat =
+      independent ? static_cast<double>(count) : static_cast<double>(count) * static_cast<double>(nf);
   std::vector<double> mean(n_stats);
-  for (size_t s = 0; s < n_stats; ++s) mean[s] = sum[s] / per_stat;
+  for (size_t s = 0; s < n_stats; ++s)
+    mean[s] = sum[s] / per_stat;
 
   // Pass 2: centred sum of squares (two-pass: no cancellation).
   std::vector<double> sq(n_stats, 0.0);

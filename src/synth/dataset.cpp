@@ -40,10 +40,10 @@ double radius2(const Shape& s, int64_t i, int64_t j, int64_t k) {
 /// RAS affine with the origin near the volume centre, as scanners write it.
 Affine centred_affine(const Shape& s, const std::array<float, 3>& voxel_mm) {
   const double vx = voxel_mm[0], vy = voxel_mm[1], vz = voxel_mm[2];
-  return {vx, 0, 0, -0.5 * vx * static_cast<double>(s[0]), //
-          0,  vy, 0, -0.5 * vy * static_cast<double>(s[1]), //
-          0,  0, vz, -0.5 * vz * static_cast<double>(s[2]), //
-          0,  0, 0,  1};
+  return {vx, 0,  0,  -0.5 * vx * static_cast<double>(s[0]), //
+          0,  vy, 0,  -0.5 * vy * static_cast<double>(s[1]), //
+          0,  0,  vz, -0.5 * vz * static_cast<double>(s[2]), //
+          0,  0,  0,  1};
 }
 
 void write_subject(const std::string& dir, const Shape& s, const DatasetSpec& spec, uint32_t seed) {
@@ -126,20 +126,19 @@ std::string write_dataset(const DatasetSpec& spec) {
   }
 
   // The config mirrors dwi_ml's own test config (spec §10).
-  write_text(spec.out_dir + "/config.json",
-             "{\n"
-             "  \"input\": {\n"
-             "    \"type\": \"volume\",\n"
-             "    \"files\": [\"dwi/dwi.nii.gz\", \"anat/t1.nii.gz\"],\n"
-             "    \"standardization\": \"per_file\",\n"
-             "    \"std_mask\": [\"masks/wm.nii.gz\"]\n"
-             "  },\n"
-             "  \"wm_mask\": {\n"
-             "    \"type\": \"volume\",\n"
-             "    \"files\": [\"masks/wm.nii.gz\"],\n"
-             "    \"standardization\": \"none\"\n"
-             "  }\n"
-             "}\n");
+  write_text(spec.out_dir + "/config.json", "{\n"
+                                            "  \"input\": {\n"
+                                            "    \"type\": \"volume\",\n"
+                                            "    \"files\": [\"dwi/dwi.nii.gz\", \"anat/t1.nii.gz\"],\n"
+                                            "    \"standardization\": \"per_file\",\n"
+                                            "    \"std_mask\": [\"masks/wm.nii.gz\"]\n"
+                                            "  },\n"
+                                            "  \"wm_mask\": {\n"
+                                            "    \"type\": \"volume\",\n"
+                                            "    \"files\": [\"masks/wm.nii.gz\"],\n"
+                                            "    \"standardization\": \"none\"\n"
+                                            "  }\n"
+                                            "}\n");
   // Lists: about 60 % training, then validation, then testing (each non-empty when possible).
   const size_t n = ids.size();
   const size_t n_test = n >= 3 ? std::max<size_t>(1, n / 5) : 0;

@@ -12,9 +12,15 @@ Level g_level = Level::warning; // dwi_ml's default
 int g_rank = -1;
 } // namespace
 
-void set_level(Level l) { g_level = l; }
-Level level() { return g_level; }
-void set_rank(int rank) { g_rank = rank; }
+void set_level(Level l) {
+  g_level = l;
+}
+Level level() {
+  return g_level;
+}
+void set_rank(int rank) {
+  g_rank = rank;
+}
 
 Level parse_level(const std::string& name) {
   std::string up = name;
@@ -28,7 +34,10 @@ Level parse_level(const std::string& name) {
 
 void write(Level l, const std::string& message) {
   if (l < g_level) return;
-  const char* tag = l == Level::debug ? "DEBUG" : l == Level::info ? "INFO" : l == Level::warning ? "WARNING" : "ERROR";
+  const char* tag = l == Level::debug     ? "DEBUG"
+                    : l == Level::info    ? "INFO"
+                    : l == Level::warning ? "WARNING"
+                                          : "ERROR";
   std::string line;
   if (g_rank >= 0) line = "[rank " + std::to_string(g_rank) + "] ";
   line += tag;

@@ -355,6 +355,12 @@ stored = gzip.compress(good_bytes(shape=(20, 10, 8, 3)), compresslevel=0, mtime=
 flipped = bytearray(stored)
 flipped[len(flipped) // 2] ^= 0x10  # a data byte: only the CRC can tell
 error("err_data_flip.nii.gz", bytes(flipped))
+# the same, large enough that nifticlib's zlib header read stops long before the end
+big = gz(nifti_bytes(header(1, "<", 16, (64, 64, 32, 2)), RNG.standard_normal(64 * 64 * 32 * 2).astype("<f4").tobytes()))
+big_crc = bytearray(big)
+big_crc[-7] ^= 0x01
+error("err_crc_big.nii.gz", bytes(big_crc))
+error("err_truncated_big.nii.gz", big[: len(big) * 3 // 4])
 error("err_gzip_text.nii.gz", gz(b"this is not a NIfTI file\n" * 40))
 error("err_not_gzip.nii.gz", good_bytes())
 error("err_gzip_named_nii.nii", gz(good_bytes()))

@@ -9,7 +9,7 @@ using namespace dwipack;
 
 TEST(Affine, AllcloseIsNumpys) {
   const double b[2] = {1.0, 100.0};
-  const double a_ok[2] = {1.0 + 1.9e-5, 100.0 + 1e-3};   // |a-b| <= 1e-5 + 1e-5*|b|
+  const double a_ok[2] = {1.0 + 1.9e-5, 100.0 + 1e-3}; // |a-b| <= 1e-5 + 1e-5*|b|
   const double a_bad[2] = {1.0 + 2.1e-5, 100.0};
   EXPECT_TRUE(allclose(a_ok, b, 2, 1e-5, 1e-5));
   EXPECT_FALSE(allclose(a_bad, b, 2, 1e-5, 1e-5));

@@ -37,15 +37,15 @@ public:
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
-  const std::string &path() const { return path_; }
+  const std::string& path() const { return path_; }
   /// Write `content` to path()/name; returns the full path.
-  std::string write(const std::string &name, const std::string &content) const {
+  std::string write(const std::string& name, const std::string& content) const {
     const std::string full = path_ + "/" + name;
     std::ofstream(full, std::ios::binary) << content;
     return full;
@@ -55,16 +55,16 @@ private:
   std::string path_;
 };
 
-Config parse(const std::string &text) {
+Config parse(const std::string& text) {
   return dwipack::parse_config(text, "cfg.json");
 }
 
 /// repr(json.load(f)) for each file, by real Python (tests/python/python_repr_check.py).
-std::vector<std::string> python_reprs(const std::vector<std::string> &files) {
+std::vector<std::string> python_reprs(const std::vector<std::string>& files) {
   std::string cmd = std::string(DWIPACK_PYTHON) + " " + DWIPACK_TEST_PY_DIR + "/python_repr_check.py";
-  for (const auto &f : files)
+  for (const auto& f : files)
     cmd += " '" + f + "'";
-  FILE *pipe = popen(cmd.c_str(), "r");
+  FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed");
   std::string output;
   char buf[4096];
@@ -85,7 +85,7 @@ bool python_available() {
 }
 
 /// Compare dwipack::python_repr with Python for each JSON text.
-void expect_same_as_python(const std::vector<std::string> &texts) {
+void expect_same_as_python(const std::vector<std::string>& texts) {
   TempDir dir;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < texts.size(); ++i)
@@ -96,7 +96,7 @@ void expect_same_as_python(const std::vector<std::string> &texts) {
     EXPECT_EQ(dwipack::python_repr(Json::parse(texts[i])), expected[i]) << "JSON: " << texts[i];
 }
 
-const char *const valid_config = R"({
+const char* const valid_config = R"({
   "input": {"type": "volume", "files": ["dwi/fodf.nii.gz", "anat/*.nii.gz"], "standardization": "per_file",
             "std_mask": "masks/wm.nii.gz"},
   "target": {"type": "volume", "files": "anat/t1.nii.gz", "standardization": "independent",
@@ -115,20 +115,20 @@ TEST(ConfigParse, FillsEveryFieldInJsonOrder) {
   const Config c = parse(valid_config);
   ASSERT_EQ(c.groups.size(), 4u);
 
-  const auto &input = c.groups[0];
+  const auto& input = c.groups[0];
   EXPECT_EQ(input.name, "input");
   EXPECT_EQ(input.type, GroupType::volume);
   EXPECT_THAT(input.files, ElementsAre("dwi/fodf.nii.gz", "anat/*.nii.gz"));
   EXPECT_EQ(input.standardization, Standardization::per_file);
   EXPECT_THAT(input.std_mask, ElementsAre("masks/wm.nii.gz")); // string -> list
 
-  const auto &target = c.groups[1];
+  const auto& target = c.groups[1];
   EXPECT_EQ(target.name, "target");
   EXPECT_THAT(target.files, ElementsAre("anat/t1.nii.gz")); // string -> list
   EXPECT_EQ(target.standardization, Standardization::independent);
   EXPECT_THAT(target.std_mask, ElementsAre("m1.nii.gz", "m2.nii.gz"));
 
-  const auto &sl = c.groups[2];
+  const auto& sl = c.groups[2];
   EXPECT_EQ(sl.name, "streamlines");
   EXPECT_EQ(sl.type, GroupType::streamlines);
   EXPECT_THAT(sl.files, ElementsAre("tractography/*.trk"));
@@ -137,7 +137,7 @@ TEST(ConfigParse, FillsEveryFieldInJsonOrder) {
   EXPECT_THAT(sl.connectivity_nb_blocs, ElementsAre(2, 3, 4));
   EXPECT_EQ(sl.connectivity_labels, "");
 
-  const auto &bundles = c.groups[3];
+  const auto& bundles = c.groups[3];
   EXPECT_THAT(bundles.dps_keys, ElementsAre("a", "b"));
   EXPECT_THAT(bundles.connectivity_nb_blocs, IsEmpty());
   EXPECT_EQ(bundles.connectivity_labels, "labels.nii.gz");
@@ -171,12 +171,12 @@ TEST(ConfigParse, StreamlineDefaults) {
 
 TEST(ConfigParse, NbBlocsNormalisation) {
   struct Row {
-    const char *json;
+    const char* json;
     std::vector<int64_t> expected;
   };
   const Row rows[] = {
       {"4", {4, 4, 4}}, {"[5]", {5, 5, 5}}, {"[1, 2, 3]", {1, 2, 3}}, {"[7, 7, 7]", {7, 7, 7}}};
-  for (const Row &row : rows) {
+  for (const Row& row : rows) {
     const Config c = parse(std::string(R"({"t": {"type": "streamlines", "files": "t.trk",)") +
                            R"("connectivity_matrix": "m.npy", "connectivity_nb_blocs": )" + row.json + "}}");
     EXPECT_EQ(c.groups[0].connectivity_nb_blocs, row.expected) << row.json;
@@ -205,8 +205,8 @@ TEST(ConfigParse, PythonReprIsOfTheRawJson) {
 
 TEST(ConfigWarnings, IgnoredAndUnknownKeysAreReportedNotFatal) {
   struct Row {
-    const char *json;
-    const char *warning;
+    const char* json;
+    const char* warning;
   };
   const Row rows[] = {
       {R"({"dwi": {"type": "volume", "files": "a", "standardization": "none", "std_mask": "m.nii.gz"}})",
@@ -225,7 +225,7 @@ TEST(ConfigWarnings, IgnoredAndUnknownKeysAreReportedNotFatal) {
            "v": {"type": "volume", "files": "b", "standardization": "none"}})",
        "config 'cfg.json': /v: key 'v' is given twice in the same object; the last value is used"},
   };
-  for (const Row &row : rows) {
+  for (const Row& row : rows) {
     testing::internal::CaptureStderr();
     Config c;
     EXPECT_NO_THROW(c = parse(row.json)) << row.json;
@@ -243,15 +243,15 @@ TEST(ConfigWarnings, IgnoredAndUnknownKeysAreReportedNotFatal) {
 // --------------------------------------------------------------------------------------------
 
 struct ErrorRow {
-  const char *name;
+  const char* name;
   std::string json;
   std::string message;
 };
 
-std::string volume_with(const std::string &extra) {
+std::string volume_with(const std::string& extra) {
   return R"({"dwi": {"type": "volume", "files": "dwi.nii.gz", "standardization": "all")" + extra + "}}";
 }
-std::string tracks_with(const std::string &extra) {
+std::string tracks_with(const std::string& extra) {
   return R"({"tracks": {"type": "streamlines", "files": "t.trk")" + extra + "}}";
 }
 
@@ -362,7 +362,7 @@ const ErrorRow error_rows[] = {
 class ConfigErrors : public testing::TestWithParam<ErrorRow> {};
 
 TEST_P(ConfigErrors, MessageNamesFileAndLocation) {
-  const ErrorRow &row = GetParam();
+  const ErrorRow& row = GetParam();
   testing::internal::CaptureStderr(); // some rows also warn
   EXPECT_THAT([&] { parse(row.json); }, ThrowsMessage<Error>(HasSubstr(row.message))) << row.json;
   testing::internal::GetCapturedStderr();
@@ -371,7 +371,7 @@ TEST_P(ConfigErrors, MessageNamesFileAndLocation) {
 INSTANTIATE_TEST_SUITE_P(ConfigTable,
                          ConfigErrors,
                          testing::ValuesIn(error_rows),
-                         [](const testing::TestParamInfo<ErrorRow> &row) {
+                         [](const testing::TestParamInfo<ErrorRow>& row) {
                            return std::string(row.param.name);
                          });
 
@@ -379,7 +379,7 @@ TEST(ConfigErrorsFrames, OuterFrameIsTheFileThenThePointer) {
   try {
     parse(R"({"dwi": {"type": "volume", "files": "x", "standardization": "zscore"}})");
     FAIL() << "no throw";
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     EXPECT_THAT(e.frames(), ElementsAre("config 'cfg.json'", "/dwi/standardization",
                                         "'zscore' is not one of all, independent, per_file, none"));
   }
@@ -429,7 +429,7 @@ TEST(ConfigLoad, ErrorsNameTheFile) {
 TEST(PythonRepr, Floats) {
   struct Row {
     double value;
-    const char *repr;
+    const char* repr;
   };
   const Row rows[] = {
       {0.01, "0.01"},
@@ -454,7 +454,7 @@ TEST(PythonRepr, Floats) {
       {-std::numeric_limits<double>::infinity(), "-inf"},
       {std::numeric_limits<double>::quiet_NaN(), "nan"},
   };
-  for (const Row &row : rows)
+  for (const Row& row : rows)
     EXPECT_EQ(dwipack::python_repr(Json(row.value)), row.repr) << row.repr;
 }
 
@@ -471,8 +471,8 @@ TEST(PythonRepr, ScalarsAndContainers) {
 
 TEST(PythonRepr, Strings) {
   struct Row {
-    const char *json;
-    const char *repr;
+    const char* json;
+    const char* repr;
   };
   const Row rows[] = {
       {R"("plain")", "'plain'"},
@@ -487,7 +487,7 @@ TEST(PythonRepr, Strings) {
       {R"("\u200b\u2028\ufeff")", R"('\u200b\u2028\ufeff')"},
       {R"("\udb40\udc01")", R"('\U000e0001')"},
   };
-  for (const Row &row : rows)
+  for (const Row& row : rows)
     EXPECT_EQ(dwipack::python_repr(Json::parse(row.json)), row.repr) << row.json;
 }
 
@@ -588,7 +588,7 @@ TEST(PythonRepr, MatchesRealPythonOnRandomStrings) {
 TEST(SubjectList, TokensInFileOrder) {
   TempDir dir;
   struct Row {
-    const char *content;
+    const char* content;
     std::vector<std::string> ids;
   };
   const Row rows[] = {
@@ -602,7 +602,7 @@ TEST(SubjectList, TokensInFileOrder) {
       {"", {}},
       {" \n\t\n", {}},
   };
-  for (const Row &row : rows) {
+  for (const Row& row : rows) {
     const std::string path = dir.write("list.txt", row.content);
     EXPECT_EQ(dwipack::read_subject_list(path), row.ids) << row.content;
   }

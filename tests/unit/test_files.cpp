@@ -29,13 +29,13 @@ public:
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
-  const std::string &path() const { return path_; }
+  const std::string& path() const { return path_; }
 
 private:
   std::string path_;
@@ -54,7 +54,7 @@ protected:
   void SetUp() override {
     std::filesystem::create_directories(sub + "/anat");
     std::filesystem::create_directories(sub + "/dir.nii.gz");
-    for (const char *f :
+    for (const char* f :
          {"a.nii.gz", "b.nii.gz", "B.nii.gz", "dwi.nii.gz", "c.nii", ".hidden.nii.gz", "x1.trk", "y1.trk",
           "x2.trk", "xx.trk", "q?.txt", "[ab].txt", "anat/t1.nii.gz", "anat/t2.nii.gz", "anat/.t3.nii.gz"})
       touch(sub + "/" + f);
@@ -62,8 +62,8 @@ protected:
     ASSERT_EQ(symlink("nowhere.nii", (sub + "/dangling.nii").c_str()), 0);
     ASSERT_EQ(symlink("anat", (sub + "/dirlink.nii.gz").c_str()), 0);
   }
-  static void touch(const std::string &path) { std::ofstream(path) << "x"; }
-  std::string in_sub(const std::string &name) const { return sub + "/" + name; }
+  static void touch(const std::string& path) { std::ofstream(path) << "x"; }
+  std::string in_sub(const std::string& name) const { return sub + "/" + name; }
 };
 
 TEST_F(FilesTree, LiteralPresentAndMissing) {

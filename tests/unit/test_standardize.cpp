@@ -43,12 +43,13 @@ Volume make_volume(int64_t x, int64_t y, int64_t z, int64_t f, unsigned seed) {
   return v;
 }
 
-std::vector<float> numpy_reference(const Volume& v, const std::string& mode, const std::vector<uint8_t>* mask) {
+std::vector<float>
+numpy_reference(const Volume& v, const std::string& mode, const std::vector<uint8_t>* mask) {
   TempDir dir;
   write_file(dir / "in.raw", std::string(reinterpret_cast<const char*>(v.data.data()), v.data.size() * 4));
-  std::string cmd = std::string(DWIPACK_PYTHON) + " " + shell_quote(std::string(DWIPACK_TEST_PY_DIR) +
-                                                                    "/standardize_reference.py") +
-                    " " + shell_quote(dir / "in.raw") + " " + std::to_string(v.x) + " " + std::to_string(v.y) +
+  std::string cmd = std::string(DWIPACK_PYTHON) + " " +
+                    shell_quote(std::string(DWIPACK_TEST_PY_DIR) + "/standardize_reference.py") + " " +
+                    shell_quote(dir / "in.raw") + " " + std::to_string(v.x) + " " + std::to_string(v.y) +
                     " " + std::to_string(v.z) + " " + std::to_string(v.f) + " " + mode + " " +
                     shell_quote(dir / "out.raw");
   if (mask) {
@@ -65,7 +66,8 @@ std::vector<float> numpy_reference(const Volume& v, const std::string& mode, con
 void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
   ASSERT_EQ(got.size(), want.size());
   double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
+  for (size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
   // The spec's agreement bound for standardized values (dwi_ml sums in float32, we in double).
   EXPECT_LE(worst, 5e-4);
   // ...and in practice much closer: a difference this large would mean a formula error.
@@ -86,7 +88,8 @@ TEST_P(StandardizeVsNumpy, MatchesDwiMl) {
   std::vector<uint8_t> mask;
   if (c.with_mask) {
     mask.resize(static_cast<size_t>(v.n_voxels()));
-    for (size_t i = 0; i < mask.size(); ++i) mask[i] = (i % 3 == 0) ? 1 : 0;
+    for (size_t i = 0; i < mask.size(); ++i)
+      mask[i] = (i % 3 == 0) ? 1 : 0;
   }
   const auto want = numpy_reference(v, c.mode, c.with_mask ? &mask : nullptr);
   standardize(v.data.data(), v.n_voxels(), v.f, 0, v.f, std::string(c.mode) == "independent",
@@ -94,8 +97,10 @@ TEST_P(StandardizeVsNumpy, MatchesDwiMl) {
   expect_close(v.data, want);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, StandardizeVsNumpy,
-                         ::testing::Values(Case{"all_nomask", "all", false}, Case{"all_mask", "all", true},
+INSTANTIATE_TEST_SUITE_P(Modes,
+                         StandardizeVsNumpy,
+                         ::testing::Values(Case{"all_nomask", "all", false},
+                                           Case{"all_mask", "all", true},
                                            Case{"independent_nomask", "independent", false},
                                            Case{"independent_mask", "independent", true}),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
@@ -106,12 +111,14 @@ TEST(Standardize, PerFileTouchesOnlyItsFeatures) {
   const std::vector<float> before = v.data;
   Volume part{v.x, v.y, v.z, 2, {}};
   for (int64_t i = 0; i < v.n_voxels(); ++i)
-    for (int64_t c = 1; c < 3; ++c) part.data.push_back(v.data[static_cast<size_t>(i * 4 + c)]);
+    for (int64_t c = 1; c < 3; ++c)
+      part.data.push_back(v.data[static_cast<size_t>(i * 4 + c)]);
   const auto want = numpy_reference(part, "all", nullptr);
   standardize(v.data.data(), v.n_voxels(), 4, 1, 2, false, nullptr);
   std::vector<float> got;
   for (int64_t i = 0; i < v.n_voxels(); ++i) {
-    for (int64_t c = 1; c < 3; ++c) got.push_back(v.data[static_cast<size_t>(i * 4 + c)]);
+    for (int64_t c = 1; c < 3; ++c)
+      got.push_back(v.data[static_cast<size_t>(i * 4 + c)]);
     EXPECT_EQ(v.data[static_cast<size_t>(i * 4)], before[static_cast<size_t>(i * 4)]);
     EXPECT_EQ(v.data[static_cast<size_t>(i * 4 + 3)], before[static_cast<size_t>(i * 4 + 3)]);
   }

@@ -38,27 +38,38 @@ private:
 Handle create_group(hid_t parent, const std::string& name, const std::string& where);
 
 /// Collective. Create a contiguous dataset of `file_type` and shape `dims` (no fill written).
-Handle create_dataset(hid_t parent, const std::string& name, hid_t file_type,
-                      const std::vector<uint64_t>& dims, const std::string& where);
+Handle create_dataset(hid_t parent,
+                      const std::string& name,
+                      hid_t file_type,
+                      const std::vector<uint64_t>& dims,
+                      const std::string& where);
 
 /// Independent. Write rows [row0, row0 + nrows) along the first axis of a dataset from a
 /// C-order buffer of `mem_type` values. Large writes are split into pieces below 1 GiB (MPI-IO
 /// counts are 32-bit ints).
-void write_rows(hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, uint64_t nrows,
-                const std::string& where);
+void write_rows(
+    hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, uint64_t nrows, const std::string& where);
 
 // --- attributes (Collective: identical values on every rank) ---
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value);
 /// A list of strings: a 1-D vlen UTF-8 array; an empty list is written as float64 of shape (0,),
 /// exactly what h5py writes for [] (dwi_ml's readers accept both).
 void write_attr_strings(hid_t obj, const std::string& name, const std::vector<std::string>& values);
-void write_attr_f64(hid_t obj, const std::string& name, const std::vector<double>& values,
+void write_attr_f64(hid_t obj,
+                    const std::string& name,
+                    const std::vector<double>& values,
                     const std::vector<uint64_t>& dims);
-void write_attr_f32(hid_t obj, const std::string& name, const std::vector<float>& values,
+void write_attr_f32(hid_t obj,
+                    const std::string& name,
+                    const std::vector<float>& values,
                     const std::vector<uint64_t>& dims);
-void write_attr_i64(hid_t obj, const std::string& name, const std::vector<int64_t>& values,
+void write_attr_i64(hid_t obj,
+                    const std::string& name,
+                    const std::vector<int64_t>& values,
                     const std::vector<uint64_t>& dims);
-void write_attr_i16(hid_t obj, const std::string& name, const std::vector<int16_t>& values,
+void write_attr_i16(hid_t obj,
+                    const std::string& name,
+                    const std::vector<int16_t>& values,
                     const std::vector<uint64_t>& dims);
 /// Scalars (SCALAR dataspace).
 void write_attr_f64(hid_t obj, const std::string& name, double value);

@@ -21,8 +21,8 @@ struct Layout {
 Layout create_layout(const File& file, const pipeline::Plan& plan);
 
 /// Independent. Write a volume group's (X, Y, Z, F) float32 C-order data.
-void write_volume(const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group,
-                  const float* data_xyzf);
+void write_volume(
+    const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group, const float* data_xyzf);
 
 /// Collective. Close every dataset handle.
 void close_layout(Layout& layout);

@@ -19,10 +19,10 @@ struct NiftiHeader {
   std::array<int64_t, 7> dim{}; ///< dim[1..7]
   int datatype = 0;             ///< NIFTI_TYPE_* code (nifti1.h)
   int bytes_per_voxel = 0;
-  bool byte_swapped = false;          ///< file byte order differs from this machine's
-  int64_t vox_offset = 0;             ///< data offset in bytes in the (uncompressed) file
-  double scl_slope = 0;               ///< raw header value (float32 in NIfTI-1)
-  double scl_inter = 0;               ///< raw header value
+  bool byte_swapped = false; ///< file byte order differs from this machine's
+  int64_t vox_offset = 0;    ///< data offset in bytes in the (uncompressed) file
+  double scl_slope = 0;      ///< raw header value (float32 in NIfTI-1)
+  double scl_inter = 0;      ///< raw header value
   /// pixdim[1..3] = nibabel get_zooms()[:3], after nibabel's load-time fix (0 -> 1, negative ->
   /// absolute value); NIfTI-2's float64 pixdims are rounded to float32 here.
   std::array<float, 3> voxel_sizes{};

@@ -23,14 +23,14 @@ enum ExitCode : int {
 };
 
 struct CreateOptions {
-  std::string dwi_ml_ready;    ///< folder holding one sub-folder per subject
-  std::string out_file;        ///< .hdf5 appended when there is no extension
+  std::string dwi_ml_ready; ///< folder holding one sub-folder per subject
+  std::string out_file;     ///< .hdf5 appended when there is no extension
   std::string config_file;
   std::string training_list;
   std::string validation_list;
   std::string testing_list;
-  bool overwrite = false;               ///< -f
-  bool enforce_files_presence = true;   ///< !--skip_enforce_files_presence
+  bool overwrite = false;             ///< -f
+  bool enforce_files_presence = true; ///< !--skip_enforce_files_presence
 };
 
 /// Collective over comm. Returns the exit code, identical on every rank.

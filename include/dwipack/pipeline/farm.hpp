@@ -15,8 +15,8 @@ namespace dwipack::pipeline {
 
 struct TaskResult {
   bool ok = false;
-  int rank = 0;         ///< the rank that ran the task
-  std::string payload;  ///< the task's result, or the error message when !ok
+  int rank = 0;        ///< the rank that ran the task
+  std::string payload; ///< the task's result, or the error message when !ok
 };
 
 /// What rank 0 knows when the farm ends: one entry per task, empty for tasks never run (after
@@ -27,8 +27,11 @@ using FarmResults = std::vector<std::optional<TaskResult>>;
 /// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task is
 /// handed out after the first failure (tasks already running finish). `on_result` is called on
 /// rank 0 as results arrive (progress). Returns the results on rank 0, an empty vector elsewhere.
-FarmResults run_farm(const mpi::Comm& comm, size_t n_tasks, const std::vector<size_t>& order,
-                     const std::function<std::string(size_t)>& run_task, bool stop_on_error,
+FarmResults run_farm(const mpi::Comm& comm,
+                     size_t n_tasks,
+                     const std::vector<size_t>& order,
+                     const std::function<std::string(size_t)>& run_task,
+                     bool stop_on_error,
                      const std::function<void(size_t, const TaskResult&)>& on_result = {});
 
 } // namespace dwipack::pipeline

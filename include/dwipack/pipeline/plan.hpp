@@ -16,12 +16,12 @@
 namespace dwipack::pipeline {
 
 struct VolumeGroupPlan {
-  std::vector<std::string> files;        ///< resolved paths, concatenation order
-  std::vector<int64_t> frames_per_file;  ///< features contributed by each file
-  std::array<int64_t, 3> shape{};        ///< X, Y, Z
-  int64_t nb_features = 0;               ///< F = sum of frames_per_file
-  Affine vox2ras = identity_affine();    ///< first file's affine (attr `affine`)
-  std::array<float, 3> voxel_sizes{};    ///< first file's pixdim[1..3] (attr `voxres`)
+  std::vector<std::string> files;       ///< resolved paths, concatenation order
+  std::vector<int64_t> frames_per_file; ///< features contributed by each file
+  std::array<int64_t, 3> shape{};       ///< X, Y, Z
+  int64_t nb_features = 0;              ///< F = sum of frames_per_file
+  Affine vox2ras = identity_affine();   ///< first file's affine (attr `affine`)
+  std::array<float, 3> voxel_sizes{};   ///< first file's pixdim[1..3] (attr `voxres`)
   Standardization standardization = Standardization::none;
   std::vector<std::string> std_mask_files;
 
@@ -46,8 +46,8 @@ struct SubjectPlan {
 struct Plan {
   std::vector<SubjectPlan> subjects; ///< in chosen_subjs order
   std::vector<std::string> training, validation, testing;
-  std::string groups_config;         ///< python repr of the config
-  std::string data_and_time;         ///< '%d %B %Y %X' in the C locale
+  std::string groups_config; ///< python repr of the config
+  std::string data_and_time; ///< '%d %B %Y %X' in the C locale
 };
 
 void to_json(nlohmann::json& j, const SubjectPlan& p);
@@ -61,8 +61,10 @@ struct PlanOptions {
 
 /// Read the headers of one subject's inputs and check them against each other (dwi_ml's
 /// intra-group and inter-group rules, std_mask shapes). Throws Error naming the group and file.
-SubjectPlan plan_subject(const std::string& subject_dir, const std::string& subject_id,
-                         const Config& config, const PlanOptions& options);
+SubjectPlan plan_subject(const std::string& subject_dir,
+                         const std::string& subject_id,
+                         const Config& config,
+                         const PlanOptions& options);
 
 /// Subjects in the order their data should be processed: largest output first (the long ones
 /// start early, so the tail of the job is short), ties by position.

@@ -8,7 +8,9 @@ namespace dwipack {
 /// Row-major 4x4 matrix; element (r,c) is m[4*r+c]. A vox2ras maps voxel indices to RAS mm.
 using Affine = std::array<double, 16>;
 
-constexpr Affine identity_affine() { return {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}; }
+constexpr Affine identity_affine() {
+  return {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+}
 
 /// numpy.allclose(a, b, rtol, atol): |a-b| <= atol + rtol*|b| for every element (b is the reference).
 bool allclose(const double* a, const double* b, int n, double rtol, double atol);

@@ -22,7 +22,12 @@ inline constexpr float min_std = 1e-6f;
 /// non-zero, or, when `mask` is null, the voxels where every one of the nf features is non-zero.
 /// `independent` gives one mean/std per feature instead of one over all of them.
 /// Throws Error when no voxel qualifies (dwi_ml would silently write NaN everywhere).
-StandardizeStats standardize(float* data, int64_t n_voxels, int64_t f_total, int64_t f0, int64_t nf,
-                             bool independent, const uint8_t* mask);
+StandardizeStats standardize(float* data,
+                             int64_t n_voxels,
+                             int64_t f_total,
+                             int64_t f0,
+                             int64_t nf,
+                             bool independent,
+                             const uint8_t* mask);
 
 } // namespace dwipack::process

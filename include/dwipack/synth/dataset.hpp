@@ -10,11 +10,11 @@
 namespace dwipack::synth {
 
 struct DatasetSpec {
-  std::string out_dir;                 ///< created if missing; gets dwi_ml_ready/, config.json, lists
+  std::string out_dir; ///< created if missing; gets dwi_ml_ready/, config.json, lists
   int nb_subjects = 4;
   std::array<int64_t, 3> shape{32, 38, 32};
-  int64_t dwi_frames = 16;             ///< DWI frames (the same for every subject, as dwi_ml models need)
-  int64_t shape_step = 2;              ///< each next subject is this many voxels larger on every axis
+  int64_t dwi_frames = 16; ///< DWI frames (the same for every subject, as dwi_ml models need)
+  int64_t shape_step = 2;  ///< each next subject is this many voxels larger on every axis
   std::array<float, 3> voxel_size_mm{2, 2, 2};
   int gzip_level = 6;
   uint32_t seed = 1;

@@ -17,9 +17,17 @@ void set_rank(int rank);
 
 void write(Level level, const std::string& message);
 
-inline void debug(const std::string& m) { write(Level::debug, m); }
-inline void info(const std::string& m) { write(Level::info, m); }
-inline void warning(const std::string& m) { write(Level::warning, m); }
-inline void error(const std::string& m) { write(Level::error, m); }
+inline void debug(const std::string& m) {
+  write(Level::debug, m);
+}
+inline void info(const std::string& m) {
+  write(Level::info, m);
+}
+inline void warning(const std::string& m) {
+  write(Level::warning, m);
+}
+inline void error(const std::string& m) {
+  write(Level::error, m);
+}
 
 } // namespace dwipack::log
