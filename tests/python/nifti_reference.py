@@ -10,7 +10,7 @@ Writes into OUT_DIR:
   * for each case NAME.f32: nibabel's img.get_fdata(dtype=np.float32), a 3-D image given a trailing
     axis of 1, as C-order (X, Y, Z, F) native float32 bytes;
   * error fixtures (files dwipack must refuse) under err_*;
-  * manifest.json: {"cases": [...], "errors": [...], "debian": [...]}, each case with file, ref,
+  * manifest.json: {"cases", "refused", "errors", "debian"}, each case with file, ref,
     shape [X, Y, Z, F], affine (16 floats, row-major, = img.affine), zooms (get_zooms()[:3]),
     version, datatype, byte_swapped; "refused" lists the cases nibabel itself cannot read (dwipack
     must refuse them too); each error with file and what nibabel says of it.
@@ -24,7 +24,6 @@ import gzip
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -314,19 +313,20 @@ def good_bytes(version=1, dtype="int16", shape=(5, 4, 3, 2), **kw):
     return nifti_bytes(h, raw_bytes(values_for(npdt, int(np.prod(shape))), "<"))
 
 
-def header_with(version=1, code=4, shape=(5, 4, 3, 2), data_len=None, **fields):
+def header_with(version=1, code=4, shape=(5, 4, 3, 2), **fields):
+    """A file of 1000 data bytes whose header has the given raw fields (a tuple value is
+    (index, value) into an array field); nothing is checked or fixed."""
     klass = nib.Nifti1Header if version == 1 else nib.Nifti2Header
     h = klass()
     h["datatype"] = code
-    h.set_data_shape(shape) if all(s > 0 for s in shape) else None
+    h.set_data_shape(shape)
     for k, val in fields.items():
         if isinstance(val, tuple):
             h[k][val[0]] = val[1]
         else:
             h[k] = val
     h["vox_offset"] = fields.get("vox_offset", 352 if version == 1 else 544)
-    n = data_len if data_len is not None else 1000
-    return nifti_bytes(h, bytes(range(256)) * (n // 256) + bytes(n % 256))
+    return nifti_bytes(h, bytes(range(256)) * 3 + bytes(232))
 
 
 error("err_2d.nii", nifti_bytes(header(1, "<", 4, (5, 4)), b"\0" * 40))
@@ -372,7 +372,8 @@ error("err_quaternion.nii", header_with(qform_code=1, sform_code=0, quatern_b=0.
 error("err_tar.tar.gz", gz(good_bytes()))
 error("err_text.nii", b"hello\n" * 100)
 error("err_empty.nii", b"")
-error("err_garbage_member.nii.gz", gz(compressed[:0] + good_bytes(shape=(20, 10, 8, 3))[:600]) + b"garbage!" * 8)
+# the data stops inside the first member; what follows is no gzip member
+error("err_garbage_member.nii.gz", gz(good_bytes(shape=(20, 10, 8, 3))[:600]) + b"garbage!" * 8)
 error("err_v2_eol.nii", header_with(version=2, eol_check=[13, 13, 26, 10]))
 
 # ---- the real files shipped by Debian ----------------------------------------------------------
