@@ -52,6 +52,27 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Parse `args` with the visible `named` options and positional arguments collected into
+/// `positional_name` (at most `max_positional`; -1: any number). Boost errors become UsageError.
+po::variables_map parse(const std::vector<std::string>& args,
+                        const po::options_description& named,
+                        const po::options_description& positional,
+                        const std::string& positional_name,
+                        int max_positional) {
+  po::options_description all;
+  all.add(named).add(positional);
+  po::positional_options_description pos;
+  pos.add(positional_name.c_str(), max_positional);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return vm;
+}
+
 int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   po::options_description named("Options");
   // clang-format off
@@ -65,18 +86,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
-  po::options_description all;
-  all.add(named).add(hidden);
-  po::positional_options_description pos;
-  pos.add("positional", -1);
-
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  const po::variables_map vm = parse(args, named, hidden, "positional", -1);
   if (vm.count("help")) {
     if (launcher_rank() == 0) std::cout << create_usage << "\n" << named << "\n";
     return 0;
@@ -129,17 +139,7 @@ int run_synth_command(const std::vector<std::string>& args) {
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");
-  po::options_description all;
-  all.add(named).add(hidden);
-  po::positional_options_description pos;
-  pos.add("out_dir", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  const po::variables_map vm = parse(args, named, hidden, "out_dir", 1);
   if (vm.count("help")) {
     std::cout << "Usage: dwipack synth OUT_DIR [options]\n\nWrite a synthetic dwi_ml_ready dataset, a config "
                  "and subject lists into OUT_DIR.\n\n"

@@ -81,34 +81,31 @@ void Comm::send(const std::string& bytes, int dest, Tag tag) const {
         "sending a message");
 }
 
-int Comm::recv(std::string& bytes, int source, Tag tag) const {
+namespace {
+/// Wait (sleeping) for a message from `source` with `tag` (MPI_ANY_TAG allowed), receive it into
+/// `bytes`, and return its status.
+MPI_Status receive(MPI_Comm comm, std::string& bytes, int source, int tag) {
   MPI_Status status{};
   int flag = 0;
   wait_sleeping([&] {
-    check(MPI_Iprobe(source, static_cast<int>(tag), comm_, &flag, &status), "probing for a message");
+    check(MPI_Iprobe(source, tag, comm, &flag, &status), "probing for a message");
     return flag != 0;
   });
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
   bytes.resize(static_cast<size_t>(count));
-  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
+  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE),
         "receiving a message");
-  return status.MPI_SOURCE;
+  return status;
+}
+} // namespace
+
+int Comm::recv(std::string& bytes, int source, Tag tag) const {
+  return receive(comm_, bytes, source, static_cast<int>(tag)).MPI_SOURCE;
 }
 
 Tag Comm::recv_any_tag(std::string& bytes, int source) const {
-  MPI_Status status{};
-  int flag = 0;
-  wait_sleeping([&] {
-    check(MPI_Iprobe(source, MPI_ANY_TAG, comm_, &flag, &status), "probing for a message");
-    return flag != 0;
-  });
-  int count = 0;
-  MPI_Get_count(&status, MPI_BYTE, &count);
-  bytes.resize(static_cast<size_t>(count));
-  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_, MPI_STATUS_IGNORE),
-        "receiving a message");
-  return static_cast<Tag>(status.MPI_TAG);
+  return static_cast<Tag>(receive(comm_, bytes, source, MPI_ANY_TAG).MPI_TAG);
 }
 
 void Comm::sleepy_barrier() const {

@@ -125,24 +125,8 @@ Setup prepare(const CreateOptions& o) {
   return s;
 }
 
-nlohmann::json setup_to_json(const Setup& s) {
-  return {{"final_path", s.final_path}, {"config_json", s.config_json},    {"config_source", s.config_source},
-          {"training", s.training},     {"validation", s.validation},      {"testing", s.testing},
-          {"chosen", s.chosen},         {"data_and_time", s.data_and_time}};
-}
-
-Setup setup_from_json(const nlohmann::json& j) {
-  Setup s;
-  j.at("final_path").get_to(s.final_path);
-  j.at("config_json").get_to(s.config_json);
-  j.at("config_source").get_to(s.config_source);
-  j.at("training").get_to(s.training);
-  j.at("validation").get_to(s.validation);
-  j.at("testing").get_to(s.testing);
-  j.at("chosen").get_to(s.chosen);
-  j.at("data_and_time").get_to(s.data_and_time);
-  return s;
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
+    Setup, final_path, config_json, config_source, training, validation, testing, chosen, data_and_time)
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
 /// rank if it failed (rank 0 has printed the error).
@@ -193,9 +177,9 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
   // 1. Setup: paths, config, lists (rank 0), then shared.
   std::string setup_text;
-  if (!rank0_then_broadcast(comm, setup_text, [&] { return setup_to_json(prepare(options)).dump(); }))
+  if (!rank0_then_broadcast(comm, setup_text, [&] { return nlohmann::json(prepare(options)).dump(); }))
     return exit_input_error;
-  const Setup setup = setup_from_json(nlohmann::json::parse(setup_text));
+  const Setup setup = nlohmann::json::parse(setup_text).get<Setup>();
   Config config;
   {
     // Re-parse the canonical JSON on every rank; warnings were already shown by rank 0.

@@ -20,6 +20,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  const std::string full = path_ + "/" + name;
+  write_file(full, content);
+  return full;
+}
+
 int run_command(const std::string& command) {
   const int rc = std::system(command.c_str());
   if (rc == -1) return -1;

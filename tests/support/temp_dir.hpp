@@ -12,6 +12,8 @@ public:
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  /// Write `content` to path()/name; returns the full path.
+  std::string write(const std::string& name, const std::string& content) const;
 
 private:
   std::string path_;

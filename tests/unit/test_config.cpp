@@ -3,6 +3,8 @@
 #include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -27,33 +29,9 @@ using testing::IsEmpty;
 using testing::ThrowsMessage;
 using Json = nlohmann::ordered_json;
 
+using dwipack::test::TempDir;
+
 namespace {
-
-/// A fresh directory under $TMPDIR, removed with its content at scope exit.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dwipack-config-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  /// Write `content` to path()/name; returns the full path.
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string full = path_ + "/" + name;
-    std::ofstream(full, std::ios::binary) << content;
-    return full;
-  }
-
-private:
-  std::string path_;
-};
 
 Config parse(const std::string& text) {
   return dwipack::parse_config(text, "cfg.json");

@@ -1,6 +1,8 @@
 // Resolution of config 'files' entries in a subject folder: literals, glob patterns, sorting.
 #include "dwipack/io/files.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,27 +21,9 @@ using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
 
+using dwipack::test::TempDir;
+
 namespace {
-
-/// A fresh directory under $TMPDIR, removed with its content at scope exit.
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dwipack-files-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-};
 
 /// A subject folder with a known tree:
 ///   a.nii.gz b.nii.gz B.nii.gz dwi.nii.gz c.nii .hidden.nii.gz  (files)

@@ -13,6 +13,16 @@
 #include <string>
 #include <vector>
 
+namespace dwipack {
+NLOHMANN_JSON_SERIALIZE_ENUM(GroupType,
+                             {{GroupType::volume, "volume"}, {GroupType::streamlines, "streamlines"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Standardization,
+                             {{Standardization::all, "all"},
+                              {Standardization::independent, "independent"},
+                              {Standardization::per_file, "per_file"},
+                              {Standardization::none, "none"}})
+} // namespace dwipack
+
 namespace dwipack::pipeline {
 
 struct VolumeGroupPlan {
@@ -50,10 +60,20 @@ struct Plan {
   std::string data_and_time; ///< '%d %B %Y %X' in the C locale
 };
 
-void to_json(nlohmann::json& j, const SubjectPlan& p);
-void from_json(const nlohmann::json& j, SubjectPlan& p);
-void to_json(nlohmann::json& j, const Plan& p);
-void from_json(const nlohmann::json& j, Plan& p);
+// The plan travels between ranks as JSON text (doubles round-trip exactly: 17 digits).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan,
+                                   files,
+                                   frames_per_file,
+                                   shape,
+                                   nb_features,
+                                   vox2ras,
+                                   voxel_sizes,
+                                   standardization,
+                                   std_mask_files)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, input_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
+    Plan, subjects, training, validation, testing, groups_config, data_and_time)
 
 struct PlanOptions {
   bool enforce_files_presence = true;
