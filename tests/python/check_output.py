@@ -118,6 +118,7 @@ def main():
             expect(len(sg.attrs) == 0, f"/{subj} has attributes")
             expect(sg.id.get_create_plist().get_link_creation_order() == 0, f"/{subj} tracks order")
             expect(sorted(sg.keys()) == sorted(config.keys()), f"/{subj} children {list(sg.keys())}")
+            expect(h5py.h5g.get_objinfo(f.id, subj.encode()).mtime == 0, f"/{subj} has a timestamp")
             for gname in volume_groups:
                 where = f"/{subj}/{gname}"
                 g = sg[gname]
@@ -125,6 +126,8 @@ def main():
                 expect(g.attrs["type"] == "volume", f"{where}: type {g.attrs['type']!r}")
                 check_vlen_utf8(g.attrs, "type", where)
                 d = g["data"]
+                for parent, child in ((sg, gname), (g, "data")):
+                    expect(h5py.h5g.get_objinfo(parent.id, child.encode()).mtime == 0, f"{where}: timestamp")
                 expect(d.dtype == np.dtype("<f4"), f"{where}/data dtype {d.dtype}")
                 expect(d.id.get_create_plist().get_layout() == h5d.CONTIGUOUS, f"{where}/data not contiguous")
                 expect(d.compression is None and d.chunks is None, f"{where}/data chunked or compressed")
