@@ -1,0 +1,74 @@
+#pragma once
+// Tractogram readers written for dwipack: TrackVis .trk and MRtrix .tck. They stream: the file is
+// read in chunks and each streamline is handed to a visitor as soon as it is parsed, in RAS mm
+// float32, so a caller never needs the whole file (nor a copy of it) in memory.
+#include "dwipack/process/affine.hpp"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dwipack::io {
+
+enum class TractogramFormat { trk, tck };
+
+/// One data-per-streamline key of a .trk (a TrackVis "property"); nibabel encodes a key with k
+/// columns as "name\0k" in the 20-byte name field (k = 1 when there is no suffix).
+struct DpsKey {
+  std::string name;
+  int columns = 1;
+};
+
+struct TractogramHeader {
+  std::string path;
+  TractogramFormat format = TractogramFormat::trk;
+  /// Streamline count announced by the header: TRK n_count (0 means "unknown" in TrackVis),
+  /// TCK `count`; -1 when the header has none.
+  int64_t count_in_header = -1;
+  bool byte_swapped = false; ///< file byte order differs from this machine's
+
+  // --- TRK only: the header's own space, which defines the group's space attributes ---
+  int version = 0;                     ///< 1 or 2
+  Affine vox_to_ras = identity_affine(); ///< float32 values of the header, widened (v1: see .cpp)
+  std::array<int64_t, 3> dimensions{}; ///< header `dimensions`
+  std::array<float, 3> voxel_sizes{};  ///< header `voxel_sizes`
+  std::string voxel_order;             ///< header `voxel_order` ("RAS", "LPS", ...; "LPS" if empty, as nibabel)
+  int n_scalars = 0;                   ///< values per point after x, y, z (data per point: dropped)
+  std::vector<DpsKey> dps_keys;        ///< data per streamline, in file order
+  int n_properties = 0;                ///< values per streamline (sum of dps_keys columns)
+
+  // --- TCK only ---
+  std::string tck_datatype;            ///< Float32LE, Float32BE, Float64LE, Float64BE
+  int64_t data_offset = 0;             ///< byte offset of the first point
+};
+
+/// Read and check a header. Throws Error naming the file and what is wrong (unknown extension,
+/// bad magic, hdr_size not 1000 in either byte order, unknown TCK datatype, missing 'file' or
+/// 'END', offset outside the file, ...).
+TractogramHeader read_tractogram_header(const std::string& path);
+
+/// Receives each streamline: `xyz_ras_mm` holds n_points x 3 float32 values in RAS mm (for a .trk,
+/// nibabel's conversion from TrackVis voxmm, computed in float32 as nibabel does; for a .tck the
+/// stored values, rounded to float32 if the file is Float64); `dps` holds the streamline's
+/// n_properties values (.trk properties in file order; empty for .tck). `index` counts from 0.
+using StreamlineVisitor =
+    std::function<void(int64_t index, const float* xyz_ras_mm, int64_t n_points, const float* dps)>;
+
+/// Buffers reused across files and subjects.
+struct TractogramScratch {
+  std::vector<unsigned char> chunk;   ///< file bytes being parsed
+  std::vector<float> streamline;      ///< the current streamline, converted
+  std::vector<float> dps;             ///< the current streamline's properties
+  size_t chunk_bytes = size_t{16} << 20;
+};
+
+/// Parse every streamline in file order and call `visit`. Returns the number of streamlines.
+/// Throws Error naming the file for truncation (a streamline cut short, a .tck without its Inf
+/// end marker when `count` says more streamlines follow), n_count disagreeing with the data (a
+/// warning when n_count is 0), NaN/Inf coordinates inside a .trk streamline, read errors.
+int64_t read_streamlines(const TractogramHeader& header, const StreamlineVisitor& visit,
+                         TractogramScratch& scratch);
+
+} // namespace dwipack::io
