@@ -81,6 +81,13 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       ("force,f", "overwrite OUT_HDF5 if it exists (replaced only once the new file is complete)")
       ("skip_enforce_files_presence",
        "drop (with a warning) config files missing in a subject, instead of failing")
+      ("remove_invalid", "drop streamlines with a point within 1e-3 voxel of the volume's border "
+                         "(after resampling or compression)")
+      ("step_size", po::value<double>()->value_name("MM"),
+       "resample streamlines to this step (mm); excludes --nb_points and --compress")
+      ("nb_points", po::value<int64_t>()->value_name("N"), "resample every streamline to N points")
+      ("compress", po::value<double>()->implicit_value(0.01)->value_name("TOL"),
+       "compress streamlines, keeping points within TOL mm (default 0.01) of the polyline")
       ("verbose,v", po::value<std::string>()->implicit_value("INFO")->value_name("LEVEL"),
        "log level: DEBUG, INFO, WARNING (default), ERROR; -v alone means INFO");
   // clang-format on
@@ -107,6 +114,23 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.testing_list = positional[5];
   options.overwrite = vm.count("force") > 0;
   options.enforce_files_presence = vm.count("skip_enforce_files_presence") == 0;
+  options.streamlines.remove_invalid = vm.count("remove_invalid") > 0;
+  if (vm.count("step_size") + vm.count("nb_points") + vm.count("compress") > 1)
+    throw UsageError("--step_size, --nb_points and --compress are mutually exclusive");
+  if (vm.count("step_size")) {
+    options.streamlines.step_size_mm = vm["step_size"].as<double>();
+    if (!(*options.streamlines.step_size_mm >= 0)) throw UsageError("--step_size must be >= 0");
+  }
+  if (vm.count("nb_points")) {
+    options.streamlines.nb_points = vm["nb_points"].as<int64_t>();
+    // dwi_ml: 0 means no resampling; 1 or less is an error (at least 2 points)
+    if (*options.streamlines.nb_points != 0 && *options.streamlines.nb_points < 2)
+      throw UsageError("--nb_points must be at least 2");
+  }
+  if (vm.count("compress")) {
+    options.streamlines.compress_mm = vm["compress"].as<double>();
+    if (!(*options.streamlines.compress_mm >= 0)) throw UsageError("--compress tolerance must be >= 0");
+  }
   if (vm.count("verbose")) {
     try {
       log::set_level(log::parse_level(vm["verbose"].as<std::string>()));
@@ -135,7 +159,11 @@ int run_synth_command(const std::vector<std::string>& args) {
       ("shape_step", po::value<int64_t>(&spec.shape_step)->default_value(2),
        "each next subject is this many voxels larger on every axis (uneven sizes)")
       ("seed", po::value<uint32_t>(&spec.seed)->default_value(1), "random seed")
-      ("gzip_level", po::value<int>(&spec.gzip_level)->default_value(6), "gzip level of the .nii.gz files");
+      ("gzip_level", po::value<int>(&spec.gzip_level)->default_value(6), "gzip level of the .nii.gz files")
+      ("streamlines", po::value<int64_t>(&spec.streamlines)->default_value(spec.streamlines),
+       "streamlines per subject, split between two .trk bundles and united in a .tck (0: none)")
+      ("mean_points", po::value<int64_t>(&spec.mean_points)->default_value(spec.mean_points),
+       "mean points per streamline (lengths uniform in [mean/2, 3*mean/2])");
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");

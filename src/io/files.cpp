@@ -16,12 +16,6 @@ bool is_absolute(const std::string& path) {
   return !path.empty() && path[0] == '/';
 }
 
-// os.path.join semantics for the cases we meet: an absolute entry escapes the folder.
-std::string join(const std::string& dir, const std::string& entry) {
-  if (is_absolute(entry) || dir.empty()) return entry;
-  if (dir.back() == '/') return dir + entry;
-  return dir + "/" + entry;
-}
 
 // The subject folder is a path, not a pattern: neutralise glob metacharacters in it with
 // one-character classes (glob.escape's method; GLOB_NOESCAPE makes backslash a plain character).
@@ -88,7 +82,7 @@ ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<
   ResolvedFiles out;
   for (const std::string& entry : entries) {
     if (entry.find('*') != std::string::npos) {
-      const std::string pattern = is_absolute(entry) ? entry : join(escape_glob(subject_dir), entry);
+      const std::string pattern = is_absolute(entry) ? entry : join_path(escape_glob(subject_dir), entry);
       std::vector<std::string> matches = glob_files(pattern, entry);
       if (matches.empty())
         out.missing.push_back(entry);
@@ -96,7 +90,7 @@ ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<
         out.files.insert(out.files.end(), matches.begin(), matches.end());
     } else {
       // Literal: '?' and '[' are plain characters here, as in dwi_ml.
-      std::string path = join(subject_dir, entry);
+      std::string path = join_path(subject_dir, entry);
       if (is_regular_file(path))
         out.files.push_back(std::move(path));
       else
@@ -114,6 +108,13 @@ bool is_regular_file(const std::string& path) {
 bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string join_path(const std::string& dir, const std::string& entry) {
+  // os.path.join semantics for the cases we meet: an absolute entry escapes the folder.
+  if ((!entry.empty() && entry[0] == '/') || dir.empty()) return entry;
+  if (dir.back() == '/') return dir + entry;
+  return dir + "/" + entry;
 }
 
 } // namespace dwipack::io

@@ -6,6 +6,8 @@
 #include "dwipack/io/files.hpp"
 #include "dwipack/pipeline/farm.hpp"
 #include "dwipack/pipeline/plan.hpp"
+#include "dwipack/io/nifti.hpp"
+#include "dwipack/io/npy.hpp"
 #include "dwipack/pipeline/volume.hpp"
 #include "dwipack/util/log.hpp"
 
@@ -165,6 +167,28 @@ size_t report_failures(const FarmResults& results, const std::vector<std::string
   return failed;
 }
 
+/// Read a streamline group's connectivity inputs and write them (dwi_ml: np.load(matrix) > 0,
+/// and scilpy's get_data_as_labels: the integer label volume cast to uint16, wrapping).
+void write_connectivity_data(const h5::Layout& layout, const Plan& plan, size_t s, size_t g, VolumeBuffers& buffers) {
+  const StreamlineGroupPlan& p = plan.subjects[s].groups[g].streamlines;
+  if (p.connectivity_matrix.empty()) return;
+  const io::NpyBoolArray matrix = io::read_npy_positive(p.connectivity_matrix);
+  if (matrix.shape != p.connectivity_shape)
+    throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": shape changed since the inputs were checked");
+  std::vector<uint16_t> labels;
+  if (!p.connectivity_labels.empty()) {
+    const io::NiftiHeader h = io::read_nifti_header(p.connectivity_labels);
+    const auto n = static_cast<size_t>(h.voxels_per_frame());
+    auto& values = buffers.mask_values();
+    values.resize(n);
+    io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
+    labels.resize(n);
+    // Integer labels are exact in float32 below 2^24; numpy's astype(uint16) wraps modulo 2^16.
+    for (size_t v = 0; v < n; ++v) labels[v] = static_cast<uint16_t>(static_cast<int64_t>(values[v]));
+  }
+  h5::write_connectivity(layout, plan, s, g, matrix.values, labels);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -192,6 +216,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   // 2. Plan every subject from headers, spread over the workers; nothing is written yet.
   PlanOptions plan_options;
   plan_options.enforce_files_presence = options.enforce_files_presence;
+  plan_options.streamlines = options.streamlines;
   std::vector<size_t> list_order(setup.chosen.size());
   for (size_t i = 0; i < list_order.size(); ++i)
     list_order[i] = i;
@@ -228,9 +253,10 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   // rank may miss the next collective call, so it aborts the whole job instead of hanging it.
   try {
     h5::File file = h5::File::create_parallel(partial, comm.get());
-    h5::Layout layout = h5::create_layout(file, plan);
+    h5::Layout layout = h5::create_layout(file, plan, options.streamlines);
 
     VolumeBuffers buffers;
+    StreamlineBuffers streamline_buffers;
     size_t done = 0;
     const FarmResults written = run_farm(
         comm, plan.subjects.size(), largest_first(plan.subjects),
@@ -240,8 +266,14 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
           for (size_t g = 0; g < subject.groups.size(); ++g) {
             const GroupPlan& group = subject.groups[g];
             with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
-              const float* data = load_volume_group(group.volume, buffers);
-              h5::write_volume(layout, plan, s, g, data);
+              if (group.type == GroupType::volume) {
+                const float* data = load_volume_group(group.volume, buffers);
+                h5::write_volume(layout, plan, s, g, data);
+              } else {
+                h5::StreamlineWriter writer(layout, plan, s, g);
+                process_streamline_group(group.streamlines, options.streamlines, streamline_buffers, &writer);
+                write_connectivity_data(layout, plan, s, g, buffers);
+              }
             });
           }
           return nlohmann::json{{"seconds", seconds_since(ts)}, {"bytes", subject.output_bytes()}}.dump();

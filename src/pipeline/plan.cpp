@@ -3,6 +3,8 @@
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
+#include "dwipack/io/npy.hpp"
+#include "dwipack/process/convert.hpp"
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
@@ -13,8 +15,7 @@ namespace dwipack::pipeline {
 
 int64_t SubjectPlan::output_bytes() const {
   int64_t total = 0;
-  for (const auto& g : groups)
-    if (g.type == GroupType::volume) total += g.volume.bytes();
+  for (const auto& g : groups) total += g.type == GroupType::volume ? g.volume.bytes() : g.streamlines.bytes();
   return total;
 }
 
@@ -106,23 +107,126 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
   return v;
 }
 
-/// dipy's is_header_compatible between two NIfTI headers (spec §6.3).
-void check_compatible(const io::NiftiHeader& ref, const std::string& ref_group, const io::NiftiHeader& h) {
-  const std::string against = " of group " + quoted(ref_group) + " (file " + quoted(ref.path) + ")";
+/// What dipy's get_reference_info gives for a NIfTI or a .trk: the space a tractogram lives in.
+struct SpaceAttributes {
+  std::string source; ///< "file '...'" for messages
+  Affine vox2ras = identity_affine();
+  std::array<int64_t, 3> dimensions{};
+  std::array<float, 3> voxel_sizes{};
+  std::string voxel_order;
+};
+
+SpaceAttributes space_of(const io::NiftiHeader& h) {
+  return {"file " + quoted(h.path), h.vox2ras, h.shape3(), h.voxel_sizes, axcodes(h.vox2ras)};
+}
+
+SpaceAttributes space_of(const io::TractogramHeader& h) {
+  return {"file " + quoted(h.path), h.vox_to_ras, h.dimensions, h.voxel_sizes, h.voxel_order};
+}
+
+/// dipy's is_header_compatible (spec §6.3): affine within 1e-3, same dimensions, voxel sizes
+/// within 1e-3, same voxel order. `ref_what` says what the reference is, for the message.
+void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, const SpaceAttributes& h) {
+  const std::string against = " of " + ref_what + " (" + ref.source + ")";
   if (!allclose(h.vox2ras, ref.vox2ras, 1e-3, 1e-3))
-    throw Error("file " + quoted(h.path) + ": affine " + to_string(h.vox2ras) + " is not compatible with " +
+    throw Error(h.source + ": affine " + to_string(h.vox2ras) + " is not compatible with " +
                 to_string(ref.vox2ras) + against + " (tolerance 1e-3)");
-  if (h.shape3() != ref.shape3())
-    throw Error("file " + quoted(h.path) + ": dimensions " + short_shape(h.shape3()) + " differ from " +
-                short_shape(ref.shape3()) + against);
+  if (h.dimensions != ref.dimensions)
+    throw Error(h.source + ": dimensions " + short_shape(h.dimensions) + " differ from " +
+                short_shape(ref.dimensions) + against);
   const double a[3] = {h.voxel_sizes[0], h.voxel_sizes[1], h.voxel_sizes[2]};
   const double b[3] = {ref.voxel_sizes[0], ref.voxel_sizes[1], ref.voxel_sizes[2]};
   if (!allclose(a, b, 3, 1e-3, 1e-3))
-    throw Error("file " + quoted(h.path) + ": voxel sizes " + short_vec(h.voxel_sizes) + " differ from " +
+    throw Error(h.source + ": voxel sizes " + short_vec(h.voxel_sizes) + " differ from " +
                 short_vec(ref.voxel_sizes) + against + " (tolerance 1e-3)");
-  const std::string oa = axcodes(h.vox2ras), ob = axcodes(ref.vox2ras);
-  if (oa != ob)
-    throw Error("file " + quoted(h.path) + ": voxel order " + oa + " differs from " + ob + against);
+  if (h.voxel_order != ref.voxel_order)
+    throw Error(h.source + ": voxel order " + h.voxel_order + " differs from " + ref.voxel_order + against);
+}
+
+bool has_extension(const std::string& path, const std::string& ext) {
+  return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+}
+
+StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
+                                          const GroupConfig& gc,
+                                          const PlanOptions& options,
+                                          int64_t& input_bytes,
+                                          const io::NiftiHeader* reference,
+                                          StreamlineBuffers& buffers) {
+  StreamlineGroupPlan p;
+  std::vector<std::string> files = resolve(subject_dir, gc.files, options, "files");
+  if (files.empty()) throw Error("no input file left for this group (all were missing)");
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i];
+    if (!has_extension(path, ".trk") && !has_extension(path, ".tck"))
+      throw Error("file " + quoted(path) + ": streamline files must be .trk or .tck");
+    const io::TractogramHeader h = io::read_tractogram_header(path);
+    input_bytes += file_size(path);
+    SpaceAttributes space;
+    if (h.format == io::TractogramFormat::tck) {
+      // dipy needs a reference for a .tck: the first volume group's first file.
+      if (!reference)
+        throw Error("file " + quoted(path) + ": a .tck needs a reference volume, and the config has no volume group");
+      space = space_of(*reference);
+      space.source = "file " + quoted(path) + " (space of its reference " + quoted(reference->path) + ")";
+    } else {
+      space = space_of(h);
+      if (reference) check_compatible(space_of(*reference), "the reference volume", space);
+    }
+    // dwi_ml keeps only the requested dps keys; each must exist in every file, with the same
+    // number of columns (the files are concatenated).
+    std::vector<io::DpsKey> dps;
+    for (const auto& key : gc.dps_keys) {
+      auto it = std::find_if(h.dps_keys.begin(), h.dps_keys.end(), [&](const io::DpsKey& k) { return k.name == key; });
+      if (it == h.dps_keys.end()) {
+        std::string have;
+        for (const auto& k : h.dps_keys) have += (have.empty() ? "" : ", ") + quoted(k.name);
+        throw Error("file " + quoted(path) + ": data_per_streamline key " + quoted(key) + " not found (the file has " +
+                    (have.empty() ? std::string("none") : have) + ")");
+      }
+      dps.push_back(*it);
+    }
+    if (i == 0) {
+      p.vox2ras = space.vox2ras;
+      p.dimensions = space.dimensions;
+      p.voxel_sizes = space.voxel_sizes;
+      p.voxel_order = space.voxel_order;
+      p.dps = dps;
+    } else {
+      SpaceAttributes first{"file " + quoted(files[0]), p.vox2ras, p.dimensions, p.voxel_sizes, p.voxel_order};
+      check_compatible(first, "the group's first tractogram", space);
+      for (size_t k = 0; k < dps.size(); ++k)
+        if (dps[k].columns != p.dps[k].columns)
+          throw Error("file " + quoted(path) + ": data_per_streamline " + quoted(dps[k].name) + " has " +
+                      std::to_string(dps[k].columns) + " column(s), " + std::to_string(p.dps[k].columns) +
+                      " in " + quoted(files[0]));
+    }
+    p.files.push_back({path, space.vox2ras, space.dimensions});
+  }
+
+  if (!gc.connectivity_matrix.empty()) {
+    p.connectivity_matrix = io::join_path(subject_dir, gc.connectivity_matrix);
+    if (!has_extension(p.connectivity_matrix, ".npy"))
+      throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
+    p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
+    p.connectivity_nb_blocs = gc.connectivity_nb_blocs;
+    if (!gc.connectivity_labels.empty()) {
+      p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
+      const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
+      if (!process::is_integer_datatype(labels.datatype))
+        throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must have an " +
+                    "integer datatype, not " + process::datatype_name(labels.datatype));
+      if (labels.nb_frames() != 1)
+        throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must be 3-D");
+      p.labels_shape = labels.shape3();
+    }
+  }
+
+  // Sizes are known only after processing: run it now, keeping only the counts.
+  const StreamlineCounts counts = process_streamline_group(p, options.streamlines, buffers, nullptr);
+  p.n_streamlines = counts.n_streamlines;
+  p.n_points = counts.n_points;
+  return p;
 }
 
 } // namespace
@@ -138,6 +242,7 @@ SubjectPlan plan_subject(const std::string& subject_dir,
 
   io::NiftiHeader reference; // first volume group's first file
   std::string reference_group;
+  StreamlineBuffers streamline_buffers;
   // dwi_ml writes volume groups first, then streamline groups (each in config order).
   for (GroupType pass : {GroupType::volume, GroupType::streamlines}) {
     for (const auto& gc : config.groups) {
@@ -146,15 +251,19 @@ SubjectPlan plan_subject(const std::string& subject_dir,
         GroupPlan g;
         g.name = gc.name;
         g.type = gc.type;
-        if (gc.type == GroupType::streamlines)
-          throw Error("streamline groups are not supported by this version of dwipack yet");
+        if (gc.type == GroupType::streamlines) {
+          g.streamlines = plan_streamline_group(subject_dir, gc, options, plan.input_bytes,
+                                                reference_group.empty() ? nullptr : &reference, streamline_buffers);
+          plan.groups.push_back(std::move(g));
+          return;
+        }
         io::NiftiHeader first;
         g.volume = plan_volume_group(subject_dir, gc, options, plan.input_bytes, first);
         if (reference_group.empty()) {
           reference = first;
           reference_group = gc.name;
         } else {
-          check_compatible(reference, reference_group, first);
+          check_compatible(space_of(reference), "group " + quoted(reference_group), space_of(first));
         }
         plan.groups.push_back(std::move(g));
       });

@@ -193,6 +193,22 @@ int datatype_size(int datatype) {
   return size;
 }
 
+bool is_integer_datatype(int datatype) {
+  switch (datatype) {
+  case NIFTI_TYPE_UINT8:
+  case NIFTI_TYPE_INT8:
+  case NIFTI_TYPE_INT16:
+  case NIFTI_TYPE_UINT16:
+  case NIFTI_TYPE_INT32:
+  case NIFTI_TYPE_UINT32:
+  case NIFTI_TYPE_INT64:
+  case NIFTI_TYPE_UINT64:
+    return true;
+  default:
+    return false;
+  }
+}
+
 const char* datatype_name(int datatype) {
   switch (datatype) {
   case NIFTI_TYPE_UINT8:

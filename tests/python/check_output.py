@@ -2,8 +2,10 @@
 and against dwi_ml's own numbers computed with nibabel/numpy (dwiml_reference.py).
 
 usage: check_output.py OUT.hdf5 DWI_ML_READY CONFIG TRAIN VALID TEST
-Exits non-zero with a message on the first mismatch.
+                       [--step_size S | --nb_points N | --compress TOL] [--remove_invalid]
+Exits non-zero with a message listing the mismatches.
 """
+import argparse
 import json
 import os
 import sys
@@ -54,7 +56,7 @@ def dwi_ml_reader_paths(f):
     # group discovery from the first subject of training, else validation, else testing
     first = next((list(v)[0] for v in sets.values() if len(v)), None)
     expect(first is not None, "reader: no subject at all")
-    volume_groups, streamline_groups, nb_features = [], [], []
+    volume_groups, streamline_groups, nb_features = [], [], []  # noqa
     for name in f[first].keys():  # h5py order: by name (no creation-order tracking)
         group_type = f[first][name].attrs["type"]
         if group_type == "volume":
@@ -76,10 +78,101 @@ def dwi_ml_reader_paths(f):
                 np.array(g.attrs["affine"], dtype=np.float32)
                 # lazy LazyMRIData: same reads, on demand, through the open file
                 expect(g["data"][0:1].dtype == np.float32, "reader: lazy slice dtype")
+            for name in streamline_groups:
+                g = f[subj][name]
+                for attr in ("affine", "dimensions", "voxel_sizes", "voxel_order", "space", "origin"):
+                    expect(attr in g.attrs, f"reader: /{subj}/{name} lacks attr {attr}")
+                space = g.attrs["space"].lower().replace("space.", "")
+                origin = g.attrs["origin"].lower().replace("origin.", "")
+                expect(space in ("vox", "voxmm", "rasmm") and origin in ("trackvis", "nifti", "corner", "center"),
+                       f"reader: /{subj}/{name} space/origin {space}/{origin}")
+                dims = g.attrs["dimensions"]
+                expect(all(float(d).is_integer() and d > 0 for d in dims), "reader: dimensions not integers > 0")
+                offsets, lengths = g["offsets"][()], g["lengths"][()]
+                n = len(lengths)
+                expect(len(g["euclidean_lengths"]) == n, "reader: euclidean_lengths not aligned")
+                expect(np.issubdtype(offsets.dtype, np.signedinteger), "reader: offsets not signed")
+                for key in g["data_per_streamline"]:
+                    expect(g["data_per_streamline"][key].shape[0] == n, f"reader: dps {key} not aligned")
+                # lazy access of chosen streamlines: three small reads each
+                for i in sorted({0, n // 2, n - 1}) if n else []:
+                    pts = g["data"][offsets[i]:offsets[i] + lengths[i]]
+                    expect(pts.shape == (lengths[i], 3), f"reader: lazy streamline {i} shape {pts.shape}")
+                expect(np.all(lengths.astype(np.int16) == lengths), "reader: lengths overflow int16")
+
+
+def check_streamline_group(g, where, want, options):
+    expect(g.attrs["type"] == "streamlines", f"{where}: type {g.attrs['type']!r}")
+    for name in ("type", "space", "origin", "voxel_order"):
+        check_vlen_utf8(g.attrs, name, where)
+    expect(g.attrs["space"] == "Space.VOX" and g.attrs["origin"] == "Origin.TRACKVIS", f"{where}: space/origin")
+    affine, dims, sizes = g.attrs["affine"], g.attrs["dimensions"], g.attrs["voxel_sizes"]
+    expect(affine.dtype == np.float32 and affine.shape == (4, 4), f"{where}: affine {affine.dtype}{affine.shape}")
+    expect(dims.dtype == np.int16 and dims.shape == (3,), f"{where}: dimensions {dims.dtype}")
+    expect(sizes.dtype == np.float32 and sizes.shape == (3,), f"{where}: voxel_sizes {sizes.dtype}")
+    space = want["space"]
+    expect(np.allclose(affine, space["affine"], rtol=1e-6, atol=1e-6), f"{where}: affine {affine}")
+    expect(np.array_equal(dims, space["dimensions"]), f"{where}: dimensions {dims}")
+    expect(np.allclose(sizes, space["voxel_sizes"]), f"{where}: voxel_sizes {sizes}")
+    expect(g.attrs["voxel_order"] == space["voxel_order"], f"{where}: voxel_order {g.attrs['voxel_order']}")
+    types = {"data": "<f4", "offsets": "<i8", "lengths": "<i8", "euclidean_lengths": "<f4"}
+    for name, dtype in types.items():
+        d = g[name]
+        expect(d.dtype == np.dtype(dtype), f"{where}/{name}: dtype {d.dtype}")
+        expect(d.id.get_create_plist().get_layout() == h5d.CONTIGUOUS, f"{where}/{name} not contiguous")
+    data = g["data"][()]
+    expect(data.ndim == 2 and data.shape[1] == 3, f"{where}/data shape {data.shape}")
+    expect(np.array_equal(g["lengths"][()], want["lengths"]), f"{where}/lengths differ from dipy's")
+    expect(np.array_equal(g["offsets"][()], want["offsets"]), f"{where}/offsets differ")
+    if data.shape == want["data"].shape:
+        err = np.max(np.abs(data.astype(np.float64) - want["data"])) if data.size else 0.0
+        expect(err <= 1e-4, f"{where}/data: {err} voxel from dipy's points")
+    else:
+        expect(False, f"{where}/data shape {data.shape} != {want['data'].shape}")
+    el, wl = g["euclidean_lengths"][()], want["euclidean_lengths"]
+    if el.shape == wl.shape and el.size:
+        rel = np.max(np.abs(el.astype(np.float64) - wl) / np.maximum(np.abs(wl), 1e-12))
+        expect(rel <= 1e-4, f"{where}/euclidean_lengths off by {rel} (relative)")
+    else:
+        expect(el.shape == wl.shape, f"{where}/euclidean_lengths shape {el.shape} != {wl.shape}")
+    dps = g["data_per_streamline"]
+    expect(sorted(dps.keys()) == sorted(want["dps"].keys()), f"{where}: dps keys {list(dps.keys())}")
+    for key, values in want["dps"].items():
+        if key in dps:
+            got = dps[key][()]
+            expect(got.ndim == 2 and got.shape[0] == len(want["lengths"]), f"{where}: dps {key} shape {got.shape}")
+            expect(np.array_equal(got.reshape(values.shape), values), f"{where}: dps {key} values")
+
+
+def check_connectivity(g, where, cfg, subject_dir):
+    if "connectivity_matrix" not in cfg:
+        expect("connectivity_matrix" not in g, f"{where}: unexpected connectivity_matrix")
+        return
+    m = g["connectivity_matrix"]
+    t = m.id.get_type()
+    expect(isinstance(t, h5py.h5t.TypeEnumID) and t.get_nmembers() == 2, f"{where}: matrix is not an enum")
+    expect(m.dtype == np.bool_, f"{where}: matrix read back as {m.dtype}, not bool")
+    want = np.load(os.path.join(subject_dir, cfg["connectivity_matrix"])) > 0
+    expect(np.array_equal(m[()], want), f"{where}: connectivity_matrix values")
+    if "connectivity_nb_blocs" in cfg:
+        n = cfg["connectivity_nb_blocs"]
+        n = [n] * 3 if isinstance(n, int) else (n * 3 if len(n) == 1 else n)
+        blocs = g.attrs["connectivity_nb_blocs"]
+        expect(blocs.dtype == np.int64 and list(blocs) == n, f"{where}: nb_blocs {blocs}")
+        expect(g.attrs["connectivity_matrix_type"] == "from_blocs", f"{where}: matrix type")
 
 
 def main():
-    out, root, config_path, train_p, valid_p, test_p = sys.argv[1:7]
+    parser = argparse.ArgumentParser()
+    for name in ("out", "root", "config", "train", "valid", "test"):
+        parser.add_argument(name)
+    parser.add_argument("--step_size", type=float)
+    parser.add_argument("--nb_points", type=int)
+    parser.add_argument("--compress", type=float)
+    parser.add_argument("--remove_invalid", action="store_true")
+    args = parser.parse_args()
+    out, root, config_path = args.out, args.root, args.config
+    train_p, valid_p, test_p = args.train, args.valid, args.test
     with open(config_path) as f:
         config = json.load(f)
     train, valid, test = read_list(train_p), read_list(valid_p), read_list(test_p)
@@ -96,13 +189,19 @@ def main():
                           "validation_subjs", "testing_subjs", "step_size", "nb_points", "compress"}
         expect(set(f.attrs.keys()) >= expected_attrs, f"root attrs {sorted(f.attrs.keys())}")
         expect("version" not in f.attrs, "HEAD layout has no version attribute")
-        for name in ("data_and_time", "groups_config", "step_size", "nb_points", "compress"):
+        for name in ("data_and_time", "groups_config") + tuple(
+                n for n in ("step_size", "nb_points", "compress") if getattr(args, n) is None):
             check_vlen_utf8(f.attrs, name, "/")
             expect(isinstance(f.attrs[name], str), f"attr {name} not read back as str")
         expect(f.attrs["groups_config"] == str(config), "groups_config is not str(dict) of the config: "
                f"{f.attrs['groups_config']!r} != {str(config)!r}")
-        for name in ("step_size", "nb_points", "compress"):
-            expect(f.attrs[name] == "Not defined by user", f"attr {name} = {f.attrs[name]!r}")
+        for name, kind in (("step_size", np.float64), ("nb_points", np.int64), ("compress", np.float64)):
+            given = getattr(args, name)
+            if given is None:
+                expect(f.attrs[name] == "Not defined by user", f"attr {name} = {f.attrs[name]!r}")
+            else:
+                value = f.attrs[name]
+                expect(isinstance(value, kind) and value == given, f"attr {name} = {value!r}, expected {given}")
         check_list_attr(f.attrs, "training_subjs", train)
         check_list_attr(f.attrs, "validation_subjs", valid)
         check_list_attr(f.attrs, "testing_subjs", test)
@@ -113,6 +212,7 @@ def main():
 
         # --- subjects and groups ---
         volume_groups = [g for g, c in config.items() if c["type"] == "volume"]
+        streamline_groups = [g for g, c in config.items() if c["type"] == "streamlines"]
         for subj in chosen:
             sg = f[subj]
             expect(len(sg.attrs) == 0, f"/{subj} has attributes")
@@ -150,6 +250,17 @@ def main():
                     else:
                         err = np.max(np.abs(got.astype(np.float64) - want))
                         expect(err <= 5e-4, f"{where}: standardized data off by {err}")
+
+            if streamline_groups:
+                subject_dir = os.path.join(root, subj)
+                first_volume = config[volume_groups[0]] if volume_groups else None
+                reference = ref.format_filelist(first_volume["files"], subject_dir)[0] if first_volume else None
+                for gname in streamline_groups:
+                    where = f"/{subj}/{gname}"
+                    want = ref.process_streamline_group(config[gname], subject_dir, reference, args.step_size,
+                                                        args.nb_points, args.compress, args.remove_invalid)
+                    check_streamline_group(sg[gname], where, want, args)
+                    check_connectivity(sg[gname], where, config[gname], subject_dir)
 
     if failures:
         print("check_output: FAILED", file=sys.stderr)

@@ -16,6 +16,9 @@ struct ResolvedFiles {
 /// are literal paths. Entries are joined to `subject_dir` unless absolute.
 ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<std::string>& entries);
 
+/// dir/entry, or entry itself when it is absolute (os.path.join).
+std::string join_path(const std::string& dir, const std::string& entry);
+
 bool is_regular_file(const std::string& path);
 bool is_directory(const std::string& path);
 

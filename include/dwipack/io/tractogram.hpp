@@ -30,7 +30,7 @@ struct TractogramHeader {
   bool byte_swapped = false; ///< file byte order differs from this machine's
 
   // --- TRK only: the header's own space, which defines the group's space attributes ---
-  int version = 0;                     ///< 1 or 2
+  int version = 0;                     ///< 1 or 2 (3: read as 2, as nibabel does)
   Affine vox_to_ras = identity_affine(); ///< float32 values of the header, widened (v1: see .cpp)
   std::array<int64_t, 3> dimensions{}; ///< header `dimensions`
   std::array<float, 3> voxel_sizes{};  ///< header `voxel_sizes`
@@ -38,16 +38,26 @@ struct TractogramHeader {
   int n_scalars = 0;                   ///< values per point after x, y, z (data per point: dropped)
   std::vector<DpsKey> dps_keys;        ///< data per streamline, in file order
   int n_properties = 0;                ///< values per streamline (sum of dps_keys columns)
+  std::vector<DpsKey> dpp_keys;        ///< data per point (TrackVis scalars), decoded as dps_keys
 
   // --- TCK only ---
   std::string tck_datatype;            ///< Float32LE, Float32BE, Float64LE, Float64BE
   int64_t data_offset = 0;             ///< byte offset of the first point
+
+  /// What nibabel would warn about (HeaderWarning) while accepting the file, e.g. a v1 .trk
+  /// read with an identity vox_to_ras, or a .tck without 'datatype'. For the caller to log once.
+  std::vector<std::string> warnings;
 };
 
 /// Read and check a header. Throws Error naming the file and what is wrong (unknown extension,
 /// bad magic, hdr_size not 1000 in either byte order, unknown TCK datatype, missing 'file' or
 /// 'END', offset outside the file, ...).
 TractogramHeader read_tractogram_header(const std::string& path);
+
+/// The float32 matrix nibabel applies to TrackVis voxmm points of this .trk to get RAS mm
+/// (get_affine_trackvis_to_rasmm: vox_to_ras · reorientation · half-voxel shift · 1/voxel_sizes,
+/// in float64, then cast), row-major. read_streamlines applies it as nibabel does.
+std::array<float, 16> trk_voxmm_to_rasmm(const TractogramHeader& header);
 
 /// Receives each streamline: `xyz_ras_mm` holds n_points x 3 float32 values in RAS mm (for a .trk,
 /// nibabel's conversion from TrackVis voxmm, computed in float32 as nibabel does; for a .tck the

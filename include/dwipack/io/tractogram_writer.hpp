@@ -4,6 +4,7 @@
 #include "dwipack/io/tractogram.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,42 @@ struct TrkSpace {
 void write_trk(const std::string& path, const TrkSpace& space, const StreamlinesRas& streamlines);
 
 /// Write an MRtrix .tck (Float32LE, NaN separators, Inf end marker, `count` set). Throws Error.
+/// Data per streamline cannot be stored in a .tck: streamlines.dps_* are ignored.
 void write_tck(const std::string& path, const StreamlinesRas& streamlines);
+
+/// Streaming .trk writer, for files too big to hold in memory: the header goes first (n_count 0),
+/// append() adds chunks, close() writes the final n_count. Every chunk must carry the dps keys
+/// given here (same names and columns, same order). A writer destroyed before a successful
+/// close() removes its incomplete file. write_trk() is open + one append + close.
+class TrkWriter {
+public:
+  TrkWriter(const std::string& path, const TrkSpace& space, const std::vector<DpsKey>& dps_keys);
+  ~TrkWriter();
+  TrkWriter(const TrkWriter&) = delete;
+  TrkWriter& operator=(const TrkWriter&) = delete;
+  void append(const StreamlinesRas& chunk);
+  void close();
+  int64_t count() const; ///< streamlines appended so far
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Streaming .tck writer (same contract as TrkWriter; dps are ignored).
+class TckWriter {
+public:
+  explicit TckWriter(const std::string& path);
+  ~TckWriter();
+  TckWriter(const TckWriter&) = delete;
+  TckWriter& operator=(const TckWriter&) = delete;
+  void append(const StreamlinesRas& chunk);
+  void close();
+  int64_t count() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 } // namespace dwipack::io

@@ -4,6 +4,8 @@
 // subject is validated before the first write, and all ranks can create the whole file layout
 // collectively from the same plan.
 #include "dwipack/config.hpp"
+#include "dwipack/io/tractogram.hpp"
+#include "dwipack/pipeline/streamlines.hpp"
 #include "dwipack/process/affine.hpp"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,10 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Standardization,
                               {Standardization::none, "none"}})
 } // namespace dwipack
 
+namespace dwipack::io {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DpsKey, name, columns)
+} // namespace dwipack::io
+
 namespace dwipack::pipeline {
 
 struct VolumeGroupPlan {
@@ -39,10 +45,41 @@ struct VolumeGroupPlan {
   int64_t bytes() const { return n_voxels() * nb_features * 4; }
 };
 
+/// One tractogram of a streamline group, with the space dipy loads it in: its own header for a
+/// .trk, the reference NIfTI (first volume group's first file) for a .tck.
+struct TractogramFilePlan {
+  std::string path;
+  Affine vox2ras = identity_affine(); ///< float32 values, widened
+  std::array<int64_t, 3> dimensions{};
+};
+
+struct StreamlineGroupPlan {
+  std::vector<TractogramFilePlan> files; ///< concatenation order
+  // Space attributes of the group (the first file's, as dipy keeps them on concatenation).
+  Affine vox2ras = identity_affine(); ///< attr `affine`, stored as float32
+  std::array<int64_t, 3> dimensions{};
+  std::array<float, 3> voxel_sizes{};
+  std::string voxel_order;
+  /// Requested data per streamline (config dps_keys), with their number of columns.
+  std::vector<io::DpsKey> dps;
+  /// Counts after processing (resampling, compression, --remove_invalid): dataset sizes.
+  int64_t n_streamlines = 0;
+  int64_t n_points = 0;
+  // Connectivity (empty path: none).
+  std::string connectivity_matrix;
+  std::vector<uint64_t> connectivity_shape;
+  std::vector<int64_t> connectivity_nb_blocs;
+  std::string connectivity_labels;
+  std::array<int64_t, 3> labels_shape{};
+
+  int64_t bytes() const { return n_points * 12 + n_streamlines * 20; }
+};
+
 struct GroupPlan {
   std::string name;
   GroupType type = GroupType::volume;
-  VolumeGroupPlan volume; ///< when type == volume
+  VolumeGroupPlan volume;           ///< when type == volume
+  StreamlineGroupPlan streamlines;  ///< when type == streamlines
 };
 
 struct SubjectPlan {
@@ -70,13 +107,18 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan,
                                    voxel_sizes,
                                    standardization,
                                    std_mask_files)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TractogramFilePlan, path, vox2ras, dimensions)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order, dps,
+                                   n_streamlines, n_points, connectivity_matrix, connectivity_shape,
+                                   connectivity_nb_blocs, connectivity_labels, labels_shape)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume, streamlines)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, input_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
     Plan, subjects, training, validation, testing, groups_config, data_and_time)
 
 struct PlanOptions {
   bool enforce_files_presence = true;
+  StreamlineOptions streamlines; ///< needed to count points after processing
 };
 
 /// Read the headers of one subject's inputs and check them against each other (dwi_ml's

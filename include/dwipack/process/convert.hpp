@@ -53,6 +53,8 @@ void convert_frames(const void* raw,
 
 /// Bytes per voxel of a supported datatype, 0 if unsupported.
 int datatype_size(int nifti_datatype);
+/// True for the signed and unsigned integer datatypes.
+bool is_integer_datatype(int nifti_datatype);
 /// Name of a datatype ("int16", "float32", "complex64", ...; "unknown" for other codes).
 const char* datatype_name(int nifti_datatype);
 

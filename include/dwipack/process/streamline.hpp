@@ -16,7 +16,9 @@ struct Affine32 {
 };
 
 Affine32 to_affine32(const Affine& a);
-/// float32(inv(float64(a))), as dipy computes the inverse of a float32 affine.
+/// float32(inv(float64(a))), as dipy computes the inverse of a float32 affine: numpy's LAPACK
+/// dgesv (recursive LU with partial pivoting, then two triangular solves) replayed operation by
+/// operation in double. Throws Error if the matrix is singular (numpy raises LinAlgError).
 Affine32 inverse32(const Affine32& a);
 
 /// nibabel's in-place apply_affine on float32 points: for each row r,
@@ -31,21 +33,45 @@ struct StreamlineSpace {
   Affine32 ras2vox;
   std::array<int64_t, 3> dimensions{};
 };
+/// Throws Error if the affine is singular.
 StreamlineSpace make_space(const Affine& vox2ras, const std::array<int64_t, 3>& dimensions);
+
+/// Per-axis bounding box of voxel-corner coordinates as numpy's min/max compute it over a whole
+/// file: a NaN anywhere on an axis makes that axis' min and max NaN, and NaN passes dipy's check.
+/// (Accumulate it over every streamline of a file for dipy's exact file-level verdict.)
+struct VoxelBounds {
+  std::array<float, 3> lo{}; ///< min per axis over the non-NaN values seen (+inf if none)
+  std::array<float, 3> hi{}; ///< max per axis over the non-NaN values seen (-inf if none)
+  std::array<bool, 3> nan{}; ///< a NaN was seen on this axis
+  VoxelBounds();
+  void merge(const VoxelBounds& other);
+  /// dipy's is_bbox_in_vox_valid on these bounds: no axis with min < 0 or max > dimension.
+  bool valid(const std::array<int64_t, 3>& dimensions) const;
+};
 
 /// dipy's load_tractogram(bbox_valid_check=True) for one streamline in RAS mm, in place (§7.4 step 1):
 /// v = aff(ras2vox, p) + 0.5 (voxel corner space); if any coordinate of v is < 0 or > dimension,
 /// returns false (dipy refuses the whole file); otherwise p = aff(vox2ras, v) then
 /// p = fl32(double(p) - double(R)·[0.5, 0.5, 0.5]) (back to RAS mm, center origin), true.
-bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n);
+/// The round trip is applied either way. The verdict is dipy's for a file holding this streamline
+/// alone (NaN on an axis disables that axis' check); for the file-level verdict, pass `bounds` and
+/// call bounds->valid() after the last streamline (differs only when NaN and out-of-range values
+/// meet on one axis in different streamlines). An identity affine is skipped, as nibabel does.
+bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n, VoxelBounds* bounds = nullptr);
 
 /// dipy's remove_invalid_streamlines test (epsilon 1e-3) for one streamline in RAS mm: in voxel
 /// corner space, any coordinate < 1e-3 or > dimension - 1e-3 makes it invalid (returns false).
-/// A kept streamline is moved through dipy's round trip (to vox/corner and back), in place.
+/// A kept streamline is moved through dipy's round trip (to vox/corner and back), in place; a
+/// removed one is left in voxel corner space. NaN as numpy sees it: a point with a NaN coordinate
+/// is never "< 1e-3" (np.min of its row is NaN), but its other coordinates can still be "> dim".
 bool remove_invalid_round_trip(const StreamlineSpace& space, float* xyz, int64_t n);
 
 /// Final storage: RAS mm -> voxel space with corner origin: v = fl32(aff(ras2vox, p) + 0.5), in place.
 void to_voxel_corner(const StreamlineSpace& space, float* xyz, int64_t n);
+
+/// numpy's np.sum of a contiguous float32 array (spec §6.5): pairwise summation inside chunks of
+/// 8192 elements (the iterator buffer), chunk sums added in order to a float32 total from 0.
+float pairwise_sum32(const float* values, int64_t n);
 
 /// dipy.tracking.metrics.length in float32 (§7.5): segment lengths sqrt32(((0+dx²)+dy²)+dz²)
 /// summed with numpy's pairwise float32 summation. 0 for fewer than 2 points.
@@ -60,13 +86,16 @@ int64_t step_size_point_count(const float* xyz, int64_t n, double step_mm);
 
 /// dipy set_number_of_points: `n_out` points equally spaced along the polyline (arc lengths in
 /// double, interpolation in double from float32 differences, stored float32; the first and last
-/// points kept). Requires n >= 2 and n_out >= 2. `out` has room for n_out x 3 values.
+/// points kept). `out` has room for n_out x 3 values; throws Error if n_out < 2.
+/// Degenerate input behaves as dipy's ArraySequence path (np.zeros output, which scilpy's
+/// --nb_points uses): when the arc length is 0 or NaN (1 point, all points equal), the first
+/// n_out-1 points are (0,0,0) and the last is the original last point; n == 0 gives all zeros.
 void set_number_of_points(const float* xyz, int64_t n, float* out, int64_t n_out);
 
 /// dipy compress_streamlines(tol_error, max_segment_length): the indices of the kept points (a
 /// subset, first and last always kept; streamlines with <= 2 points untouched), written to
 /// `kept`; returns their number.
-int64_t compress_streamline(const float* xyz, int64_t n, double tol_error_mm, double max_segment_mm,
-                            std::vector<int64_t>& kept);
+int64_t compress_streamline(
+    const float* xyz, int64_t n, double tol_error_mm, double max_segment_mm, std::vector<int64_t>& kept);
 
 } // namespace dwipack::process

@@ -1,0 +1,65 @@
+#pragma once
+// Processing one streamline group of one subject, the way dwi_ml's HDF5Creator does it (spec
+// §7.3): for each file in order, load (with dipy's bounding-box check), keep the requested data
+// per streamline, resample or compress, optionally drop invalid streamlines, measure euclidean
+// lengths in RAS mm, convert to voxel space with corner origin, and append.
+//
+// The same code runs twice: while planning, without a sink, only to count streamlines and
+// points (their sizes are known only after processing, and every dataset must be created
+// collectively before any data is written); then while writing, with a sink that receives the
+// points in blocks, so a rank never holds a whole tractogram.
+#include "dwipack/io/tractogram.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+struct StreamlineGroupPlan; // plan.hpp
+
+/// The command line's streamline options (mutually exclusive resampling / compression).
+struct StreamlineOptions {
+  std::optional<double> step_size_mm;  ///< --step_size (0 is written but means "no resampling")
+  std::optional<int64_t> nb_points;    ///< --nb_points
+  std::optional<double> compress_mm;   ///< --compress [tolerance]
+  bool remove_invalid = false;         ///< --remove_invalid
+};
+
+/// Receives a group's processed data, in order.
+class StreamlineSink {
+public:
+  virtual ~StreamlineSink() = default;
+  /// Rows [row0, row0 + n_rows) of the (P, 3) voxel-space points.
+  virtual void points(int64_t row0, const float* xyz_vox, int64_t n_rows) = 0;
+  /// The per-streamline arrays, once all points were delivered. dps[k] is S x columns(k).
+  virtual void streamline_arrays(const std::vector<int64_t>& offsets, const std::vector<int64_t>& lengths,
+                                 const std::vector<float>& euclidean_lengths,
+                                 const std::vector<std::vector<float>>& dps) = 0;
+};
+
+struct StreamlineCounts {
+  int64_t n_streamlines = 0;
+  int64_t n_points = 0;
+};
+
+/// Buffers a worker keeps across groups and subjects.
+struct StreamlineBuffers {
+  io::TractogramScratch reader;
+  std::vector<float> work;        ///< the current streamline (RAS mm, transformed in place)
+  std::vector<float> resampled;   ///< its resampled / compressed version
+  std::vector<int64_t> kept;      ///< indices kept by compression
+  std::vector<float> block;       ///< points waiting to be handed to the sink
+  std::vector<int64_t> offsets, lengths;
+  std::vector<float> euclidean_lengths;
+  std::vector<std::vector<float>> dps;
+  size_t block_points = size_t{1} << 21; ///< 2 Mi points (24 MiB) per sink call
+};
+
+/// Process the group's files. Without a sink (planning) only the counts are produced. Throws
+/// Error naming the file (and the streamline index) for invalid input.
+StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan, const StreamlineOptions& options,
+                                          StreamlineBuffers& buffers, StreamlineSink* sink);
+
+} // namespace dwipack::pipeline

@@ -1,0 +1,177 @@
+// The format-independent half of the tractogram readers: file handling, the chunked reader, and
+// the dispatch on the extension. The formats themselves are in trk.cpp and tck.cpp.
+#include "dwipack/io/tractogram.hpp"
+
+#include "dwipack/error.hpp"
+#include "tractogram_internal.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace dwipack::io {
+
+namespace detail {
+
+namespace {
+std::string errno_text() {
+  return std::strerror(errno);
+}
+} // namespace
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_); // read-only: a failed close loses nothing
+}
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+FileDescriptor open_for_reading(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw Error("cannot open: " + errno_text());
+  FileDescriptor owned(fd);
+  // Tractograms are read front to back once: let the kernel read ahead generously.
+  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return owned;
+}
+
+int64_t file_size(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error("cannot stat: " + errno_text());
+  if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+  return static_cast<int64_t>(st.st_size);
+}
+
+size_t pread_full(int fd, unsigned char* buf, size_t n, int64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r =
+        ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + static_cast<int64_t>(done)));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error("read error: " + errno_text());
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
+bool ChunkReader::ensure(size_t n) {
+  if (available() >= n) return true;
+  if (remaining() < static_cast<int64_t>(n)) return false;
+  // Move the unparsed tail (less than one unit) to the front, then fill up to one chunk.
+  const size_t tail = available();
+  if (tail > 0 && pos_ > 0) std::memmove(buffer_.data(), buffer_.data() + pos_, tail);
+  pos_ = 0;
+  filled_ = tail;
+  const int64_t unread = end_ - next_read_;
+  const size_t target =
+      std::max(n, tail + static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(chunk_), unread)));
+  if (buffer_.size() < target) buffer_.resize(target);
+  const size_t want = target - tail;
+  const size_t got = pread_full(fd_, buffer_.data() + tail, want, next_read_);
+  next_read_ += static_cast<int64_t>(got);
+  filled_ += got;
+  if (got < want) throw Error("the file got shorter while being read (" + std::to_string(next_read_) + " bytes)");
+  return true;
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+bool parse_python_int(const std::string& text, int64_t& value) {
+  const auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
+  size_t b = 0, e = text.size();
+  while (b < e && is_space(text[b]))
+    ++b;
+  while (e > b && is_space(text[e - 1]))
+    --e;
+  bool negative = false;
+  if (b < e && (text[b] == '+' || text[b] == '-')) negative = text[b++] == '-';
+  if (b == e) return false;
+  uint64_t v = 0;
+  bool last_was_digit = false;
+  for (size_t i = b; i < e; ++i) {
+    const char c = text[i];
+    if (c == '_') {
+      if (!last_was_digit) return false; // leading or doubled underscore
+      last_was_digit = false;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    last_was_digit = true;
+  }
+  if (!last_was_digit) return false; // trailing underscore
+  value = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  return true;
+}
+
+void fail(const TractogramHeader& header, const std::string& fact) {
+  throw Error(Error(fact), "file " + quoted(header.path));
+}
+
+} // namespace detail
+
+namespace {
+
+/// Python's os.path.splitext(path)[1]: the last '.'-suffix of the base name, leading dots ignored
+/// (dipy's load_tractogram decides the format on it, case-sensitively).
+std::string splitext_ext(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t first = base.find_first_not_of('.');
+  if (first == std::string::npos) return "";
+  const size_t dot = base.rfind('.');
+  if (dot == std::string::npos || dot < first) return "";
+  return base.substr(dot);
+}
+
+} // namespace
+
+TractogramHeader read_tractogram_header(const std::string& path) {
+  return with_context("file " + quoted(path), [&] {
+    const std::string ext = splitext_ext(path);
+    if (ext != ".trk" && ext != ".tck")
+      throw Error("extension " + quoted(ext) + " is not a tractogram format (accepted: '.trk', '.tck')");
+    const detail::FileDescriptor fd = detail::open_for_reading(path);
+    return ext == ".trk" ? detail::read_trk_header(path, fd.get()) : detail::read_tck_header(path, fd.get());
+  });
+}
+
+int64_t read_streamlines(const TractogramHeader& header,
+                         const StreamlineVisitor& visit,
+                         TractogramScratch& scratch) {
+  // Only the opening is wrapped here: the parsers add the file frame to their own errors, and
+  // the visitor's exceptions go through untouched (its caller knows its context).
+  int64_t size = 0;
+  const detail::FileDescriptor fd = with_context("file " + quoted(header.path), [&] {
+    detail::FileDescriptor opened = detail::open_for_reading(header.path);
+    size = detail::file_size(opened.get());
+    return opened;
+  });
+  if (header.format == TractogramFormat::trk)
+    return detail::read_trk_streamlines(header, fd.get(), size, visit, scratch);
+  return detail::read_tck_streamlines(header, fd.get(), size, visit, scratch);
+}
+
+} // namespace dwipack::io

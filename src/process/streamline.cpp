@@ -1,0 +1,494 @@
+#include "dwipack/process/streamline.hpp"
+
+#include "dwipack/error.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+// Every expression below reproduces a numpy / BLAS / Cython operation sequence in which each
+// multiply and each add is rounded separately; a fused multiply-add would round once and differ in
+// the last bit. g++ contracts by default (-ffp-contract=fast) when the target has FMA (e.g.
+// -march=native), so turn contraction off for this file; clang honours the standard pragma.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace dwipack::process {
+
+namespace {
+
+// ----------------------------------------------------------------------------------------------
+// numpy float32 summation
+
+/// numpy's iterator buffer size: np.sum reduces a contiguous array in chunks of this many elements.
+constexpr int64_t numpy_buffer_size = 8192;
+
+/// numpy's FLOAT_pairwise_sum (loops_utils.h.src, numpy 1.24) on one chunk.
+float pairwise_block(const float* a, int64_t n) {
+  if (n < 8) {
+    float res = 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+      res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    // Eight independent accumulators (vectorisable without changing the order within each lane).
+    float r[8];
+    for (int j = 0; j < 8; ++j)
+      r[j] = a[j];
+    int64_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j)
+        r[j] += a[i + j];
+    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i)
+      res += a[i];
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8; // split on a multiple of the unroll factor, as numpy does
+  return pairwise_block(a, n2) + pairwise_block(a + n2, n - n2);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Segment arithmetic shared by the dipy Cython functions: the coordinate difference is taken in
+// float32 (float - float in C), then promoted to double; squares and sums are in double.
+
+inline double diff_d(const float* xyz, int64_t from, int64_t to, int d) {
+  return static_cast<double>(xyz[3 * to + d] - xyz[3 * from + d]);
+}
+
+/// ((0 + dx²) + dy²) + dz² in double (dipy's `sum_dn_sqr`; the leading 0 + changes nothing).
+inline double squared_distance_d(const float* xyz, int64_t from, int64_t to) {
+  const double dx = diff_d(xyz, from, to, 0);
+  const double dy = diff_d(xyz, from, to, 1);
+  const double dz = diff_d(xyz, from, to, 2);
+  return dx * dx + dy * dy + dz * dz;
+}
+
+inline double distance_d(const float* xyz, int64_t from, int64_t to) {
+  return std::sqrt(squared_distance_d(xyz, from, to));
+}
+
+// ----------------------------------------------------------------------------------------------
+// Affines
+
+bool is_identity(const Affine32& a) {
+  // nibabel's Tractogram.apply_affine returns early when `np.all(affine == np.eye(4))`, so the
+  // points are not touched at all (matters for -0.0 and non-finite coordinates).
+  static constexpr float eye[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+  for (int i = 0; i < 12; ++i)
+    if (!(a.m[static_cast<size_t>(i)] == eye[i])) return false;
+  return true;
+}
+
+/// nibabel Tractogram.apply_affine (in place, skipped for the identity).
+void tractogram_apply_affine(const Affine32& a, float* xyz, int64_t n) {
+  if (!is_identity(a)) apply_affine32(a, xyz, n);
+}
+
+/// dipy's _shift_voxel_origin in RASMM: shift = apply_affine(eye with R, [0.5, 0.5, 0.5]), float64.
+std::array<double, 3> rasmm_half_voxel(const Affine32& vox2ras) {
+  std::array<double, 3> s{};
+  for (int r = 0; r < 3; ++r) {
+    const float* row = vox2ras.m.data() + 4 * r;
+    // dgemm order: ((0 + 0.5*R_r0) + 0.5*R_r1) + 0.5*R_r2, then + 0 (the eye's translation).
+    s[static_cast<size_t>(r)] = 0.5 * static_cast<double>(row[0]) + 0.5 * static_cast<double>(row[1]) +
+                                0.5 * static_cast<double>(row[2]);
+  }
+  return s;
+}
+
+/// SFT to_vox() then to_corner(): v = aff(ras2vox, p), then `data += [0.5]*3` (a float64 array, so
+/// the add happens in double and is cast back to float32).
+void rasmm_center_to_vox_corner(const StreamlineSpace& space, float* xyz, int64_t n) {
+  tractogram_apply_affine(space.ras2vox, xyz, n);
+  for (int64_t i = 0; i < 3 * n; ++i)
+    xyz[i] = static_cast<float>(static_cast<double>(xyz[i]) + 0.5);
+}
+
+/// SFT to_space(RASMM) then to_origin(NIFTI) from vox/corner: r = aff(vox2ras, v), then
+/// `data += -shift` in double, cast to float32.
+void vox_corner_to_rasmm_center(const StreamlineSpace& space, float* xyz, int64_t n) {
+  tractogram_apply_affine(space.vox2ras, xyz, n);
+  const std::array<double, 3> s = rasmm_half_voxel(space.vox2ras);
+  for (int64_t i = 0; i < n; ++i) {
+    float* p = xyz + 3 * i;
+    for (int d = 0; d < 3; ++d)
+      p[d] = static_cast<float>(static_cast<double>(p[d]) + -s[static_cast<size_t>(d)]);
+  }
+}
+
+// --- numpy.linalg.inv = LAPACK dgesv(A, I) on reference LAPACK/BLAS, column-major, in double ---
+
+constexpr int kN = 4; // matrix order and leading dimension
+
+/// dlaswp: for k in [k1, k2), swap rows k and ipiv[k] over `cols` columns starting at `a`.
+void laswp(double* a, int cols, int k1, int k2, const int* ipiv) {
+  for (int k = k1; k < k2; ++k) {
+    const int p = ipiv[k];
+    if (p == k) continue;
+    for (int j = 0; j < cols; ++j)
+      std::swap(a[k + kN * j], a[p + kN * j]);
+  }
+}
+
+/// dtrsm('L', 'L', 'N', 'U'): B := inv(unit lower L) * B, L is m x m, B is m x cols.
+void trsm_lower_unit(const double* l, int m, double* b, int cols) {
+  for (int j = 0; j < cols; ++j)
+    for (int k = 0; k < m; ++k) {
+      const double bk = b[k + kN * j];
+      if (bk == 0.0) continue; // reference BLAS skips zero entries
+      for (int i = k + 1; i < m; ++i)
+        b[i + kN * j] = b[i + kN * j] - bk * l[i + kN * k];
+    }
+}
+
+/// dtrsm('L', 'U', 'N', 'N'): B := inv(upper U) * B.
+void trsm_upper(const double* u, int m, double* b, int cols) {
+  for (int j = 0; j < cols; ++j)
+    for (int k = m - 1; k >= 0; --k) {
+      if (b[k + kN * j] == 0.0) continue;
+      b[k + kN * j] = b[k + kN * j] / u[k + kN * k];
+      const double bk = b[k + kN * j];
+      for (int i = 0; i < k; ++i)
+        b[i + kN * j] = b[i + kN * j] - bk * u[i + kN * k];
+    }
+}
+
+/// dgemm('N', 'N', alpha = -1, beta = 1): C := C - A * B, A is m x k, B is k x cols.
+void gemm_minus(int m, int cols, int k, const double* a, const double* b, double* c) {
+  for (int j = 0; j < cols; ++j)
+    for (int l = 0; l < k; ++l) {
+      const double temp = -b[l + kN * j];
+      for (int i = 0; i < m; ++i)
+        c[i + kN * j] = c[i + kN * j] + temp * a[i + kN * l];
+    }
+}
+
+/// dgetrf2: recursive LU with partial pivoting of the m x n block at `a`. Returns false if a
+/// pivot is exactly zero (singular).
+bool getrf2(double* a, int m, int n, int* ipiv) {
+  if (m == 1) {
+    ipiv[0] = 0;
+    return a[0] != 0.0;
+  }
+  if (n == 1) {
+    int p = 0; // idamax: first index of the largest |value|
+    double best = std::fabs(a[0]);
+    for (int i = 1; i < m; ++i)
+      if (std::fabs(a[i]) > best) {
+        best = std::fabs(a[i]);
+        p = i;
+      }
+    ipiv[0] = p;
+    if (a[p] == 0.0) return false;
+    if (p != 0) std::swap(a[0], a[p]);
+    if (std::fabs(a[0]) >= DBL_MIN) {
+      const double r = 1.0 / a[0]; // dscal by the reciprocal
+      for (int i = 1; i < m; ++i)
+        a[i] = r * a[i];
+    } else {
+      for (int i = 1; i < m; ++i)
+        a[i] = a[i] / a[0];
+    }
+    return true;
+  }
+  const int n1 = std::min(m, n) / 2;
+  const int n2 = n - n1;
+  bool ok = getrf2(a, m, n1, ipiv);
+  laswp(a + kN * n1, n2, 0, n1, ipiv);
+  trsm_lower_unit(a, n1, a + kN * n1, n2);
+  gemm_minus(m - n1, n2, n1, a + n1, a + kN * n1, a + n1 + kN * n1);
+  ok = getrf2(a + n1 + kN * n1, m - n1, n2, ipiv + n1) && ok;
+  for (int i = n1; i < std::min(m, n); ++i)
+    ipiv[i] += n1;
+  laswp(a, n1, n1, std::min(m, n), ipiv);
+  return ok;
+}
+
+} // namespace
+
+// ----------------------------------------------------------------------------------------------
+
+Affine32 to_affine32(const Affine& a) {
+  Affine32 out;
+  for (size_t i = 0; i < 12; ++i)
+    out.m[i] = static_cast<float>(a[i]); // numpy astype(float32): round to nearest
+  return out;
+}
+
+Affine32 inverse32(const Affine32& a) {
+  // numpy's umath_linalg hands LAPACK the matrix in Fortran order (element (r,c) at r + 4c) and
+  // the identity as right-hand side; float32 input is computed in double and cast back.
+  double lu[kN * kN];
+  double b[kN * kN];
+  for (int r = 0; r < kN; ++r)
+    for (int c = 0; c < kN; ++c) {
+      lu[r + kN * c] =
+          r < 3 ? static_cast<double>(a.m[static_cast<size_t>(4 * r + c)]) : (c == 3 ? 1.0 : 0.0);
+      b[r + kN * c] = r == c ? 1.0 : 0.0;
+    }
+  int ipiv[kN];
+  if (!getrf2(lu, kN, kN, ipiv)) throw Error("affine is singular, it has no inverse");
+  laswp(b, kN, 0, kN, ipiv);      // dgetrs: apply the row interchanges to B,
+  trsm_lower_unit(lu, kN, b, kN); // solve L Y = P B,
+  trsm_upper(lu, kN, b, kN);      // then U X = Y.
+  Affine32 out;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < kN; ++c)
+      out.m[static_cast<size_t>(4 * r + c)] = static_cast<float>(b[r + kN * c]);
+  return out;
+}
+
+void apply_affine32(const Affine32& a, float* xyz, int64_t n) {
+  const float* m = a.m.data();
+  for (int64_t i = 0; i < n; ++i) {
+    float* p = xyz + 3 * i;
+    const float x = p[0];
+    const float y = p[1];
+    const float z = p[2];
+    float q[3];
+    for (int r = 0; r < 3; ++r) {
+      // np.dot(pts, R.T, out=pts) = reference sgemm: C = 0, then C += x*R_r0, += y*R_r1, += z*R_r2.
+      // The leading 0 + turns a -0.0 product into +0.0, as sgemm does.
+      float acc = 0.0f + x * m[4 * r + 0];
+      acc = acc + y * m[4 * r + 1];
+      acc = acc + z * m[4 * r + 2];
+      q[r] = acc;
+    }
+    // then `pts += trans` (float32 + float32)
+    p[0] = q[0] + m[3];
+    p[1] = q[1] + m[7];
+    p[2] = q[2] + m[11];
+  }
+}
+
+StreamlineSpace make_space(const Affine& vox2ras, const std::array<int64_t, 3>& dimensions) {
+  StreamlineSpace s;
+  s.vox2ras = to_affine32(vox2ras);
+  s.ras2vox = inverse32(s.vox2ras);
+  s.dimensions = dimensions;
+  return s;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Validity checks and round trips
+
+VoxelBounds::VoxelBounds() {
+  lo.fill(std::numeric_limits<float>::infinity());
+  hi.fill(-std::numeric_limits<float>::infinity());
+}
+
+void VoxelBounds::merge(const VoxelBounds& other) {
+  for (size_t d = 0; d < 3; ++d) {
+    lo[d] = std::min(lo[d], other.lo[d]);
+    hi[d] = std::max(hi[d], other.hi[d]);
+    nan[d] = nan[d] || other.nan[d];
+  }
+}
+
+bool VoxelBounds::valid(const std::array<int64_t, 3>& dimensions) const {
+  for (size_t d = 0; d < 3; ++d) {
+    if (nan[d]) continue; // np.min/np.max give NaN, and NaN < 0, NaN > dim are both false
+    // dipy compares float32 values with 0 and with the int16 dimension in float32 (exact).
+    if (lo[d] < 0.0f || hi[d] > static_cast<float>(dimensions[d])) return false;
+  }
+  return true;
+}
+
+bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n, VoxelBounds* bounds) {
+  // dipy is_bbox_in_vox_valid: to_vox(), to_corner(), bounding box check, to_space(RASMM),
+  // to_origin(NIFTI). The points come back changed in the last bits: that is the point.
+  rasmm_center_to_vox_corner(space, xyz, n);
+  VoxelBounds box;
+  for (int64_t i = 0; i < n; ++i)
+    for (size_t d = 0; d < 3; ++d) {
+      const float v = xyz[3 * i + static_cast<int64_t>(d)];
+      if (std::isnan(v)) {
+        box.nan[d] = true;
+        continue;
+      }
+      box.lo[d] = std::min(box.lo[d], v);
+      box.hi[d] = std::max(box.hi[d], v);
+    }
+  if (bounds) bounds->merge(box);
+  vox_corner_to_rasmm_center(space, xyz, n);
+  return box.valid(space.dimensions);
+}
+
+bool remove_invalid_round_trip(const StreamlineSpace& space, float* xyz, int64_t n) {
+  constexpr float epsilon = 1e-3f; // `min < epsilon`: float32 array vs Python float -> float32
+  rasmm_center_to_vox_corner(space, xyz, n);
+  // `data > dimensions - epsilon`: an int16 array minus a Python float is float64, so the
+  // comparison is in double.
+  double upper[3];
+  for (size_t d = 0; d < 3; ++d)
+    upper[d] = static_cast<double>(space.dimensions[d]) - 1e-3;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = xyz + 3 * i;
+    // np.min(row) is NaN when the row holds a NaN, and NaN < epsilon is false.
+    const bool any_nan = std::isnan(p[0]) || std::isnan(p[1]) || std::isnan(p[2]);
+    const bool below = !any_nan && (p[0] < epsilon || p[1] < epsilon || p[2] < epsilon);
+    const bool above = static_cast<double>(p[0]) > upper[0] || static_cast<double>(p[1]) > upper[1] ||
+                       static_cast<double>(p[2]) > upper[2];
+    if (below || above) return false;
+  }
+  vox_corner_to_rasmm_center(space, xyz, n);
+  return true;
+}
+
+void to_voxel_corner(const StreamlineSpace& space, float* xyz, int64_t n) {
+  rasmm_center_to_vox_corner(space, xyz, n);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Lengths
+
+float pairwise_sum32(const float* values, int64_t n) {
+  float total = 0.0f;
+  for (int64_t start = 0; start < n; start += numpy_buffer_size)
+    total += pairwise_block(values + start, std::min(numpy_buffer_size, n - start));
+  return total;
+}
+
+float euclidean_length(const float* xyz, int64_t n) {
+  if (n < 2) return 0.0f;
+  // np.sum(np.sqrt((np.diff(xyz, axis=0)**2).sum(axis=1))): the segment lengths of one numpy
+  // buffer chunk go to the stack, so the pairwise sum sees exactly numpy's chunks.
+  float seg[numpy_buffer_size];
+  const int64_t segments = n - 1;
+  float total = 0.0f;
+  for (int64_t start = 0; start < segments; start += numpy_buffer_size) {
+    const int64_t count = std::min(numpy_buffer_size, segments - start);
+    const float* p = xyz + 3 * start;
+    for (int64_t k = 0; k < count; ++k) {
+      const float dx = p[3 * k + 3] - p[3 * k + 0];
+      const float dy = p[3 * k + 4] - p[3 * k + 1];
+      const float dz = p[3 * k + 5] - p[3 * k + 2];
+      seg[k] = std::sqrt(dx * dx + dy * dy + dz * dz); // the row sum ((0 + dx²) + dy²) + dz²
+    }
+    total += pairwise_block(seg, count);
+  }
+  return total;
+}
+
+double length_double(const float* xyz, int64_t n) {
+  double out = 0.0;
+  for (int64_t i = 1; i < n; ++i)
+    out += distance_d(xyz, i - 1, i);
+  return out;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Resampling and compression
+
+int64_t step_size_point_count(const float* xyz, int64_t n, double step_mm) {
+  if (n < 2 || !(step_mm > 0.0)) return 0;
+  const double length = length_double(xyz, n);
+  if (!(length > 0.0) || !std::isfinite(length)) return 0; // dipy would raise
+  // np.ceil(lengths / step_size).astype(int); 1 -> 2. A count of 0 (L/step underflowed) or one
+  // past int64 is not resamplable either.
+  const double count = std::ceil(length / step_mm);
+  if (!(count >= 1.0) || !(count < 9.2e18)) return 0;
+  const auto points = static_cast<int64_t>(count);
+  return points == 1 ? 2 : points;
+}
+
+void set_number_of_points(const float* xyz, int64_t n, float* out, int64_t n_out) {
+  if (n_out < 2)
+    throw Error("set_number_of_points: nb_points must be at least 2, got " + std::to_string(n_out));
+  int64_t i = 0; // output points written
+  if (n >= 2) {
+    // Arc lengths a_k are recomputed incrementally instead of stored (dipy mallocs an array):
+    // the recurrence a_k = a_{k-1} + sqrt(...) is the same, so the values are identical.
+    double total = 0.0;
+    for (int64_t k = 1; k < n; ++k)
+      total += distance_d(xyz, k - 1, k);
+    const double step = total / static_cast<double>(n_out - 1);
+    double next_point = 0.0;
+    int64_t k = 0;       // dipy's k (== j): the point whose arc length is a_k
+    double a_k = 0.0;    // arclengths[k]
+    double a_prev = 0.0; // arclengths[k-1]
+    // dipy loops `while next_point < a_N`; the last output is overwritten below, so stopping at
+    // n_out - 1 changes nothing but bounds the writes if rounding ever produced an extra target.
+    while (next_point < total && i < n_out - 1) {
+      if (next_point == a_k) {
+        for (int d = 0; d < 3; ++d)
+          out[3 * i + d] = xyz[3 * k + d];
+        next_point += step;
+        ++i;
+        ++k;
+        a_prev = a_k;
+        a_k = a_k + distance_d(xyz, k - 1, k);
+      } else if (next_point < a_k) {
+        const double ratio = 1.0 - ((a_k - next_point) / (a_k - a_prev));
+        for (int d = 0; d < 3; ++d) {
+          const double delta = diff_d(xyz, k - 1, k, d);
+          out[3 * i + d] = static_cast<float>(static_cast<double>(xyz[3 * (k - 1) + d]) + ratio * delta);
+        }
+        next_point += step;
+        ++i;
+      } else {
+        ++k;
+        a_prev = a_k;
+        a_k = a_k + distance_d(xyz, k - 1, k);
+      }
+    }
+  }
+  // Targets never reached (zero or NaN length, 1 point): np.zeros in dipy's ArraySequence path.
+  for (; i < n_out - 1; ++i)
+    out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = 0.0f;
+  for (int d = 0; d < 3; ++d)
+    out[3 * (n_out - 1) + d] = n > 0 ? xyz[3 * (n - 1) + d] : 0.0f;
+}
+
+int64_t compress_streamline(
+    const float* xyz, int64_t n, double tol_error_mm, double max_segment_mm, std::vector<int64_t>& kept) {
+  kept.clear();
+  if (n <= 2) { // dipy returns a copy
+    for (int64_t i = 0; i < n; ++i)
+      kept.push_back(i);
+    return n;
+  }
+  kept.push_back(0);
+  int64_t prev = 0;
+  for (int64_t next = 2; next < n; ++next) {
+    // c_segment_length(prev, next); the same value is dipy's norm2 in c_dist_to_line.
+    const double segment = distance_d(xyz, prev, next);
+    if (segment > max_segment_mm) { // NaN is not > : falls through to the distance test
+      kept.push_back(next - 1);
+      prev = next - 1;
+      continue;
+    }
+    const double bx = diff_d(xyz, prev, next, 0);
+    const double by = diff_d(xyz, prev, next, 1);
+    const double bz = diff_d(xyz, prev, next, 2);
+    for (int64_t curr = prev + 1; curr < next; ++curr) {
+      if (squared_distance_d(xyz, curr, prev) == 0.0) continue; // sqrt(s) == 0 iff s == 0
+      // |(next - prev) x (curr - next)| / |next - prev|
+      const double cx = diff_d(xyz, next, curr, 0);
+      const double cy = diff_d(xyz, next, curr, 1);
+      const double cz = diff_d(xyz, next, curr, 2);
+      const double ax = by * cz - bz * cy;
+      const double ay = bz * cx - bx * cz;
+      const double az = bx * cy - by * cx;
+      const double dist = std::sqrt(ax * ax + ay * ay + az * az) / segment;
+      if (std::isnan(dist) || dist > tol_error_mm) {
+        kept.push_back(next - 1);
+        prev = next - 1;
+        break;
+      }
+    }
+  }
+  kept.push_back(n - 1);
+  return static_cast<int64_t>(kept.size());
+}
+
+} // namespace dwipack::process
