@@ -33,7 +33,8 @@ const char* const top_usage =
     "Usage:\n"
     "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt "
     "[options]\n"
-    "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--seed S]\n"
+    "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--streamlines N]\n"
+    "                [--mean_points M] [--seed S]\n"
     "  dwipack --version | --help\n"
     "  dwipack create --help\n";
 

@@ -25,7 +25,8 @@ std::string strip(const std::string& s) {
   const auto space_at_front = [&](size_t b, size_t e) -> size_t {
     const auto c = static_cast<unsigned char>(s[b]);
     if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f)) return 1;
-    if (c == 0xc2 && e - b >= 2 && (static_cast<unsigned char>(s[b + 1]) == 0x85 || static_cast<unsigned char>(s[b + 1]) == 0xa0))
+    if (c == 0xc2 && e - b >= 2 &&
+        (static_cast<unsigned char>(s[b + 1]) == 0x85 || static_cast<unsigned char>(s[b + 1]) == 0xa0))
       return 2;
     return 0;
   };
@@ -77,7 +78,8 @@ bool valid_utf8(const std::string& s) {
       if ((cc & 0xc0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3f);
     }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
       return false;
     i += n + 1;
   }
@@ -124,11 +126,14 @@ TractogramHeader read_tck_header(const std::string& path, int fd) {
 
   std::vector<unsigned char> buffer;
   ChunkReader in(fd, 0, size, buffer, size_t{1} << 16);
-  const size_t magic_read = static_cast<size_t>(std::min<int64_t>(size, static_cast<int64_t>(tck_magic.size())));
+  const size_t magic_read =
+      static_cast<size_t>(std::min<int64_t>(size, static_cast<int64_t>(tck_magic.size())));
   in.ensure(magic_read);
   if (magic_read < tck_magic.size() || std::memcmp(in.data(), tck_magic.data(), tck_magic.size()) != 0)
-    throw Error("bad magic '" + shorten(std::string(reinterpret_cast<const char*>(in.data()), magic_read)) +
-                "' (expected 'mrtrix tracks'): not an MRtrix .tck file");
+    throw Error(
+        "bad magic '" +
+        (magic_read ? shorten(std::string(reinterpret_cast<const char*>(in.data()), magic_read)) : "") +
+        "' (expected 'mrtrix tracks'): not an MRtrix .tck file");
   in.consume(magic_read);
   if (in.ensure(1)) in.consume(1); // nibabel skips the byte after the magic (the newline) unread
 
@@ -142,12 +147,15 @@ TractogramHeader read_tck_header(const std::string& path, int fd) {
     size_t len;
     const unsigned char* nl = nullptr;
     for (size_t scanned = 0;;) {
-      nl = static_cast<const unsigned char*>(std::memchr(in.data() + scanned, '\n', in.available() - scanned));
+      nl =
+          static_cast<const unsigned char*>(std::memchr(in.data() + scanned, '\n', in.available() - scanned));
       if (nl || static_cast<int64_t>(in.available()) == in.remaining()) break;
       if (in.offset() + static_cast<int64_t>(in.available()) > max_header_bytes)
-        throw Error("header has no 'END' line in its first " + std::to_string(max_header_bytes >> 20) + " MiB");
+        throw Error("header has no 'END' line in its first " + std::to_string(max_header_bytes >> 20) +
+                    " MiB");
       scanned = in.available();
-      in.ensure(in.available() + std::min<size_t>(size_t{1} << 16, static_cast<size_t>(in.remaining()) - in.available()));
+      in.ensure(in.available() +
+                std::min<size_t>(size_t{1} << 16, static_cast<size_t>(in.remaining()) - in.available()));
     }
     len = nl ? static_cast<size_t>(nl - in.data()) + 1 : in.available();
     const std::string raw(reinterpret_cast<const char*>(in.data()), nl ? len - 1 : len);
@@ -194,9 +202,11 @@ TractogramHeader read_tck_header(const std::string& path, int fd) {
     hdr.warnings.push_back("header has no 'datatype': Float32LE assumed, as nibabel does");
   } else if (datatype == "Float32") {
     datatype = "Float32LE"; // nibabel reads a datatype without a byte order as little-endian
-    hdr.warnings.push_back("header 'datatype' Float32 has no byte order: little-endian assumed, as nibabel does");
+    hdr.warnings.push_back(
+        "header 'datatype' Float32 has no byte order: little-endian assumed, as nibabel does");
   }
-  if (datatype != "Float32LE" && datatype != "Float32BE" && datatype != "Float64LE" && datatype != "Float64BE")
+  if (datatype != "Float32LE" && datatype != "Float32BE" && datatype != "Float64LE" &&
+      datatype != "Float64BE")
     throw Error("header 'datatype' is '" + shorten(datatype) +
                 "'; expected one of Float32LE, Float32BE, Float64LE, Float64BE");
   hdr.tck_datatype = datatype;
@@ -214,10 +224,11 @@ TractogramHeader read_tck_header(const std::string& path, int fd) {
                   "'; only '. <offset>' (the data in this same file) is supported, as in nibabel");
     int64_t offset = 0;
     if (parts.size() < 2 || !parse_python_int(parts[1], offset))
-      throw Error("header 'file' is '" + shorten(file) + "'; expected '. <offset>' with an integer byte offset");
+      throw Error("header 'file' is '" + shorten(file) +
+                  "'; expected '. <offset>' with an integer byte offset");
     if (offset < end_of_header)
-      throw Error("header 'file' offset " + std::to_string(offset) + " points inside the header (which ends at byte " +
-                  std::to_string(end_of_header) + ")");
+      throw Error("header 'file' offset " + std::to_string(offset) +
+                  " points inside the header (which ends at byte " + std::to_string(end_of_header) + ")");
     if (offset > size)
       throw Error("header 'file' offset " + std::to_string(offset) + " is beyond the end of the file (" +
                   std::to_string(size) + " bytes)");
@@ -266,14 +277,17 @@ int64_t parse_points(const TractogramHeader& header,
   int64_t index = 0;
   size_t n = 0; // points of the current streamline so far
   std::vector<float>& line = scratch.streamline;
-  const auto where = [&](size_t p) { return " at byte " + std::to_string(in.offset() + static_cast<int64_t>(p)); };
+  const auto where = [&](size_t p) {
+    return " at byte " + std::to_string(in.offset() + static_cast<int64_t>(p));
+  };
 
   for (;;) {
     if (!in.ensure(point_bytes)) {
       // nibabel: "Cannot find a streamline delimiter" / "Expecting end-of-file marker 'inf inf inf'"
       if (in.remaining() == 0)
         fail(header, "truncated: the data ends without the end-of-file marker (a triplet of Inf)" +
-                         (n > 0 ? ", in streamline " + std::to_string(index) + " after " + std::to_string(n) + " points"
+                         (n > 0 ? ", in streamline " + std::to_string(index) + " after " + std::to_string(n) +
+                                      " points"
                                 : ", after " + std::to_string(index) + " complete streamlines"));
       fail(header, "truncated: the data ends with " + std::to_string(in.remaining()) +
                        " bytes, not a whole point, and without the end-of-file marker (a triplet of Inf)");
@@ -302,19 +316,19 @@ int64_t parse_points(const TractogramHeader& header,
       if (std::isinf(xyz[0]) && std::isinf(xyz[1]) && std::isinf(xyz[2])) {
         if (n > 0)
           fail(header, "streamline " + std::to_string(index) + " (" + std::to_string(n) +
-                           " points) is not closed by a NaN triplet before the end-of-file marker" + where(at) +
-                           " (nibabel refuses this: Expecting end-of-file marker)");
+                           " points) is not closed by a NaN triplet before the end-of-file marker" +
+                           where(at) + " (nibabel refuses this: Expecting end-of-file marker)");
         const std::string marker_at = where(at);
         in.consume(at + point_bytes);
         if (in.remaining() > 0)
-          fail(header, std::to_string(in.remaining()) + " bytes follow the end-of-file marker (a triplet of Inf)" +
-                           marker_at);
+          fail(header, std::to_string(in.remaining()) +
+                           " bytes follow the end-of-file marker (a triplet of Inf)" + marker_at);
         return index;
       }
       fail(header, "streamline " + std::to_string(index) + ", point " + std::to_string(n) +
                        " has a non-finite coordinate (" + number(static_cast<double>(xyz[0])) + ", " +
-                       number(static_cast<double>(xyz[1])) + ", " + number(static_cast<double>(xyz[2])) + ")" +
-                       where(at));
+                       number(static_cast<double>(xyz[1])) + ", " + number(static_cast<double>(xyz[2])) +
+                       ")" + where(at));
     }
     in.consume(batch * point_bytes);
   }
@@ -333,8 +347,11 @@ int64_t read_tck_streamlines(const TractogramHeader& header,
   ChunkReader in(fd, header.data_offset, size, scratch.chunk, scratch.chunk_bytes);
   const bool f64 = header.tck_datatype.rfind("Float64", 0) == 0;
   const bool swap = header.byte_swapped;
-  if (f64) return swap ? parse_points<true, true>(header, in, visit, scratch) : parse_points<true, false>(header, in, visit, scratch);
-  return swap ? parse_points<false, true>(header, in, visit, scratch) : parse_points<false, false>(header, in, visit, scratch);
+  if (f64)
+    return swap ? parse_points<true, true>(header, in, visit, scratch)
+                : parse_points<true, false>(header, in, visit, scratch);
+  return swap ? parse_points<false, true>(header, in, visit, scratch)
+              : parse_points<false, false>(header, in, visit, scratch);
 }
 
 } // namespace dwipack::io::detail

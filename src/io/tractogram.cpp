@@ -74,20 +74,22 @@ size_t pread_full(int fd, unsigned char* buf, size_t n, int64_t offset) {
 bool ChunkReader::ensure(size_t n) {
   if (available() >= n) return true;
   if (remaining() < static_cast<int64_t>(n)) return false;
-  // Move the unparsed tail (less than one unit) to the front, then fill up to one chunk.
+  // Move the unparsed tail (less than one unit) to the front, then read after it.
   const size_t tail = available();
   if (tail > 0 && pos_ > 0) std::memmove(buffer_.data(), buffer_.data() + pos_, tail);
   pos_ = 0;
   filled_ = tail;
   const int64_t unread = end_ - next_read_;
-  const size_t target =
-      std::max(n, tail + static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(chunk_), unread)));
+  // One chunk in all (tail included), or the unit asked for if it is larger.
+  const size_t target = std::max(n, static_cast<size_t>(std::min<int64_t>(
+                                        static_cast<int64_t>(chunk_), static_cast<int64_t>(tail) + unread)));
   if (buffer_.size() < target) buffer_.resize(target);
   const size_t want = target - tail;
   const size_t got = pread_full(fd_, buffer_.data() + tail, want, next_read_);
   next_read_ += static_cast<int64_t>(got);
   filled_ += got;
-  if (got < want) throw Error("the file got shorter while being read (" + std::to_string(next_read_) + " bytes)");
+  if (got < want)
+    throw Error("the file got shorter while being read (" + std::to_string(next_read_) + " bytes)");
   return true;
 }
 
@@ -98,7 +100,9 @@ std::string number(double v) {
 }
 
 bool parse_python_int(const std::string& text, int64_t& value) {
-  const auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
+  const auto is_space = [](char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+  };
   size_t b = 0, e = text.size();
   while (b < e && is_space(text[b]))
     ++b;
@@ -158,9 +162,8 @@ TractogramHeader read_tractogram_header(const std::string& path) {
   });
 }
 
-int64_t read_streamlines(const TractogramHeader& header,
-                         const StreamlineVisitor& visit,
-                         TractogramScratch& scratch) {
+int64_t
+read_streamlines(const TractogramHeader& header, const StreamlineVisitor& visit, TractogramScratch& scratch) {
   // Only the opening is wrapped here: the parsers add the file frame to their own errors, and
   // the visitor's exceptions go through untouched (its caller knows its context).
   int64_t size = 0;

@@ -85,13 +85,15 @@ std::vector<DpsKey> decode_names(const unsigned char* fields,
       --len;
     if (len == 0) continue;
     const std::string text(reinterpret_cast<const char*>(raw), len);
-    const std::string where = "header '" + field + "' [" + std::to_string(i) + "] '" + escaped(raw, len) + "'";
+    const std::string where =
+        "header '" + field + "' [" + std::to_string(i) + "] '" + escaped(raw, len) + "'";
     const size_t nul = text.find('\0');
     int64_t columns = 1;
     if (nul != std::string::npos) {
       const std::string value = text.substr(nul + 1);
       if (value.find('\0') != std::string::npos)
-        throw Error(where + ": characters after the column count (nibabel: unused characters should be \\x00)");
+        throw Error(where +
+                    ": characters after the column count (nibabel: unused characters should be \\x00)");
       if (!parse_python_int(value, columns))
         throw Error(where + ": the column count after the NUL is not an integer");
       if (columns < 0) throw Error(where + ": negative column count " + std::to_string(columns));
@@ -177,8 +179,9 @@ TractogramHeader read_trk_header(const std::string& path, int fd) {
   bool swap = false;
   if (hdr_size != trk_header_size) {
     if (hdr_size_swapped != trk_header_size)
-      throw Error("header 'hdr_size' is " + std::to_string(host_is_little_endian ? hdr_size : hdr_size_swapped) +
-                  " little-endian, " + std::to_string(host_is_little_endian ? hdr_size_swapped : hdr_size) +
+      throw Error("header 'hdr_size' is " +
+                  std::to_string(host_is_little_endian ? hdr_size : hdr_size_swapped) + " little-endian, " +
+                  std::to_string(host_is_little_endian ? hdr_size_swapped : hdr_size) +
                   " big-endian; expected 1000");
     swap = true;
   }
@@ -198,7 +201,8 @@ TractogramHeader read_trk_header(const std::string& path, int fd) {
     hdr.warnings.push_back("TrackVis version 1 has no 'vox_to_ras': identity assumed, as nibabel does");
   } else if (hdr.vox_to_ras[15] == 0) {
     hdr.vox_to_ras = identity_affine();
-    hdr.warnings.push_back("header 'vox_to_ras' was not recorded (its [3][3] is 0): identity assumed, as nibabel does");
+    hdr.warnings.push_back(
+        "header 'vox_to_ras' was not recorded (its [3][3] is 0): identity assumed, as nibabel does");
   }
   for (size_t i = 0; i < 16; ++i)
     if (!std::isfinite(hdr.vox_to_ras[i]))
@@ -242,11 +246,13 @@ TractogramHeader read_trk_header(const std::string& path, int fd) {
   hdr.n_scalars = n_scalars;
   hdr.n_properties = n_properties;
   hdr.dpp_keys = decode_names(h + off_scalar_name, n_scalars, "scalar_name", "n_scalars", "scalars");
-  hdr.dps_keys = decode_names(h + off_property_name, n_properties, "property_name", "n_properties", "properties");
+  hdr.dps_keys =
+      decode_names(h + off_property_name, n_properties, "property_name", "n_properties", "properties");
 
   const int32_t n_count = load_i32(h + off_n_count, swap);
   if (n_count < 0)
-    throw Error("header 'n_count' is negative: " + std::to_string(n_count) + " (nibabel would read no streamline)");
+    throw Error("header 'n_count' is negative: " + std::to_string(n_count) +
+                " (nibabel would read no streamline)");
   hdr.count_in_header = n_count;
   return hdr;
 }
@@ -297,36 +303,53 @@ namespace detail {
 
 namespace {
 
-/// Convert `count` TrackVis records (x, y, z, then `stride - 3` scalars) to RAS mm, as nibabel's
-/// apply_affine on float32 points: q = ((0 + x·m0) + y·m1) + z·m2, then + m3, every step in
-/// float32 (np.dot through reference BLAS sgemm, which starts its sums from zero).
-/// Returns false if a coordinate is NaN or Inf.
-template <bool Swap, bool Identity>
-bool convert_points(const unsigned char* in, size_t stride_bytes, int64_t count, const float* m, float* out) {
-  uint32_t non_finite = 0;
-  for (int64_t p = 0; p < count; ++p, in += stride_bytes, out += 3) {
-    const uint32_t bx = load_u32(in, Swap), by = load_u32(in + 4, Swap), bz = load_u32(in + 8, Swap);
-    non_finite |= static_cast<uint32_t>(non_finite_bits(bx) | non_finite_bits(by) | non_finite_bits(bz));
-    float x, y, z;
-    std::memcpy(&x, &bx, 4);
-    std::memcpy(&y, &by, 4);
-    std::memcpy(&z, &bz, 4);
-    if (Identity) {
-      // nibabel skips apply_affine when the matrix is exactly the identity: values kept as stored
-      // (this keeps -0.0, which the sums below would turn into +0.0).
-      out[0] = x;
-      out[1] = y;
-      out[2] = z;
-    } else {
-      out[0] = (((0.0f + x * m[0]) + y * m[1]) + z * m[2]) + m[3];
-      out[1] = (((0.0f + x * m[4]) + y * m[5]) + z * m[6]) + m[7];
-      out[2] = (((0.0f + x * m[8]) + y * m[9]) + z * m[10]) + m[11];
+/// In place on `count` points (x, y, z float32, file byte order): swap the bytes if needed, then
+/// apply nibabel's apply_affine as it runs on float32 points: q = ((0 + x·m0) + y·m1) + z·m2, then
+/// + m3, every step in float32 (np.dot through reference BLAS sgemm, which starts its sums from
+/// zero; no FMA: ISO C++ mode, so GCC does not contract). Written as plain loops over
+/// contiguous floats so that GCC vectorizes them (the results are the same IEEE operations).
+/// Returns false if a result is NaN or Inf (a non-finite input always gives one).
+bool finish_points(float* __restrict p, int64_t count, bool swap, bool identity, const float* matrix) {
+  const size_t n = 3 * static_cast<size_t>(count);
+  if (swap) {
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t b;
+      std::memcpy(&b, p + i, 4);
+      b = __builtin_bswap32(b);
+      std::memcpy(p + i, &b, 4);
     }
+  }
+  // nibabel skips apply_affine when the matrix is exactly the identity: values kept as stored
+  // (this keeps -0.0, which the sums below would turn into +0.0).
+  if (!identity) {
+    const float m0 = matrix[0], m1 = matrix[1], m2 = matrix[2], m3 = matrix[3], m4 = matrix[4],
+                m5 = matrix[5], m6 = matrix[6], m7 = matrix[7], m8 = matrix[8], m9 = matrix[9],
+                m10 = matrix[10], m11 = matrix[11];
+    for (int64_t i = 0; i < count; ++i) {
+      const float x = p[3 * i], y = p[3 * i + 1], z = p[3 * i + 2];
+      p[3 * i] = (((0.0f + x * m0) + y * m1) + z * m2) + m3;
+      p[3 * i + 1] = (((0.0f + x * m4) + y * m5) + z * m6) + m7;
+      p[3 * i + 2] = (((0.0f + x * m8) + y * m9) + z * m10) + m11;
+    }
+  }
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, p + i, 4);
+    non_finite |= static_cast<uint32_t>(non_finite_bits(b));
   }
   return non_finite == 0;
 }
 
-using ConvertFn = bool (*)(const unsigned char*, size_t, int64_t, const float*, float*);
+/// Copy the x, y, z of `count` records of `record` bytes (scalars follow them) to `out`.
+void gather_xyz(const unsigned char* in, size_t record, int64_t count, float* out) {
+  if (record == 12) {
+    std::memcpy(out, in, 12 * static_cast<size_t>(count));
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i, in += record)
+    std::memcpy(out + 3 * i, in, 12);
+}
 
 std::string ordinal_streamlines(int64_t n) {
   return std::to_string(n) + (n == 1 ? " streamline" : " streamlines");
@@ -339,13 +362,12 @@ int64_t read_trk_streamlines(const TractogramHeader& header,
                              int64_t size,
                              const StreamlineVisitor& visit,
                              TractogramScratch& scratch) {
-  const std::array<float, 16> m = with_context("file " + quoted(header.path), [&] { return trk_voxmm_to_rasmm(header); });
+  const std::array<float, 16> m =
+      with_context("file " + quoted(header.path), [&] { return trk_voxmm_to_rasmm(header); });
   bool identity = true;
   for (size_t i = 0; i < 16; ++i)
     identity = identity && m[i] == ((i % 5 == 0) ? 1.0f : 0.0f);
   const bool swap = header.byte_swapped;
-  const ConvertFn convert = swap ? (identity ? convert_points<true, true> : convert_points<true, false>)
-                                 : (identity ? convert_points<false, true> : convert_points<false, false>);
 
   const size_t record = 4 * static_cast<size_t>(3 + header.n_scalars);
   const size_t properties = 4 * static_cast<size_t>(header.n_properties);
@@ -357,15 +379,16 @@ int64_t read_trk_streamlines(const TractogramHeader& header,
   for (; n_count <= 0 || index < n_count; ++index) {
     if (in.remaining() == 0) break;
     if (!in.ensure(4))
-      fail(header, "truncated: streamline " + std::to_string(index) + " is cut short (its point count has only " +
-                       std::to_string(in.remaining()) + " of 4 bytes)");
+      fail(header, "truncated: streamline " + std::to_string(index) +
+                       " is cut short (its point count has only " + std::to_string(in.remaining()) +
+                       " of 4 bytes)");
     const int32_t n_points = load_i32(in.data(), swap);
     in.consume(4);
     if (n_points < 0)
       fail(header, "streamline " + std::to_string(index) + " has a negative point count (" +
                        std::to_string(n_points) + ") at byte " + std::to_string(in.offset() - 4));
-    const int64_t body = static_cast<int64_t>(n_points) * static_cast<int64_t>(record) +
-                         static_cast<int64_t>(properties);
+    const int64_t body =
+        static_cast<int64_t>(n_points) * static_cast<int64_t>(record) + static_cast<int64_t>(properties);
     if (body > in.remaining())
       fail(header, "truncated: streamline " + std::to_string(index) + " has " + std::to_string(n_points) +
                        " points (" + std::to_string(body) + " bytes with its properties) but only " +
@@ -375,16 +398,23 @@ int64_t read_trk_streamlines(const TractogramHeader& header,
     float* out = scratch.streamline.data();
     for (int64_t done = 0; done < n_points;) {
       in.ensure(record); // the size check above guarantees the bytes are there
-      const int64_t batch =
-          std::min<int64_t>(n_points - done, static_cast<int64_t>(in.available() / record));
-      if (!convert(in.data(), record, batch, m.data(), out + 3 * done)) {
+      const int64_t batch = std::min<int64_t>(n_points - done, static_cast<int64_t>(in.available() / record));
+      gather_xyz(in.data(), record, batch, out + 3 * done);
+      if (!finish_points(out + 3 * done, batch, swap, identity, m.data())) {
         for (int64_t p = 0; p < batch; ++p) {
           const unsigned char* q = in.data() + static_cast<size_t>(p) * record;
           const float x = load_f32(q, swap), y = load_f32(q + 4, swap), z = load_f32(q + 8, swap);
-          if (std::isfinite(x) && std::isfinite(y) && std::isfinite(z)) continue;
-          fail(header, "streamline " + std::to_string(index) + ", point " + std::to_string(done + p) +
-                           " has a non-finite coordinate (" + number(static_cast<double>(x)) + ", " +
-                           number(static_cast<double>(y)) + ", " + number(static_cast<double>(z)) + " voxmm)");
+          const std::string where =
+              "streamline " + std::to_string(index) + ", point " + std::to_string(done + p);
+          if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(z))
+            fail(header, where + " has a non-finite coordinate (" + number(static_cast<double>(x)) + ", " +
+                             number(static_cast<double>(y)) + ", " + number(static_cast<double>(z)) +
+                             " voxmm)");
+          const float* r = out + 3 * (done + p);
+          if (!std::isfinite(r[0]) || !std::isfinite(r[1]) || !std::isfinite(r[2]))
+            fail(header, where + " (" + number(static_cast<double>(x)) + ", " +
+                             number(static_cast<double>(y)) + ", " + number(static_cast<double>(z)) +
+                             " voxmm) overflows float32 in RAS mm");
         }
       }
       in.consume(static_cast<size_t>(batch) * record);
@@ -404,7 +434,8 @@ int64_t read_trk_streamlines(const TractogramHeader& header,
                      std::to_string(index) + " (truncated? nibabel would silently return fewer)");
   if (n_count > 0 && in.remaining() > 0)
     fail(header, "header 'n_count' says " + ordinal_streamlines(n_count) + " but " +
-                     std::to_string(in.remaining()) + " more bytes follow the last one (nibabel would silently "
+                     std::to_string(in.remaining()) +
+                     " more bytes follow the last one (nibabel would silently "
                      "drop them)");
   return index;
 }

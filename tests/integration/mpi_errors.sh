@@ -43,3 +43,23 @@ CFG=$WORK/bad.json check_failure bad_json "bad.json" "invalid JSON" "line"
 f="$R/sub-04/dwi/dwi.nii.gz"
 head -c $(( $(stat -c %s "$f") * 2 / 3 )) "$f" > "$WORK/cut.gz" && mv "$WORK/cut.gz" "$f"
 check_failure truncated_gzip "subject 'sub-04'" "dwi/dwi.nii.gz"
+
+# --- streamline inputs ---
+"$DWIPACK" synth "$WORK/fresh2" --subjects 4 --shape 8,9,7 --frames 3 --gzip_level 1 >/dev/null
+cp "$WORK/fresh2/dwi_ml_ready/sub-04/dwi/dwi.nii.gz" "$R/sub-04/dwi/dwi.nii.gz"
+
+# 5. a dps key that a file does not have
+cat > "$WORK/dps.json" <<'JSON'
+{"input": {"type": "volume", "files": "dwi/dwi.nii.gz", "standardization": "none"},
+ "bundles": {"type": "streamlines", "files": "tractography/bundle_a.trk", "dps_keys": ["weight", "nope"]}}
+JSON
+CFG=$WORK/dps.json check_failure missing_dps_key "subject 'sub-01'" "bundle_a.trk" "data_per_streamline key 'nope' not found"
+
+# 6. a .tck without any volume group to be its reference
+echo '{"tracking": {"type": "streamlines", "files": "tractography/whole.tck"}}' > "$WORK/tck.json"
+CFG=$WORK/tck.json check_failure tck_without_reference "whole.tck" "needs a reference volume"
+
+# 7. a truncated .trk (cut inside a streamline): found while planning
+f="$R/sub-02/tractography/bundle_b.trk"
+head -c $(( $(stat -c %s "$f") - 37 )) "$f" > "$WORK/cut.trk" && mv "$WORK/cut.trk" "$f"
+check_failure truncated_trk "subject 'sub-02'" "bundle_b.trk" "truncated"

@@ -33,3 +33,35 @@ expect_rc 1 "exclusive options"; expect_out "mutually exclusive" "exclusive opti
 run_dwipack 0 create "$D/dwi_ml_ready" "$WORK/x.hdf5" "${ARGS_LISTS[@]}" --nb_points 1
 expect_rc 1 "--nb_points 1"; expect_out "--nb_points must be at least 2" "--nb_points 1"
 pass "option errors"
+
+# --remove_invalid really removes: streamlines within 1e-3 voxel of the border in sub-01
+"$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/sub-01" border
+for opts in "" "--remove_invalid"; do
+  out="$WORK/border$opts.hdf5"
+  # shellcheck disable=SC2086
+  run_dwipack 3 create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" $opts
+  expect_rc 0 "border streamlines $opts"
+  # shellcheck disable=SC2086
+  "$PYTHON" "$TESTS_DIR/python/check_output.py" "$out" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" $opts \
+    || fail "border streamlines: output check failed ($opts)"
+done
+kept=$("$PYTHON" -c "import h5py; print(len(h5py.File('$WORK/border.hdf5')['sub-01/bundles/lengths']))")
+removed=$("$PYTHON" -c "import h5py; print(len(h5py.File('$WORK/border--remove_invalid.hdf5')['sub-01/bundles/lengths']))")
+[ "$removed" -eq $((kept - 2)) ] || fail "--remove_invalid kept $removed of $kept streamlines, expected $((kept - 2))"
+pass "--remove_invalid drops the 2 border streamlines ($kept -> $removed)"
+
+# a 1-point streamline cannot be resampled: an error naming the file and the index
+"$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/sub-01" one_point
+for np in 0 3; do
+  run_dwipack "$np" create "$D/dwi_ml_ready" "$WORK/one.hdf5" "${ARGS_LISTS[@]}" --step_size 0.5 --remove_invalid
+  expect_rc 1 "1-point streamline with --step_size (np=$np)"
+  expect_out "bundle_c.trk': streamline 5 cannot be resampled" "1-point streamline"
+  [ ! -e "$WORK/one.hdf5" ] || fail "1-point streamline: output left behind"
+done
+pass "1-point streamline refused with --step_size"
+
+# a point outside the volume: refused like dipy's load_tractogram
+"$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/sub-01" outside
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/out.hdf5" "${ARGS_LISTS[@]}"
+expect_rc 1 "point outside"; expect_out "bundle_c.trk': streamline 5 has points outside the bounding box" "outside"
+pass "streamline outside the bounding box refused"

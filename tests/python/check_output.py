@@ -168,7 +168,7 @@ def main():
         parser.add_argument(name)
     parser.add_argument("--step_size", type=float)
     parser.add_argument("--nb_points", type=int)
-    parser.add_argument("--compress", type=float)
+    parser.add_argument("--compress", type=float, nargs="?", const=0.01)
     parser.add_argument("--remove_invalid", action="store_true")
     args = parser.parse_args()
     out, root, config_path = args.out, args.root, args.config

@@ -78,7 +78,8 @@ def process_streamline_group(group_cfg, subject_dir, reference, step_size=None, 
     dps) and the space attributes of the first file."""
     from dipy.io.stateful_tractogram import StatefulTractogram
     from dipy.io.streamline import load_tractogram
-    from dipy.tracking.streamline import compress_streamlines, set_number_of_points
+    from dipy.tracking.streamline import set_number_of_points
+    from dipy.tracking.streamlinespeed import compress_streamlines
     from dipy.tracking.streamline import length as cython_length
     from dipy.tracking.utils import length
 

@@ -6,7 +6,8 @@ A "bundle" is two files: POINTS (float32, total_points x 3, C order) and COUNTS 
 number of points of each streamline, in order).
 
 usage:
-  streamline_reference.py sum VALUES OUT                         np.sum of a 1-D float32 array
+  streamline_reference.py sum VALUES SIZES OUT                   np.sum of consecutive float32 arrays
+                                                                  of the given sizes (int64)
   streamline_reference.py lengths POINTS COUNTS OUT32 OUT64       dipy.tracking.utils.length (float32)
                                                                   and the Cython length (float64)
   streamline_reference.py nb_points POINTS COUNTS N OUT_POINTS    set_number_of_points(ArraySequence, N)
@@ -32,7 +33,7 @@ import numpy as np
 from nibabel.affines import apply_affine
 from nibabel.streamlines import ArraySequence
 
-from dipy.io.stateful_tractogram import Origin, Space, StatefulTractogram
+from dipy.io.stateful_tractogram import Origin, Space, StatefulTractogram, set_sft_logger_level
 from dipy.tracking.streamline import set_number_of_points
 from dipy.tracking.streamline import length as cython_length
 from dipy.tracking.streamlinespeed import compress_streamlines
@@ -63,9 +64,14 @@ def read_affine32(path):
     return np.fromfile(path, dtype="<f8").reshape((4, 4)).astype(np.float32)
 
 
-def cmd_sum(values_path, out):
+def cmd_sum(values_path, sizes_path, out):
     values = np.fromfile(values_path, dtype="<f4")
-    np.array([np.sum(values)], dtype="<f4").tofile(out)
+    sizes = np.fromfile(sizes_path, dtype="<i8")
+    assert sizes.sum() == len(values)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    # Each slice is a fresh contiguous copy, as np.sum sees a 1-D array of its own.
+    sums = [np.sum(values[s:s + n].copy()) for s, n in zip(starts, sizes)]
+    np.array(sums, dtype="<f4").tofile(out)
 
 
 def cmd_lengths(points_path, counts_path, out32, out64):
@@ -171,6 +177,7 @@ def cmd_sft(affine_path, dims_path, points_path, counts_path, out_dir):
 
 
 def main():
+    set_sft_logger_level("CRITICAL")  # the bbox check logs every failure; the test reports them
     command, args = sys.argv[1], sys.argv[2:]
     commands = {"sum": cmd_sum, "lengths": cmd_lengths, "nb_points": cmd_nb_points,
                 "step_size": cmd_step_size, "compress": cmd_compress, "affine": cmd_affine,

@@ -353,7 +353,9 @@ def dump(key, path, refdir):
             'n_properties': int(hdr[Field.NB_PROPERTIES_PER_STREAMLINE]),
             'dpp_keys': [[k, int(v.common_shape[0])] for k, v in tfile.tractogram.data_per_point.items()],
         }
-        entry['affine_voxmm_to_rasmm'] = [float(v) for v in get_affine_trackvis_to_rasmm(hdr).ravel()]
+        # JSON has no NaN: a broken header (zero voxel size) gives strings, which the test refuses
+        entry['affine_voxmm_to_rasmm'] = [float(v) if np.isfinite(v) else str(v)
+                                          for v in get_affine_trackvis_to_rasmm(hdr).ravel()]
     else:
         count = hdr.get('count')
         try:
@@ -402,7 +404,7 @@ def main():
         files[f'gen/{name}'] = os.path.join(gen, name)
     manifest = {key: dump(key, path, refdir) for key, path in files.items()}
     with open(os.path.join(out, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
+        json.dump(manifest, f, indent=1, sort_keys=True, allow_nan=False)
 
 
 if __name__ == '__main__':

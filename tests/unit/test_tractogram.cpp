@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <functional>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -39,11 +39,21 @@ namespace {
 const std::string nibabel_data = "/usr/lib/python3/dist-packages/nibabel/tests/data/";
 const std::string minimal_bundles_zip = "/usr/lib/python3/dist-packages/dipy/data/files/minimal_bundles.zip";
 
-const std::vector<std::string> nibabel_files = {
-    "standard.trk", "standard.tck",     "standard.LPS.trk",           "simple.trk",
-    "simple.tck",   "complex.trk",      "complex_big_endian.trk",     "simple_big_endian.tck",
-    "empty.trk",    "empty.tck",        "matlab_nan.tck",             "multiline_header_field.tck",
-    "no_header_end.tck", "no_header_end_eof.tck", "no_magic_number.tck"};
+const std::vector<std::string> nibabel_files = {"standard.trk",
+                                                "standard.tck",
+                                                "standard.LPS.trk",
+                                                "simple.trk",
+                                                "simple.tck",
+                                                "complex.trk",
+                                                "complex_big_endian.trk",
+                                                "simple_big_endian.tck",
+                                                "empty.trk",
+                                                "empty.tck",
+                                                "matlab_nan.tck",
+                                                "multiline_header_field.tck",
+                                                "no_header_end.tck",
+                                                "no_header_end_eof.tck",
+                                                "no_magic_number.tck"};
 
 /// The fixtures and nibabel's readings of them, made once per test process.
 struct Fixtures {
@@ -64,7 +74,11 @@ struct Fixtures {
       failure = "tractogram_reference.py failed (exit " + std::to_string(rc) + "):\n" + read_file(log);
       return;
     }
-    manifest = json::parse(read_file(dir / "manifest.json"));
+    try {
+      manifest = json::parse(read_file(dir / "manifest.json"));
+    } catch (const std::exception& e) {
+      failure = std::string("manifest.json: ") + e.what();
+    }
   }
   /// The manifest entry of `key` ("standard.trk", "gen/v1.trk", "minimal_bundles/sub_1/AF_L.trk").
   const json& entry(const std::string& key) const { return manifest.at(key); }
@@ -85,7 +99,7 @@ uint32_t bits(float v) {
 template <class T> std::vector<T> load_raw(const std::string& path) {
   const std::string bytes = read_file(path);
   std::vector<T> v(bytes.size() / sizeof(T));
-  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(T));
   return v;
 }
 
@@ -98,8 +112,8 @@ testing::AssertionResult same_bits(const std::vector<float>& got, const std::vec
   for (size_t i = 0; i < got.size(); ++i) {
     if (bits(got[i]) == bits(want[i])) continue;
     if (bad < 5)
-      first << "\n  [" << i << "] got " << got[i] << " (0x" << std::hex << bits(got[i]) << ") want " << std::dec
-            << want[i] << " (0x" << std::hex << bits(want[i]) << std::dec << ")";
+      first << "\n  [" << i << "] got " << got[i] << " (0x" << std::hex << bits(got[i]) << ") want "
+            << std::dec << want[i] << " (0x" << std::hex << bits(want[i]) << std::dec << ")";
     ++bad;
   }
   if (bad == 0) return testing::AssertionSuccess();
@@ -202,7 +216,9 @@ protected:
     ASSERT_FALSE(entry_->at("reference").is_null())
         << "nibabel refuses " << GetParam() << ": " << entry_->at("nibabel_error");
   }
-  std::string ref_path(const std::string& field) const { return fixtures().dir / entry_->at(field).get<std::string>(); }
+  std::string ref_path(const std::string& field) const {
+    return fixtures().dir / entry_->at(field).get<std::string>();
+  }
   const json* entry_ = nullptr;
 };
 
@@ -244,7 +260,8 @@ TEST_P(TractogramMatchesNibabel, Header) {
 
   const std::array<float, 16> m = dwipack::io::trk_voxmm_to_rasmm(h);
   for (size_t i = 0; i < 16; ++i)
-    EXPECT_EQ(bits(m[i]), bits(entry_->at("affine_voxmm_to_rasmm")[i].get<float>())) << "matrix element " << i;
+    EXPECT_EQ(bits(m[i]), bits(entry_->at("affine_voxmm_to_rasmm")[i].get<float>()))
+        << "matrix element " << i;
 }
 
 TEST_P(TractogramMatchesNibabel, PointsAndDpsBitExactAtEveryChunkSize) {
@@ -257,7 +274,7 @@ TEST_P(TractogramMatchesNibabel, PointsAndDpsBitExactAtEveryChunkSize) {
   // The largest unit the reader must hold whole: a point record, the properties, a count.
   const size_t point_bytes = h.format == TractogramFormat::trk ? 4 * static_cast<size_t>(3 + h.n_scalars)
                              : h.tck_datatype.rfind("Float64", 0) == 0 ? 24
-                                                                        : 12;
+                                                                       : 12;
   const size_t unit = std::max({point_bytes, 4 * static_cast<size_t>(h.n_properties), size_t{4}});
 
   for (const size_t chunk : {size_t{0}, size_t{7}, size_t{13}, size_t{4096}}) {
@@ -305,47 +322,76 @@ std::vector<Refusal> refusals() {
       {"no_header_end_eof.tck", true, {"header has no 'END' line"}},
       {"no_magic_number.tck", true, {"bad magic 'count: 000000' (expected 'mrtrix tracks')"}},
       // .trk header
-      {"gen/hdr_size.trk", true, {"header 'hdr_size' is 999 little-endian, -419233792 big-endian; expected 1000"}},
+      {"gen/hdr_size.trk",
+       true,
+       {"header 'hdr_size' is 999 little-endian, -419233792 big-endian; expected 1000"}},
       {"gen/bad_magic.trk", true, {"bad magic 'TRACX' (expected 'TRACK')"}},
       {"gen/short.trk", true, {"too short for a TrackVis header: 500 bytes"}},
       {"gen/version4.trk", true, {"header 'version' is 4"}},
       {"gen/zero_voxel_size.trk", true, {"header 'voxel_sizes' is (0, 1, 1)"}},
-      {"gen/bad_voxel_order.trk", true, {"header 'voxel_order' is 'XYZ'; expected 3 axis codes", "one of R/L"}},
+      {"gen/bad_voxel_order.trk",
+       true,
+       {"header 'voxel_order' is 'XYZ'; expected 3 axis codes", "one of R/L"}},
       {"gen/repeated_voxel_order.trk", true, {"header 'voxel_order' is 'LLS'"}},
-      {"gen/zero_affine_column.trk", true, {"header 'vox_to_ras' is invalid: the axis directions cannot be determined"}},
+      {"gen/zero_affine_column.trk",
+       true,
+       {"header 'vox_to_ras' is invalid: the axis directions cannot be determined"}},
       {"gen/props_too_many.trk", true, {"header 'property_name' names 4 columns but 'n_properties' is 3"}},
       {"gen/bad_property_name.trk",
        true,
        {"header 'property_name' [0] 'a\\x003\\x00b': characters after the column count"}},
       {"gen/repeated_property_name.trk", true, {"header 'property_name' names 'a' twice"}},
       // .trk data
-      {"gen/truncated_points.trk", false, {"truncated: streamline 3 has 6 points (72 bytes with its properties) but only 29 bytes remain"}},
-      {"gen/truncated_count.trk", false, {"truncated: streamline 2 is cut short (its point count has only 2 of 4 bytes)"}},
+      {"gen/truncated_points.trk",
+       false,
+       {"truncated: streamline 3 has 6 points (72 bytes with its properties) but only 29 bytes remain"}},
+      {"gen/truncated_count.trk",
+       false,
+       {"truncated: streamline 2 is cut short (its point count has only 2 of 4 bytes)"}},
       {"gen/huge_count.trk", false, {"truncated: streamline 4 has 2147483647 points"}},
       {"gen/n_count_more.trk", false, {"header 'n_count' says 7 streamlines but the file ends after 5"}},
-      {"gen/n_count_fewer.trk", false, {"header 'n_count' says 4 streamlines but 88 more bytes follow the last one"}},
+      {"gen/n_count_fewer.trk",
+       false,
+       {"header 'n_count' says 4 streamlines but 88 more bytes follow the last one"}},
       {"gen/negative_points.trk", false, {"streamline 1 has a negative point count (-3)"}},
-      {"gen/nan_point.trk", false, {"streamline 1, point 2 has a non-finite coordinate (", ", nan, ", " voxmm)"}},
+      {"gen/nan_point.trk",
+       false,
+       {"streamline 1, point 2 has a non-finite coordinate (", ", nan, ", " voxmm)"}},
       // .tck header
-      {"gen/bad_datatype.tck", true, {"header 'datatype' is 'Int32LE'; expected one of Float32LE, Float32BE"}},
+      {"gen/bad_datatype.tck",
+       true,
+       {"header 'datatype' is 'Int32LE'; expected one of Float32LE, Float32BE"}},
       {"gen/other_file.tck", true, {"header 'file' is 'x 67'; only '. <offset>'"}},
       {"gen/offset_beyond.tck", true, {"is beyond the end of the file"}},
-      {"gen/offset_inside_header.tck", true, {"header 'file' offset 17 points inside the header (which ends at byte 67)"}},
+      {"gen/offset_inside_header.tck",
+       true,
+       {"header 'file' offset 17 points inside the header (which ends at byte 67)"}},
       {"gen/continuation_first.tck", true, {"header line 1 is not 'key: value': 'no colon here'"}},
-      {"gen/binary_before_end.tck", true, {"header has no 'END' line before line 3, which is not UTF-8 text"}},
+      {"gen/binary_before_end.tck",
+       true,
+       {"header has no 'END' line before line 3, which is not UTF-8 text"}},
       // .tck data
       {"gen/truncated_no_end.tck",
        false,
-       {"truncated: the data ends without the end-of-file marker (a triplet of Inf), after 3 complete streamlines"}},
+       {"truncated: the data ends without the end-of-file marker (a triplet of Inf), after 3 complete "
+        "streamlines"}},
       {"gen/truncated_mid_streamline.tck",
        false,
        {"truncated: the data ends without the end-of-file marker (a triplet of Inf), in streamline 2 after"}},
       {"gen/truncated_mid_point.tck", false, {"truncated: the data ends with 8 bytes, not a whole point"}},
-      {"gen/header_only.tck", false, {"truncated: the data ends without the end-of-file marker", "after 0 complete"}},
-      {"gen/data_after_end.tck", false, {"24 bytes follow the end-of-file marker (a triplet of Inf) at byte"}},
-      {"gen/unclosed_before_end.tck", false, {"streamline 2 (", "points) is not closed by a NaN triplet before the end-of-file marker"}},
+      {"gen/header_only.tck",
+       false,
+       {"truncated: the data ends without the end-of-file marker", "after 0 complete"}},
+      {"gen/data_after_end.tck",
+       false,
+       {"24 bytes follow the end-of-file marker (a triplet of Inf) at byte"}},
+      {"gen/unclosed_before_end.tck",
+       false,
+       {"streamline 2 (", "points) is not closed by a NaN triplet before the end-of-file marker"}},
       {"gen/partial_nan.tck", false, {"streamline 1, point 2 has a non-finite coordinate ("}},
-      {"gen/float64_overflow.tck", false, {"streamline 0, point 0 has a Float64 coordinate beyond the float32 range"}},
+      {"gen/float64_overflow.tck",
+       false,
+       {"streamline 0, point 0 has a Float64 coordinate beyond the float32 range"}},
   };
 }
 
@@ -425,7 +471,9 @@ TEST(TractogramHeaderTest, FormatSpecificFields) {
 
 TEST(TractogramHeaderTest, WarningsWhereNibabelWarns) {
   ASSERT_EQ(fixtures().failure, "");
-  const auto warnings_of = [](const std::string& key) { return read_tractogram_header(fixtures().path(key)).warnings; };
+  const auto warnings_of = [](const std::string& key) {
+    return read_tractogram_header(fixtures().path(key)).warnings;
+  };
   EXPECT_TRUE(warnings_of("standard.trk").empty());
   EXPECT_TRUE(warnings_of("standard.tck").empty());
   EXPECT_THAT(warnings_of("gen/v1.trk"), testing::ElementsAre(HasSubstr("version 1 has no 'vox_to_ras'")));

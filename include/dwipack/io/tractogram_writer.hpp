@@ -24,11 +24,17 @@ struct TrkSpace {
   Affine vox_to_ras = identity_affine();
   std::array<int64_t, 3> dimensions{};
   std::array<float, 3> voxel_sizes{1, 1, 1};
-  std::string voxel_order = "RAS"; ///< must agree with vox_to_ras (aff2axcodes)
+  /// Usually aff2axcodes(vox_to_ras). Another order is allowed: the voxmm points are then
+  /// reoriented as nibabel expects (its inv_ornt_aff), so RAS mm still round-trips.
+  std::string voxel_order = "RAS";
 };
 
 /// Write a TrackVis v2 .trk (little-endian, hdr_size 1000, n_count set). Points are converted
-/// from RAS mm to TrackVis voxmm the way nibabel's TrkFile.save does. Throws Error.
+/// from RAS mm to TrackVis voxmm the way nibabel's TrkFile.save does (float64 inverse of the
+/// float32 voxmm->RAS matrix, applied in float64, rounded to float32). Property names are
+/// "name" or "name\0k" for k columns, in the given key order (nibabel sorts them). An empty
+/// tractogram is written with no properties, as nibabel does (nibabel cannot load them).
+/// Throws Error naming the file; a failed write leaves no file.
 void write_trk(const std::string& path, const TrkSpace& space, const StreamlinesRas& streamlines);
 
 /// Write an MRtrix .tck (Float32LE, NaN separators, Inf end marker, `count` set). Throws Error.
