@@ -47,8 +47,12 @@ public:
       b_.offsets.push_back(n_points_);
       b_.lengths.push_back(n);
       b_.euclidean_lengths.push_back(euclidean_length);
-      for (int64_t i = 0; i < n; ++i) {
-        b_.block.insert(b_.block.end(), xyz_vox + 3 * i, xyz_vox + 3 * i + 3);
+      // Append in bulk; a streamline may straddle two blocks (rows stay contiguous in the file).
+      for (int64_t done = 0; done < n;) {
+        const auto room = static_cast<int64_t>(b_.block_points - b_.block.size() / 3);
+        const int64_t take = std::min(n - done, room);
+        b_.block.insert(b_.block.end(), xyz_vox + 3 * done, xyz_vox + 3 * (done + take));
+        done += take;
         if (b_.block.size() >= b_.block_points * 3) flush();
       }
     }
@@ -127,6 +131,12 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             if (n < 2)
               throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) + " point(s)");
           }
+          // While counting, the new points matter only if --remove_invalid must test them.
+          const bool need_points = sink || options.remove_invalid;
+          if ((by_step || by_count) && !need_points) {
+            acc.add(nullptr, m, 0.0f);
+            return;
+          }
           if (by_step || by_count) {
             out.resize(static_cast<size_t>(3 * m));
             process::set_number_of_points(work.data(), n, out.data(), m);
@@ -139,7 +149,10 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             pts = out.data();
           }
           if (options.remove_invalid && !process::remove_invalid_round_trip(space, pts, m)) return;
-
+          if (!sink) {
+            acc.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
+            return;
+          }
           const float length_mm = process::euclidean_length(pts, m);
           process::to_voxel_corner(space, pts, m);
           acc.add(pts, m, length_mm);
