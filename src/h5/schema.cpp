@@ -14,10 +14,13 @@ std::vector<uint64_t> dims_of(const std::array<int64_t, 3>& a) {
   return {static_cast<uint64_t>(a[0]), static_cast<uint64_t>(a[1]), static_cast<uint64_t>(a[2])};
 }
 
-void write_root_attributes(hid_t root, const pipeline::Plan& plan, const pipeline::StreamlineOptions& options) {
+void write_root_attributes(hid_t root,
+                           const pipeline::Plan& plan,
+                           const pipeline::StreamlineOptions& options) {
   std::vector<std::string> chosen;
   chosen.reserve(plan.subjects.size());
-  for (const auto& s : plan.subjects) chosen.push_back(s.id);
+  for (const auto& s : plan.subjects)
+    chosen.push_back(s.id);
   write_attr_string(root, "data_and_time", plan.data_and_time); // sic: dwi_ml's spelling
   write_attr_strings(root, "chosen_subjs", chosen);
   write_attr_string(root, "groups_config", plan.groups_config);
@@ -25,15 +28,22 @@ void write_root_attributes(hid_t root, const pipeline::Plan& plan, const pipelin
   write_attr_strings(root, "validation_subjs", plan.validation);
   write_attr_strings(root, "testing_subjs", plan.testing);
   // float64 / int64 scalars when given (even 0, as dwi_ml writes them), else dwi_ml's text.
-  if (options.step_size_mm) write_attr_f64(root, "step_size", *options.step_size_mm);
-  else write_attr_string(root, "step_size", not_defined_by_user);
-  if (options.nb_points) write_attr_i64(root, "nb_points", *options.nb_points);
-  else write_attr_string(root, "nb_points", not_defined_by_user);
-  if (options.compress_mm) write_attr_f64(root, "compress", *options.compress_mm);
-  else write_attr_string(root, "compress", not_defined_by_user);
+  if (options.step_size_mm)
+    write_attr_f64(root, "step_size", *options.step_size_mm);
+  else
+    write_attr_string(root, "step_size", not_defined_by_user);
+  if (options.nb_points)
+    write_attr_i64(root, "nb_points", *options.nb_points);
+  else
+    write_attr_string(root, "nb_points", not_defined_by_user);
+  if (options.compress_mm)
+    write_attr_f64(root, "compress", *options.compress_mm);
+  else
+    write_attr_string(root, "compress", not_defined_by_user);
 }
 
-GroupDatasets create_volume_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
+GroupDatasets
+create_volume_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
   const std::string where = group_path(subject, g.name);
   const auto& v = g.volume;
   Handle group = create_group(subject_group, g.name, where);
@@ -58,7 +68,8 @@ Handle bool_enum_type(hid_t base) {
   return t;
 }
 
-GroupDatasets create_streamline_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
+GroupDatasets
+create_streamline_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
   const std::string where = group_path(subject, g.name);
   const auto& s = g.streamlines;
   Handle group = create_group(subject_group, g.name, where);
@@ -68,7 +79,8 @@ GroupDatasets create_streamline_group(hid_t subject_group, const std::string& su
   write_attr_string(id, "space", "Space.VOX");
   write_attr_string(id, "origin", "Origin.TRACKVIS");
   std::vector<float> affine(16);
-  for (size_t i = 0; i < 16; ++i) affine[i] = static_cast<float>(s.vox2ras[i]);
+  for (size_t i = 0; i < 16; ++i)
+    affine[i] = static_cast<float>(s.vox2ras[i]);
   write_attr_f32(id, "affine", affine, {4, 4});
   write_attr_i16(id, "dimensions",
                  {static_cast<int16_t>(s.dimensions[0]), static_cast<int16_t>(s.dimensions[1]),
@@ -97,11 +109,12 @@ GroupDatasets create_streamline_group(hid_t subject_group, const std::string& su
     const bool from_labels = !s.connectivity_labels.empty();
     write_attr_string(id, "connectivity_matrix_type", from_labels ? "from_labels" : "from_blocs");
     Handle file_type = bool_enum_type(H5T_STD_I8LE);
-    d.connectivity_matrix =
-        create_dataset(id, "connectivity_matrix", file_type.id(), s.connectivity_shape, where + "/connectivity_matrix");
+    d.connectivity_matrix = create_dataset(id, "connectivity_matrix", file_type.id(), s.connectivity_shape,
+                                           where + "/connectivity_matrix");
     if (from_labels)
-      d.connectivity_label_volume = create_dataset(id, "connectivity_label_volume", H5T_STD_U16LE,
-                                                   dims_of(s.labels_shape), where + "/connectivity_label_volume");
+      d.connectivity_label_volume =
+          create_dataset(id, "connectivity_label_volume", H5T_STD_U16LE, dims_of(s.labels_shape),
+                         where + "/connectivity_label_volume");
     else
       write_attr_i64(id, "connectivity_nb_blocs", s.connectivity_nb_blocs, {3});
   }
@@ -111,7 +124,8 @@ GroupDatasets create_streamline_group(hid_t subject_group, const std::string& su
 
 } // namespace
 
-Layout create_layout(const File& file, const pipeline::Plan& plan, const pipeline::StreamlineOptions& options) {
+Layout
+create_layout(const File& file, const pipeline::Plan& plan, const pipeline::StreamlineOptions& options) {
   Layout layout;
   write_root_attributes(file.id(), plan, options);
   layout.groups.resize(plan.subjects.size());
@@ -119,21 +133,26 @@ Layout create_layout(const File& file, const pipeline::Plan& plan, const pipelin
     const auto& subject = plan.subjects[s];
     Handle sg = create_group(file.id(), subject.id, "/" + subject.id);
     for (const auto& g : subject.groups)
-      layout.groups[s].push_back(g.type == GroupType::volume ? create_volume_group(sg.id(), subject.id, g)
-                                                             : create_streamline_group(sg.id(), subject.id, g));
+      layout.groups[s].push_back(g.type == GroupType::volume
+                                     ? create_volume_group(sg.id(), subject.id, g)
+                                     : create_streamline_group(sg.id(), subject.id, g));
     sg.close("group '/" + subject.id + "'");
   }
   return layout;
 }
 
-void write_volume(const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group,
-                  const float* data_xyzf) {
+void write_volume(
+    const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group, const float* data_xyzf) {
   const auto& g = plan.subjects[subject].groups[group];
   write_rows(layout.groups[subject][group].data.id(), H5T_NATIVE_FLOAT, data_xyzf, 0,
-             static_cast<uint64_t>(g.volume.shape[0]), group_path(plan.subjects[subject].id, g.name) + "/data");
+             static_cast<uint64_t>(g.volume.shape[0]),
+             group_path(plan.subjects[subject].id, g.name) + "/data");
 }
 
-StreamlineWriter::StreamlineWriter(const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group)
+StreamlineWriter::StreamlineWriter(const Layout& layout,
+                                   const pipeline::Plan& plan,
+                                   size_t subject,
+                                   size_t group)
     : datasets_(layout.groups[subject][group]),
       where_(group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name)),
       expected_streamlines_(plan.subjects[subject].groups[group].streamlines.n_streamlines) {}
@@ -143,13 +162,15 @@ void StreamlineWriter::points(int64_t row0, const float* xyz_vox, int64_t n_rows
              static_cast<uint64_t>(n_rows), where_ + "/data");
 }
 
-void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets, const std::vector<int64_t>& lengths,
+void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets,
+                                         const std::vector<int64_t>& lengths,
                                          const std::vector<float>& euclidean_lengths,
                                          const std::vector<std::vector<float>>& dps) {
   const auto n = static_cast<int64_t>(lengths.size());
   // The datasets were sized from the planning pass; the same inputs must give the same counts.
   if (n != expected_streamlines_)
-    throw Error(where_ + ": " + std::to_string(n) + " streamlines now, " + std::to_string(expected_streamlines_) +
+    throw Error(where_ + ": " + std::to_string(n) + " streamlines now, " +
+                std::to_string(expected_streamlines_) +
                 " when the inputs were checked (did an input file change during the run?)");
   if (n == 0) return;
   const auto rows = static_cast<uint64_t>(n);
@@ -158,11 +179,16 @@ void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets, co
   write_rows(datasets_.euclidean_lengths.id(), H5T_NATIVE_FLOAT, euclidean_lengths.data(), 0, rows,
              where_ + "/euclidean_lengths");
   for (size_t k = 0; k < dps.size(); ++k)
-    write_rows(datasets_.dps[k].id(), H5T_NATIVE_FLOAT, dps[k].data(), 0, rows, where_ + "/data_per_streamline");
+    write_rows(datasets_.dps[k].id(), H5T_NATIVE_FLOAT, dps[k].data(), 0, rows,
+               where_ + "/data_per_streamline");
 }
 
-void write_connectivity(const Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group,
-                        const std::vector<int8_t>& matrix, const std::vector<uint16_t>& labels_xyz) {
+void write_connectivity(const Layout& layout,
+                        const pipeline::Plan& plan,
+                        size_t subject,
+                        size_t group,
+                        const std::vector<int8_t>& matrix,
+                        const std::vector<uint16_t>& labels_xyz) {
   const auto& d = layout.groups[subject][group];
   const auto& s = plan.subjects[subject].groups[group].streamlines;
   const std::string where = group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name);
@@ -181,7 +207,8 @@ void close_layout(Layout& layout) {
       for (Handle* h : {&g.data, &g.offsets, &g.lengths, &g.euclidean_lengths, &g.connectivity_matrix,
                         &g.connectivity_label_volume})
         h->close("a dataset");
-      for (auto& h : g.dps) h.close("a dataset");
+      for (auto& h : g.dps)
+        h.close("a dataset");
     }
   layout.groups.clear();
 }

@@ -16,7 +16,6 @@ bool is_absolute(const std::string& path) {
   return !path.empty() && path[0] == '/';
 }
 
-
 // The subject folder is a path, not a pattern: neutralise glob metacharacters in it with
 // one-character classes (glob.escape's method; GLOB_NOESCAPE makes backslash a plain character).
 std::string escape_glob(const std::string& path) {

@@ -4,10 +4,10 @@
 #include "dwipack/error.hpp"
 #include "dwipack/h5/schema.hpp"
 #include "dwipack/io/files.hpp"
-#include "dwipack/pipeline/farm.hpp"
-#include "dwipack/pipeline/plan.hpp"
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/npy.hpp"
+#include "dwipack/pipeline/farm.hpp"
+#include "dwipack/pipeline/plan.hpp"
 #include "dwipack/pipeline/volume.hpp"
 #include "dwipack/util/log.hpp"
 
@@ -169,12 +169,14 @@ size_t report_failures(const FarmResults& results, const std::vector<std::string
 
 /// Read a streamline group's connectivity inputs and write them (dwi_ml: np.load(matrix) > 0,
 /// and scilpy's get_data_as_labels: the integer label volume cast to uint16, wrapping).
-void write_connectivity_data(const h5::Layout& layout, const Plan& plan, size_t s, size_t g, VolumeBuffers& buffers) {
+void write_connectivity_data(
+    const h5::Layout& layout, const Plan& plan, size_t s, size_t g, VolumeBuffers& buffers) {
   const StreamlineGroupPlan& p = plan.subjects[s].groups[g].streamlines;
   if (p.connectivity_matrix.empty()) return;
   const io::NpyBoolArray matrix = io::read_npy_positive(p.connectivity_matrix);
   if (matrix.shape != p.connectivity_shape)
-    throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": shape changed since the inputs were checked");
+    throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) +
+                ": shape changed since the inputs were checked");
   std::vector<uint16_t> labels;
   if (!p.connectivity_labels.empty()) {
     const io::NiftiHeader h = io::read_nifti_header(p.connectivity_labels);
@@ -184,7 +186,8 @@ void write_connectivity_data(const h5::Layout& layout, const Plan& plan, size_t 
     io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
     labels.resize(n);
     // Integer labels are exact in float32 below 2^24; numpy's astype(uint16) wraps modulo 2^16.
-    for (size_t v = 0; v < n; ++v) labels[v] = static_cast<uint16_t>(static_cast<int64_t>(values[v]));
+    for (size_t v = 0; v < n; ++v)
+      labels[v] = static_cast<uint16_t>(static_cast<int64_t>(values[v]));
   }
   h5::write_connectivity(layout, plan, s, g, matrix.values, labels);
 }

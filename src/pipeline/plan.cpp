@@ -15,7 +15,8 @@ namespace dwipack::pipeline {
 
 int64_t SubjectPlan::output_bytes() const {
   int64_t total = 0;
-  for (const auto& g : groups) total += g.type == GroupType::volume ? g.volume.bytes() : g.streamlines.bytes();
+  for (const auto& g : groups)
+    total += g.type == GroupType::volume ? g.volume.bytes() : g.streamlines.bytes();
   return total;
 }
 
@@ -166,7 +167,8 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     if (h.format == io::TractogramFormat::tck) {
       // dipy needs a reference for a .tck: the first volume group's first file.
       if (!reference)
-        throw Error("file " + quoted(path) + ": a .tck needs a reference volume, and the config has no volume group");
+        throw Error("file " + quoted(path) +
+                    ": a .tck needs a reference volume, and the config has no volume group");
       space = space_of(*reference);
       space.source = "file " + quoted(path) + " (space of its reference " + quoted(reference->path) + ")";
     } else {
@@ -177,12 +179,14 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     // number of columns (the files are concatenated).
     std::vector<io::DpsKey> dps;
     for (const auto& key : gc.dps_keys) {
-      auto it = std::find_if(h.dps_keys.begin(), h.dps_keys.end(), [&](const io::DpsKey& k) { return k.name == key; });
+      auto it = std::find_if(h.dps_keys.begin(), h.dps_keys.end(),
+                             [&](const io::DpsKey& k) { return k.name == key; });
       if (it == h.dps_keys.end()) {
         std::string have;
-        for (const auto& k : h.dps_keys) have += (have.empty() ? "" : ", ") + quoted(k.name);
-        throw Error("file " + quoted(path) + ": data_per_streamline key " + quoted(key) + " not found (the file has " +
-                    (have.empty() ? std::string("none") : have) + ")");
+        for (const auto& k : h.dps_keys)
+          have += (have.empty() ? "" : ", ") + quoted(k.name);
+        throw Error("file " + quoted(path) + ": data_per_streamline key " + quoted(key) +
+                    " not found (the file has " + (have.empty() ? std::string("none") : have) + ")");
       }
       dps.push_back(*it);
     }
@@ -193,7 +197,8 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
       p.voxel_order = space.voxel_order;
       p.dps = dps;
     } else {
-      SpaceAttributes first{"file " + quoted(files[0]), p.vox2ras, p.dimensions, p.voxel_sizes, p.voxel_order};
+      SpaceAttributes first{"file " + quoted(files[0]), p.vox2ras, p.dimensions, p.voxel_sizes,
+                            p.voxel_order};
       check_compatible(first, "the group's first tractogram", space);
       for (size_t k = 0; k < dps.size(); ++k)
         if (dps[k].columns != p.dps[k].columns)
@@ -214,8 +219,9 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
       p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
       const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
       if (!process::is_integer_datatype(labels.datatype))
-        throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must have an " +
-                    "integer datatype, not " + process::datatype_name(labels.datatype));
+        throw Error("connectivity_labels " + quoted(p.connectivity_labels) +
+                    ": a label volume must have an " + "integer datatype, not " +
+                    process::datatype_name(labels.datatype));
       if (labels.nb_frames() != 1)
         throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must be 3-D");
       p.labels_shape = labels.shape3();
@@ -252,8 +258,9 @@ SubjectPlan plan_subject(const std::string& subject_dir,
         g.name = gc.name;
         g.type = gc.type;
         if (gc.type == GroupType::streamlines) {
-          g.streamlines = plan_streamline_group(subject_dir, gc, options, plan.input_bytes,
-                                                reference_group.empty() ? nullptr : &reference, streamline_buffers);
+          g.streamlines =
+              plan_streamline_group(subject_dir, gc, options, plan.input_bytes,
+                                    reference_group.empty() ? nullptr : &reference, streamline_buffers);
           plan.groups.push_back(std::move(g));
           return;
         }

@@ -12,7 +12,8 @@ namespace dwipack::pipeline {
 namespace {
 
 /// Column offsets of the requested dps keys inside a file's property row.
-std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h, const std::vector<io::DpsKey>& wanted) {
+std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h,
+                                             const std::vector<io::DpsKey>& wanted) {
   std::vector<std::pair<int, int>> out; // (first column, columns)
   for (const auto& key : wanted) {
     int first = 0;
@@ -24,7 +25,8 @@ std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h, cons
       }
       first += k.columns;
     }
-    if (!found) throw Error("file " + quoted(h.path) + ": data_per_streamline key " + quoted(key.name) + " not found");
+    if (!found)
+      throw Error("file " + quoted(h.path) + ": data_per_streamline key " + quoted(key.name) + " not found");
     out.emplace_back(first, key.columns);
   }
   return out;
@@ -111,25 +113,37 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
     const int64_t n_read = io::read_streamlines(
         header,
         [&](int64_t index, const float* xyz, int64_t n, const float* dps) {
-          const auto where = [&] { return "file " + quoted(file.path) + ": streamline " + std::to_string(index); };
+          const auto where = [&] {
+            return "file " + quoted(file.path) + ": streamline " + std::to_string(index);
+          };
           work.assign(xyz, xyz + 3 * n);
-          // dipy's load_tractogram refuses a file with any point outside the volume's box.
-          if (!process::load_round_trip(space, work.data(), n))
+          // dipy's load_tractogram refuses a file with any point outside the volume's box. A
+          // counting pass with nothing to resample needs only that verdict, not the points.
+          const bool verdict_only =
+              !sink && !by_step && !by_count && !by_compression && !options.remove_invalid;
+          if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
+                           : !process::load_round_trip(space, work.data(), n))
             throw Error(where() + " has points outside the bounding box of its space (dimensions " +
                         std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
                         std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
 
+          if (verdict_only) {
+            acc.add(nullptr, n, 0.0f);
+            return;
+          }
           float* pts = work.data();
           int64_t m = n;
           if (by_step) {
             m = process::step_size_point_count(work.data(), n, *options.step_size_mm);
             if (m == 0)
               throw Error(where() + " cannot be resampled with --step_size: it has " + std::to_string(n) +
-                          " point(s) and length " + std::to_string(process::length_double(work.data(), n)) + " mm");
+                          " point(s) and length " + std::to_string(process::length_double(work.data(), n)) +
+                          " mm");
           } else if (by_count) {
             m = *options.nb_points;
             if (n < 2)
-              throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) + " point(s)");
+              throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) +
+                          " point(s)");
           }
           // While counting, the new points matter only if --remove_invalid must test them.
           const bool need_points = sink || options.remove_invalid;
@@ -142,7 +156,8 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             process::set_number_of_points(work.data(), n, out.data(), m);
             pts = out.data();
           } else if (by_compression) {
-            m = process::compress_streamline(work.data(), n, *options.compress_mm, max_segment_mm, buffers.kept);
+            m = process::compress_streamline(work.data(), n, *options.compress_mm, max_segment_mm,
+                                             buffers.kept);
             out.resize(static_cast<size_t>(3 * m));
             for (int64_t i = 0; i < m; ++i)
               std::memcpy(out.data() + 3 * i, work.data() + 3 * buffers.kept[static_cast<size_t>(i)], 12);
@@ -160,7 +175,8 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             acc.add_dps(k, dps + columns[k].first, columns[k].second);
         },
         buffers.reader);
-    if (n_read == 0 && !sink) log::warning("file " + quoted(file.path) + " holds no streamline"); // once: at planning
+    if (n_read == 0 && !sink)
+      log::warning("file " + quoted(file.path) + " holds no streamline"); // once: at planning
   }
   return acc.finish();
 }

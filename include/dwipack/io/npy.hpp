@@ -17,6 +17,8 @@ struct NpyBoolArray {
 NpyBoolArray read_npy_positive(const std::string& path);
 
 /// Write a C-order little-endian float64 .npy (for generated test data).
-void write_npy_f64(const std::string& path, const std::vector<uint64_t>& shape, const std::vector<double>& values);
+void write_npy_f64(const std::string& path,
+                   const std::vector<uint64_t>& shape,
+                   const std::vector<double>& values);
 
 } // namespace dwipack::io

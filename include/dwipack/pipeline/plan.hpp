@@ -78,8 +78,8 @@ struct StreamlineGroupPlan {
 struct GroupPlan {
   std::string name;
   GroupType type = GroupType::volume;
-  VolumeGroupPlan volume;           ///< when type == volume
-  StreamlineGroupPlan streamlines;  ///< when type == streamlines
+  VolumeGroupPlan volume;          ///< when type == volume
+  StreamlineGroupPlan streamlines; ///< when type == streamlines
 };
 
 struct SubjectPlan {
@@ -108,9 +108,20 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan,
                                    standardization,
                                    std_mask_files)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TractogramFilePlan, path, vox2ras, dimensions)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order, dps,
-                                   n_streamlines, n_points, connectivity_matrix, connectivity_shape,
-                                   connectivity_nb_blocs, connectivity_labels, labels_shape)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan,
+                                   files,
+                                   vox2ras,
+                                   dimensions,
+                                   voxel_sizes,
+                                   voxel_order,
+                                   dps,
+                                   n_streamlines,
+                                   n_points,
+                                   connectivity_matrix,
+                                   connectivity_shape,
+                                   connectivity_nb_blocs,
+                                   connectivity_labels,
+                                   labels_shape)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume, streamlines)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, input_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(

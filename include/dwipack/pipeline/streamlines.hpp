@@ -21,10 +21,10 @@ struct StreamlineGroupPlan; // plan.hpp
 
 /// The command line's streamline options (mutually exclusive resampling / compression).
 struct StreamlineOptions {
-  std::optional<double> step_size_mm;  ///< --step_size (0 is written but means "no resampling")
-  std::optional<int64_t> nb_points;    ///< --nb_points
-  std::optional<double> compress_mm;   ///< --compress [tolerance]
-  bool remove_invalid = false;         ///< --remove_invalid
+  std::optional<double> step_size_mm; ///< --step_size (0 is written but means "no resampling")
+  std::optional<int64_t> nb_points;   ///< --nb_points
+  std::optional<double> compress_mm;  ///< --compress [tolerance]
+  bool remove_invalid = false;        ///< --remove_invalid
 };
 
 /// Receives a group's processed data, in order.
@@ -34,7 +34,8 @@ public:
   /// Rows [row0, row0 + n_rows) of the (P, 3) voxel-space points.
   virtual void points(int64_t row0, const float* xyz_vox, int64_t n_rows) = 0;
   /// The per-streamline arrays, once all points were delivered. dps[k] is S x columns(k).
-  virtual void streamline_arrays(const std::vector<int64_t>& offsets, const std::vector<int64_t>& lengths,
+  virtual void streamline_arrays(const std::vector<int64_t>& offsets,
+                                 const std::vector<int64_t>& lengths,
                                  const std::vector<float>& euclidean_lengths,
                                  const std::vector<std::vector<float>>& dps) = 0;
 };
@@ -47,10 +48,10 @@ struct StreamlineCounts {
 /// Buffers a worker keeps across groups and subjects.
 struct StreamlineBuffers {
   io::TractogramScratch reader;
-  std::vector<float> work;        ///< the current streamline (RAS mm, transformed in place)
-  std::vector<float> resampled;   ///< its resampled / compressed version
-  std::vector<int64_t> kept;      ///< indices kept by compression
-  std::vector<float> block;       ///< points waiting to be handed to the sink
+  std::vector<float> work;      ///< the current streamline (RAS mm, transformed in place)
+  std::vector<float> resampled; ///< its resampled / compressed version
+  std::vector<int64_t> kept;    ///< indices kept by compression
+  std::vector<float> block;     ///< points waiting to be handed to the sink
   std::vector<int64_t> offsets, lengths;
   std::vector<float> euclidean_lengths;
   std::vector<std::vector<float>> dps;
@@ -59,7 +60,9 @@ struct StreamlineBuffers {
 
 /// Process the group's files. Without a sink (planning) only the counts are produced. Throws
 /// Error naming the file (and the streamline index) for invalid input.
-StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan, const StreamlineOptions& options,
-                                          StreamlineBuffers& buffers, StreamlineSink* sink);
+StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
+                                          const StreamlineOptions& options,
+                                          StreamlineBuffers& buffers,
+                                          StreamlineSink* sink);
 
 } // namespace dwipack::pipeline

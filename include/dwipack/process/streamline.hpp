@@ -59,6 +59,10 @@ struct VoxelBounds {
 /// meet on one axis in different streamlines). An identity affine is skipped, as nibabel does.
 bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n, VoxelBounds* bounds = nullptr);
 
+/// The first half of load_round_trip only: the same verdict, with the points left in voxel
+/// corner space. For a counting pass that needs the verdict but not the points.
+bool in_bounding_box(const StreamlineSpace& space, float* xyz, int64_t n);
+
 /// dipy's remove_invalid_streamlines test (epsilon 1e-3) for one streamline in RAS mm: in voxel
 /// corner space, any coordinate < 1e-3 or > dimension - 1e-3 makes it invalid (returns false).
 /// A kept streamline is moved through dipy's round trip (to vox/corner and back), in place; a
