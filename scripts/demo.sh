@@ -10,7 +10,7 @@ DWIPACK=$PWD/build/bin/dwipack
 
 rm -rf "$OUT_DIR"
 echo "== generating an example dataset"
-"$DWIPACK" synth "$OUT_DIR" --subjects 6 --shape 48,56,40 --frames 32 --shape_step 6
+"$DWIPACK" synth "$OUT_DIR" --subjects 6 --shape 48,56,40 --frames 32 --shape_step 6 --streamlines 2000 --mean_points 60
 
 echo "== converting it with 3 MPI ranks (1 coordinator + 2 workers)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1

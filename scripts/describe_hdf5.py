@@ -27,9 +27,10 @@ def main(path):
                 g = f[subj][gname]
                 attrs = ", ".join(f"{k}={short(g.attrs[k])}" for k in sorted(g.attrs) if k != "affine")
                 print(f"  /{subj}/{gname}: {attrs}")
-                for dname, d in g.items():
-                    if isinstance(d, h5py.Dataset):
-                        print(f"    {dname}: {d.dtype} {d.shape}")
+                if g.attrs.get("type") == "streamlines":
+                    print(f"    {len(g['lengths'])} streamlines, {len(g['data'])} points")
+                g.visititems(lambda name, d: print(f"    {name}: {d.dtype} {d.shape}")
+                             if isinstance(d, h5py.Dataset) else None)
 
 
 if __name__ == "__main__":

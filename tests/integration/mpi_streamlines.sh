@@ -65,3 +65,24 @@ pass "1-point streamline refused with --step_size"
 run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/out.hdf5" "${ARGS_LISTS[@]}"
 expect_rc 1 "point outside"; expect_out "bundle_c.trk': streamline 5 has points outside the bounding box" "outside"
 pass "streamline outside the bounding box refused"
+
+# an empty tractogram: accepted with a warning, written as well-typed empty datasets
+rm -f "$D/dwi_ml_ready/sub-01/tractography/bundle_c.trk"
+for s in sub-01 sub-02 sub-03; do "$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/$s" empty; done
+cat > "$WORK/empty.json" <<'JSON'
+{"input": {"type": "volume", "files": "dwi/dwi.nii.gz", "standardization": "none"},
+ "empty": {"type": "streamlines", "files": "tractography/empty.trk"}}
+JSON
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/empty.hdf5" "$WORK/empty.json" "${ARGS_LISTS[@]:1}"
+expect_rc 0 "empty tractogram"; expect_out "empty.trk' holds no streamline" "empty tractogram warning"
+"$PYTHON" "$TESTS_DIR/python/check_output.py" "$WORK/empty.hdf5" "$D/dwi_ml_ready" "$WORK/empty.json" "${ARGS_LISTS[@]:1}" \
+  || fail "empty tractogram: output check failed"
+"$PYTHON" - "$WORK/empty.hdf5" <<'PY' || fail "empty tractogram: dataset types"
+import sys, h5py, numpy as np
+g = h5py.File(sys.argv[1])["sub-01/empty"]
+want = {"data": ((0, 3), "<f4"), "offsets": ((0,), "<i8"), "lengths": ((0,), "<i8"), "euclidean_lengths": ((0,), "<f4")}
+for name, (shape, dtype) in want.items():
+    assert g[name].shape == shape and g[name].dtype == np.dtype(dtype), (name, g[name].shape, g[name].dtype)
+assert len(g["data_per_streamline"]) == 0
+PY
+pass "empty tractogram"

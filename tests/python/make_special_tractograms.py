@@ -6,6 +6,7 @@ KIND: border    - streamlines within 1e-3 voxel of the border (valid to load, re
                   --remove_invalid) plus ordinary ones
       outside   - a streamline with a point outside the volume (dipy refuses to load the file)
       one_point - a streamline with a single point (cannot be resampled)
+      empty     - tractography/empty.trk with no streamline at all (instead of bundle_c.trk)
 """
 import os
 import sys
@@ -22,6 +23,10 @@ def main():
     dims = np.array(ref.shape[:3], dtype=np.float64)
     mid = dims / 2
     rng = np.random.default_rng(7)
+    if kind == "empty":
+        sft = StatefulTractogram([], ref, Space.VOX, origin=Origin.TRACKVIS)
+        save_tractogram(sft, os.path.join(subject_dir, "tractography", "empty.trk"), bbox_valid_check=False)
+        return
     # voxel coordinates, corner origin
     streamlines = [mid + np.cumsum(rng.normal(0, 0.3, (12, 3)), axis=0) for _ in range(5)]
     if kind == "border":
