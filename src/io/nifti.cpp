@@ -2,6 +2,7 @@
 
 #include "dwipack/error.hpp"
 #include "dwipack/process/convert.hpp"
+#include "posix_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -24,74 +25,11 @@ namespace dwipack::io {
 
 namespace {
 
-// ---- small POSIX helpers ----------------------------------------------------------------------
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
-/// Owns a POSIX file descriptor; closes it on destruction. Move-only.
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_); // read-only: a failed close loses nothing
-  }
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
-private:
-  int fd_ = -1;
-};
-
-FileDescriptor open_for_reading(const std::string& path) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) throw Error("cannot open: " + errno_text());
-  return FileDescriptor(fd);
-}
-
-/// pread until `n` bytes or end of file; returns the bytes read.
-size_t pread_full(int fd, unsigned char* buf, size_t n, int64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t r =
-        ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + static_cast<int64_t>(done)));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read error: " + errno_text());
-    }
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return done;
-}
-
-/// read until `n` bytes or end of file; returns the bytes read.
-size_t read_full(int fd, unsigned char* buf, size_t n) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::read(fd, buf + done, n - done);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read error: " + errno_text());
-    }
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return done;
-}
+using detail::errno_text;
+using detail::FileDescriptor;
+using detail::open_for_reading;
+using detail::pread_full;
+using detail::read_full;
 
 /// Grow-only resize: scratch buffers keep their pages across files.
 void ensure_size(std::vector<unsigned char>& v, int64_t n) {

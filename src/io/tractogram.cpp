@@ -19,58 +19,6 @@ namespace dwipack::io {
 
 namespace detail {
 
-namespace {
-std::string errno_text() {
-  return std::strerror(errno);
-}
-} // namespace
-
-FileDescriptor::~FileDescriptor() {
-  if (fd_ >= 0) ::close(fd_); // read-only: a failed close loses nothing
-}
-
-FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-FileDescriptor open_for_reading(const std::string& path) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) throw Error("cannot open: " + errno_text());
-  FileDescriptor owned(fd);
-  // Tractograms are read front to back once: let the kernel read ahead generously.
-  (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return owned;
-}
-
-int64_t file_size(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw Error("cannot stat: " + errno_text());
-  if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
-  return static_cast<int64_t>(st.st_size);
-}
-
-size_t pread_full(int fd, unsigned char* buf, size_t n, int64_t offset) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t r =
-        ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + static_cast<int64_t>(done)));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw Error("read error: " + errno_text());
-    }
-    if (r == 0) break;
-    done += static_cast<size_t>(r);
-  }
-  return done;
-}
-
 bool ChunkReader::ensure(size_t n) {
   if (available() >= n) return true;
   if (remaining() < static_cast<int64_t>(n)) return false;
@@ -157,7 +105,7 @@ TractogramHeader read_tractogram_header(const std::string& path) {
     const std::string ext = splitext_ext(path);
     if (ext != ".trk" && ext != ".tck")
       throw Error("extension " + quoted(ext) + " is not a tractogram format (accepted: '.trk', '.tck')");
-    const detail::FileDescriptor fd = detail::open_for_reading(path);
+    const detail::FileDescriptor fd = detail::open_for_reading(path, true);
     return ext == ".trk" ? detail::read_trk_header(path, fd.get()) : detail::read_tck_header(path, fd.get());
   });
 }
@@ -168,7 +116,7 @@ read_streamlines(const TractogramHeader& header, const StreamlineVisitor& visit,
   // the visitor's exceptions go through untouched (its caller knows its context).
   int64_t size = 0;
   const detail::FileDescriptor fd = with_context("file " + quoted(header.path), [&] {
-    detail::FileDescriptor opened = detail::open_for_reading(header.path);
+    detail::FileDescriptor opened = detail::open_for_reading(header.path, true);
     size = detail::file_size(opened.get());
     return opened;
   });

@@ -4,6 +4,7 @@
 // entry points that tractogram.cpp dispatches to. Private to src/io.
 #include "dwipack/error.hpp"
 #include "dwipack/io/tractogram.hpp"
+#include "posix_file.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -12,28 +13,6 @@
 #include <vector>
 
 namespace dwipack::io::detail {
-
-/// Owns a read-only POSIX file descriptor; closes it on destruction. Move-only.
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor();
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
-private:
-  int fd_ = -1;
-};
-
-/// Open for reading, hinting sequential access. Throws Error("cannot open: <strerror>").
-FileDescriptor open_for_reading(const std::string& path);
-/// Size in bytes (fstat). Throws Error.
-int64_t file_size(int fd);
-/// pread until `n` bytes or end of file; returns the bytes read. Throws Error on a read error.
-size_t pread_full(int fd, unsigned char* buf, size_t n, int64_t offset);
 
 /// Sequential reader over bytes [begin, end) of a file, through one reusable buffer that holds at
 /// most max(chunk_bytes, the largest unit asked for by ensure()) bytes: read()s, not mmap, so the

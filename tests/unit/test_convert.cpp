@@ -3,7 +3,9 @@
 #include "dwipack/error.hpp"
 #include "dwipack/process/convert.hpp"
 
+#include "support/compare.hpp"
 #include <gmock/gmock.h>
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -26,15 +28,13 @@ using dwipack::process::Scaling;
 using testing::HasSubstr;
 using testing::ThrowsMessage;
 
+using dwipack::test::bits;
+using dwipack::test::load_raw;
+using dwipack::test::same_bits;
+
 namespace {
 
 using Shape = std::array<int64_t, 3>;
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
 
 template <class T> std::vector<unsigned char> to_bytes(const std::vector<T>& values, bool swap) {
   std::vector<unsigned char> out(values.size() * sizeof(T));

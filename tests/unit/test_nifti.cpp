@@ -4,6 +4,7 @@
 // files Debian ships with nibabel and dipy, plus every refusal with its message.
 #include "dwipack/error.hpp"
 #include "dwipack/io/nifti.hpp"
+#include "support/compare.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
@@ -31,6 +32,10 @@ using dwipack::test::write_file;
 using json = nlohmann::json;
 using testing::HasSubstr;
 using testing::ThrowsMessage;
+
+using dwipack::test::bits;
+using dwipack::test::load_raw;
+using dwipack::test::same_bits;
 
 namespace {
 
@@ -70,36 +75,6 @@ struct Fixtures {
 const Fixtures& fixtures() {
   static Fixtures f;
   return f;
-}
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-std::vector<float> load_floats(const std::string& path) {
-  const std::string bytes = read_file(path);
-  std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
-  return v;
-}
-
-/// Bit-exact comparison; NaN must match NaN (payload included: numpy and we both keep it).
-testing::AssertionResult same_bits(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size())
-    return testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
-  size_t bad = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (bits(got[i]) == bits(want[i])) continue;
-    if (bad < 5)
-      first << "\n  [" << i << "] got " << got[i] << " (0x" << std::hex << bits(got[i]) << ") want "
-            << std::dec << want[i] << " (0x" << std::hex << bits(want[i]) << std::dec << ")";
-    ++bad;
-  }
-  if (bad == 0) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << bad << " of " << got.size() << " values differ:" << first.str();
 }
 
 /// Read a whole file into a fresh (X, Y, Z, F) array.
@@ -152,7 +127,7 @@ TEST_F(NiftiReference, DataMatchesNibabelBitForBit) {
   for (const json& c : cases()) {
     SCOPED_TRACE(c.at("name").get<std::string>());
     const NiftiHeader h = read_nifti_header(fixtures().path(c.at("file")));
-    EXPECT_TRUE(same_bits(read_all(h, scratch), load_floats(fixtures().path(c.at("ref")))));
+    EXPECT_TRUE(same_bits(read_all(h, scratch), load_raw<float>(fixtures().path(c.at("ref")))));
   }
 }
 
@@ -168,7 +143,7 @@ TEST_F(NiftiReference, TinyChunksAndOneFrameBlocksGiveTheSameData) {
     if (name == "lay_many_frames" || name == "lay_big_frames") continue; // slow at 7 bytes a read
     SCOPED_TRACE(name);
     const NiftiHeader h = read_nifti_header(fixtures().path(c.at("file")));
-    EXPECT_TRUE(same_bits(read_all(h, scratch), load_floats(fixtures().path(c.at("ref")))));
+    EXPECT_TRUE(same_bits(read_all(h, scratch), load_raw<float>(fixtures().path(c.at("ref")))));
   }
 }
 
@@ -180,7 +155,7 @@ TEST_F(NiftiReference, LandsAtItsFeatureOffsetInAWiderArray) {
     if (name.rfind("lay_", 0) != 0) continue;
     SCOPED_TRACE(name);
     const NiftiHeader h = read_nifti_header(fixtures().path(c.at("file")));
-    const std::vector<float> want = load_floats(fixtures().path(c.at("ref")));
+    const std::vector<float> want = load_raw<float>(fixtures().path(c.at("ref")));
     const int64_t frames = h.nb_frames(), voxels = h.voxels_per_frame(), f_total = frames + 3, f_offset = 2;
     std::vector<float> out(static_cast<size_t>(voxels * f_total), sentinel);
     ReadScratch scratch;
@@ -245,7 +220,7 @@ TEST(NiftiDebianFiles, MatchNibabel) {
     expect_affine_near(h.vox2ras, e.at("affine"));
     for (size_t i = 0; i < 3; ++i)
       EXPECT_EQ(h.voxel_sizes[i], static_cast<float>(e.at("zooms")[i].get<double>()));
-    EXPECT_TRUE(same_bits(read_all(h, scratch), load_floats(fixtures().path(e.at("ref")))));
+    EXPECT_TRUE(same_bits(read_all(h, scratch), load_raw<float>(fixtures().path(e.at("ref")))));
   }
 }
 
@@ -391,8 +366,10 @@ TEST(NiftiSiblings, ReadsExactlyTheFileAskedFor) {
   const NiftiHeader gz = read_nifti_header(dir / "x.nii.gz");
   EXPECT_EQ(plain.datatype, 4);
   EXPECT_EQ(gz.datatype, 16);
-  EXPECT_TRUE(same_bits(read_all(plain, scratch), load_floats(fixtures().path("lay_int16_v1_le_3d.f32"))));
-  EXPECT_TRUE(same_bits(read_all(gz, scratch), load_floats(fixtures().path("lay_float32_v1_le_4d_gz.f32"))));
+  EXPECT_TRUE(
+      same_bits(read_all(plain, scratch), load_raw<float>(fixtures().path("lay_int16_v1_le_3d.f32"))));
+  EXPECT_TRUE(
+      same_bits(read_all(gz, scratch), load_raw<float>(fixtures().path("lay_float32_v1_le_4d_gz.f32"))));
   // y.nii missing, y.nii.gz present: nifticlib alone would silently read y.nii.gz
   std::filesystem::copy_file(fixtures().path("lay_float32_v1_le_4d_gz.nii.gz"), dir / "y.nii.gz");
   EXPECT_THAT([&] { read_nifti_header(dir / "y.nii"); },

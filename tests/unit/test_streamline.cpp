@@ -4,6 +4,7 @@
 // exact (all of them, on this reference stack) must be bit-identical, not only close.
 #include "dwipack/error.hpp"
 #include "dwipack/process/streamline.hpp"
+#include "support/compare.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
@@ -26,6 +27,10 @@ using dwipack::Affine;
 using dwipack::Error;
 using namespace dwipack::process;
 using namespace dwipack::test;
+
+using dwipack::test::bits;
+using dwipack::test::load_raw;
+using dwipack::test::same_bits;
 
 namespace {
 
@@ -103,12 +108,6 @@ Bundle read_bundle(const std::string& points, const std::string& counts) {
 
 // ---------------------------------------------------------------------------------------------
 // Comparison with a report of bit-exactness
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
 
 bool same_float(float a, float b) {
   return bits(a) == bits(b) || (std::isnan(a) && std::isnan(b));

@@ -6,6 +6,7 @@
 // refusal with its message.
 #include "dwipack/error.hpp"
 #include "dwipack/io/tractogram.hpp"
+#include "support/compare.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
@@ -33,6 +34,10 @@ using dwipack::test::shell_quote;
 using dwipack::test::TempDir;
 using json = nlohmann::json;
 using testing::HasSubstr;
+
+using dwipack::test::bits;
+using dwipack::test::load_raw;
+using dwipack::test::same_bits;
 
 namespace {
 
@@ -88,36 +93,6 @@ struct Fixtures {
 const Fixtures& fixtures() {
   static Fixtures f;
   return f;
-}
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-template <class T> std::vector<T> load_raw(const std::string& path) {
-  const std::string bytes = read_file(path);
-  std::vector<T> v(bytes.size() / sizeof(T));
-  if (!v.empty()) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(T));
-  return v;
-}
-
-/// Bit-exact comparison (so -0.0 differs from +0.0).
-testing::AssertionResult same_bits(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size())
-    return testing::AssertionFailure() << "size " << got.size() << " != " << want.size();
-  size_t bad = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (bits(got[i]) == bits(want[i])) continue;
-    if (bad < 5)
-      first << "\n  [" << i << "] got " << got[i] << " (0x" << std::hex << bits(got[i]) << ") want "
-            << std::dec << want[i] << " (0x" << std::hex << bits(want[i]) << std::dec << ")";
-    ++bad;
-  }
-  if (bad == 0) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << bad << " of " << got.size() << " values differ:" << first.str();
 }
 
 /// Everything read_streamlines hands out, concatenated.

@@ -4,6 +4,7 @@
 // colleague's C++ readers are deliberately not used here.
 #include "dwipack/error.hpp"
 #include "dwipack/io/tractogram_writer.hpp"
+#include "support/compare.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gmock/gmock.h>
@@ -37,6 +38,10 @@ using json = nlohmann::json;
 using testing::HasSubstr;
 using testing::ThrowsMessage;
 
+using dwipack::test::bits;
+using dwipack::test::load_raw;
+using dwipack::test::same_bits;
+
 namespace {
 
 /// What nibabel reads from `path` (see writer_check.py tractogram).
@@ -49,12 +54,6 @@ json nibabel_read(const TempDir& dir, const std::string& path) {
   const int rc = run_command(cmd);
   if (rc != 0) throw std::runtime_error("nibabel could not load " + path + ":\n" + read_file(log));
   return json::parse(read_file(out));
-}
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
 }
 
 /// Random smooth-ish streamlines (RAS mm) inside the box [lo, hi] on each axis, with `keys` dps.
