@@ -109,6 +109,16 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+std::string extension_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t first = base.find_first_not_of('.');
+  if (first == std::string::npos) return "";
+  const size_t dot = base.rfind('.');
+  if (dot == std::string::npos || dot < first) return "";
+  return base.substr(dot);
+}
+
 std::string join_path(const std::string& dir, const std::string& entry) {
   // os.path.join semantics for the cases we meet: an absolute entry escapes the folder.
   if ((!entry.empty() && entry[0] == '/') || dir.empty()) return entry;

@@ -1,6 +1,7 @@
 #include "dwipack/io/nifti.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/io/files.hpp"
 #include "dwipack/process/convert.hpp"
 #include "posix_file.hpp"
 
@@ -87,17 +88,6 @@ template <class H> RawFields widen(const H& h) {
     f.srow[2][c] = static_cast<double>(h.srow_z[c]);
   }
   return f;
-}
-
-/// Python's os.path.splitext(path)[1]: the last '.'-suffix of the base name, leading dots ignored.
-std::string splitext_ext(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  const size_t first = base.find_first_not_of('.');
-  if (first == std::string::npos) return "";
-  const size_t dot = base.rfind('.');
-  if (dot == std::string::npos || dot < first) return "";
-  return base.substr(dot);
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -343,7 +333,7 @@ NiftiHeader read_header(const std::string& path) {
   hdr.path = path;
 
   // dwi_ml's rule is on os.path.splitext; a .gz must further be a gzipped .nii for any reader
-  const std::string ext = splitext_ext(path);
+  const std::string ext = extension_of(path);
   if (ext != ".nii" && ext != ".gz")
     throw Error("extension " + quoted(ext) + " is not supported (accepted: '.nii', '.nii.gz')");
   hdr.gzipped = ext == ".gz";

@@ -3,6 +3,7 @@
 #include "dwipack/io/tractogram.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/io/files.hpp"
 #include "tractogram_internal.hpp"
 
 #include <algorithm>
@@ -84,25 +85,11 @@ void fail(const TractogramHeader& header, const std::string& fact) {
 
 } // namespace detail
 
-namespace {
-
-/// Python's os.path.splitext(path)[1]: the last '.'-suffix of the base name, leading dots ignored
-/// (dipy's load_tractogram decides the format on it, case-sensitively).
-std::string splitext_ext(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  const size_t first = base.find_first_not_of('.');
-  if (first == std::string::npos) return "";
-  const size_t dot = base.rfind('.');
-  if (dot == std::string::npos || dot < first) return "";
-  return base.substr(dot);
-}
-
-} // namespace
+namespace {} // namespace
 
 TractogramHeader read_tractogram_header(const std::string& path) {
   return with_context("file " + quoted(path), [&] {
-    const std::string ext = splitext_ext(path);
+    const std::string ext = extension_of(path);
     if (ext != ".trk" && ext != ".tck")
       throw Error("extension " + quoted(ext) + " is not a tractogram format (accepted: '.trk', '.tck')");
     const detail::FileDescriptor fd = detail::open_for_reading(path, true);

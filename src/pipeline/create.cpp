@@ -24,12 +24,8 @@
 namespace dwipack::pipeline {
 
 std::string output_path(const std::string& out_file) {
-  const auto slash = out_file.find_last_of('/');
-  const std::string base = slash == std::string::npos ? out_file : out_file.substr(slash + 1);
-  const auto dot = base.find_last_of('.');
-  // os.path.splitext: a leading dot does not start an extension
-  if (dot == std::string::npos || dot == 0) return out_file + ".hdf5";
-  const std::string ext = base.substr(dot);
+  const std::string ext = io::extension_of(out_file);
+  if (ext.empty()) return out_file + ".hdf5";
   if (ext != ".hdf5")
     throw Error("output file " + quoted(out_file) + ": extension '" + ext + "' is not allowed; use '.hdf5' " +
                 "(or no extension, and '.hdf5' is appended)");

@@ -144,10 +144,6 @@ void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, c
     throw Error(h.source + ": voxel order " + h.voxel_order + " differs from " + ref.voxel_order + against);
 }
 
-bool has_extension(const std::string& path, const std::string& ext) {
-  return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
-}
-
 StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
                                           const GroupConfig& gc,
                                           const PlanOptions& options,
@@ -159,7 +155,7 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
   if (files.empty()) throw Error("no input file left for this group (all were missing)");
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
-    if (!has_extension(path, ".trk") && !has_extension(path, ".tck"))
+    if (io::extension_of(path) != ".trk" && io::extension_of(path) != ".tck")
       throw Error("file " + quoted(path) + ": streamline files must be .trk or .tck");
     const io::TractogramHeader h = io::read_tractogram_header(path);
     input_bytes += file_size(path);
@@ -211,7 +207,7 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
 
   if (!gc.connectivity_matrix.empty()) {
     p.connectivity_matrix = io::join_path(subject_dir, gc.connectivity_matrix);
-    if (!has_extension(p.connectivity_matrix, ".npy"))
+    if (io::extension_of(p.connectivity_matrix) != ".npy")
       throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
     p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
     p.connectivity_nb_blocs = gc.connectivity_nb_blocs;

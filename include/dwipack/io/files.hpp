@@ -16,6 +16,10 @@ struct ResolvedFiles {
 /// are literal paths. Entries are joined to `subject_dir` unless absolute.
 ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<std::string>& entries);
 
+/// Python's os.path.splitext(path)[1]: the last '.'-suffix of the base name, leading dots ignored
+/// ("" if none). dwi_ml and dipy decide file formats on it, case-sensitively.
+std::string extension_of(const std::string& path);
+
 /// dir/entry, or entry itself when it is absolute (os.path.join).
 std::string join_path(const std::string& dir, const std::string& entry);
 
