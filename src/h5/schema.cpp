@@ -155,9 +155,14 @@ StreamlineWriter::StreamlineWriter(const Layout& layout,
                                    size_t group)
     : datasets_(layout.groups[subject][group]),
       where_(group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name)),
-      expected_streamlines_(plan.subjects[subject].groups[group].streamlines.n_streamlines) {}
+      expected_streamlines_(plan.subjects[subject].groups[group].streamlines.n_streamlines),
+      expected_points_(plan.subjects[subject].groups[group].streamlines.n_points) {}
 
 void StreamlineWriter::points(int64_t row0, const float* xyz_vox, int64_t n_rows) {
+  if (row0 + n_rows > expected_points_)
+    throw Error(where_ + ": more points than the " + std::to_string(expected_points_) +
+                " counted from the tractogram headers (is a .trk's n_count or size inconsistent?)");
+  written_points_ = row0 + n_rows;
   write_rows(datasets_.data.id(), H5T_NATIVE_FLOAT, xyz_vox, static_cast<uint64_t>(row0),
              static_cast<uint64_t>(n_rows), where_ + "/data");
 }

@@ -144,6 +144,25 @@ void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, c
     throw Error(h.source + ": voxel order " + h.voxel_order + " differs from " + ref.voxel_order + against);
 }
 
+/// Streamline and point counts of a group of .trk files from their headers and sizes alone:
+/// each streamline is an int32 count and n_properties floats, each point 3 + n_scalars floats.
+/// False when a file is a .tck, has no n_count, or its size does not add up (the full pass then
+/// finds the exact problem).
+bool counts_from_headers(const StreamlineGroupPlan& p, StreamlineCounts& counts) {
+  StreamlineCounts total;
+  for (const auto& f : p.files) {
+    const io::TractogramHeader h = io::read_tractogram_header(f.path);
+    if (h.format != io::TractogramFormat::trk || h.count_in_header <= 0) return false;
+    const int64_t per_point = 4 * (3 + static_cast<int64_t>(h.n_scalars));
+    const int64_t point_bytes = file_size(f.path) - 1000 - h.count_in_header * 4 * (1 + h.n_properties);
+    if (point_bytes < 0 || point_bytes % per_point != 0) return false;
+    total.n_streamlines += h.count_in_header;
+    total.n_points += point_bytes / per_point;
+  }
+  counts = total;
+  return true;
+}
+
 StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
                                           const GroupConfig& gc,
                                           const PlanOptions& options,
@@ -224,8 +243,17 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     }
   }
 
-  // Sizes are known only after processing: run it now, keeping only the counts.
-  const StreamlineCounts counts = process_streamline_group(p, options.streamlines, buffers, nullptr);
+  // Sizes are known only after processing. Without resampling, compression or removal, a .trk
+  // header with n_count gives them by arithmetic; otherwise run the processing now, keeping only
+  // the counts. (The contents - bounding box, truncation - are then checked while writing,
+  // which still ends the job cleanly; see docs/design.md.)
+  const auto& so = options.streamlines;
+  const bool processing = (so.step_size_mm && *so.step_size_mm != 0) ||
+                          (so.nb_points && *so.nb_points != 0) || (so.compress_mm && *so.compress_mm != 0) ||
+                          so.remove_invalid;
+  StreamlineCounts counts;
+  if (processing || !counts_from_headers(p, counts))
+    counts = process_streamline_group(p, so, buffers, nullptr);
   p.n_streamlines = counts.n_streamlines;
   p.n_points = counts.n_points;
   return p;

@@ -6,7 +6,13 @@
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 namespace dwipack::pipeline {
 namespace {
@@ -32,20 +38,89 @@ std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h,
   return out;
 }
 
-/// Collects processed streamlines and hands the points to the sink in blocks.
+/// Hands full point blocks from the processing thread to the thread that writes them (the only
+/// one that calls HDF5 and MPI), so that processing overlaps writing. A few blocks circulate:
+/// the producer fills one while the consumer writes another.
+class BlockPipe {
+public:
+  BlockPipe(size_t n_blocks, size_t block_floats) : blocks_(n_blocks) {
+    for (auto& b : blocks_) {
+      b.reserve(block_floats);
+      free_.push_back(&b);
+    }
+  }
+
+  /// Producer: give a full block, get an empty one (waits while all blocks are being written).
+  void hand_over(std::vector<float>& full) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !free_.empty() || cancelled_; });
+    if (cancelled_) throw Cancelled{};
+    std::vector<float>* empty = free_.back();
+    free_.pop_back();
+    empty->clear();
+    full.swap(*empty); // `empty` now holds the data, `full` the empty buffer
+    ready_.push_back(empty);
+    changed_.notify_all();
+  }
+  /// Producer: no more blocks (normally or after an error).
+  void close(std::exception_ptr error = nullptr) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    error_ = error;
+    changed_.notify_all();
+  }
+  /// Consumer: the next full block, or null when the producer has closed and all were taken.
+  std::vector<float>* pop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !ready_.empty() || closed_; });
+    if (ready_.empty()) return nullptr;
+    std::vector<float>* block = ready_.front();
+    ready_.pop_front();
+    return block;
+  }
+  void recycle(std::vector<float>* block) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(block);
+    changed_.notify_all();
+  }
+  /// Consumer: stop the producer (it throws Cancelled at its next hand-over).
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  std::exception_ptr error() const { return error_; }
+
+  struct Cancelled {};
+
+private:
+  std::vector<std::vector<float>> blocks_;
+  std::vector<std::vector<float>*> free_;
+  std::deque<std::vector<float>*> ready_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false, cancelled_ = false;
+  std::exception_ptr error_;
+};
+
+/// Collects processed streamlines: counts always; when `hand_over` is set, also the points (in
+/// blocks given to hand_over when full) and the per-streamline arrays.
 class GroupAccumulator {
 public:
-  GroupAccumulator(StreamlineBuffers& b, StreamlineSink* sink, size_t n_dps) : b_(b), sink_(sink) {
+  using HandOver = std::function<void(std::vector<float>& full_block)>;
+
+  GroupAccumulator(StreamlineBuffers& b, HandOver hand_over, size_t n_dps)
+      : b_(b), hand_over_(std::move(hand_over)), keep_(static_cast<bool>(hand_over_)) {
     b_.offsets.clear();
     b_.lengths.clear();
     b_.euclidean_lengths.clear();
     b_.dps.assign(n_dps, {});
     b_.block.clear();
-    if (sink_) b_.block.reserve(b_.block_points * 3);
+    if (keep_) b_.block.reserve(b_.block_points * 3);
   }
 
   void add(const float* xyz_vox, int64_t n, float euclidean_length) {
-    if (sink_) {
+    if (keep_) {
       b_.offsets.push_back(n_points_);
       b_.lengths.push_back(n);
       b_.euclidean_lengths.push_back(euclidean_length);
@@ -55,7 +130,7 @@ public:
         const int64_t take = std::min(n - done, room);
         b_.block.insert(b_.block.end(), xyz_vox + 3 * done, xyz_vox + 3 * (done + take));
         done += take;
-        if (b_.block.size() >= b_.block_points * 3) flush();
+        if (b_.block.size() >= b_.block_points * 3) hand_over_(b_.block);
       }
     }
     n_points_ += n;
@@ -63,40 +138,30 @@ public:
   }
 
   void add_dps(size_t key, const float* values, int columns) {
-    if (sink_) b_.dps[key].insert(b_.dps[key].end(), values, values + columns);
+    if (keep_) b_.dps[key].insert(b_.dps[key].end(), values, values + columns);
   }
 
+  /// Hand over the last, partial block; returns the counts.
   StreamlineCounts finish() {
-    if (sink_) {
-      flush();
-      sink_->streamline_arrays(b_.offsets, b_.lengths, b_.euclidean_lengths, b_.dps);
-    }
+    if (keep_ && !b_.block.empty()) hand_over_(b_.block);
     return {n_streamlines_, n_points_};
   }
 
 private:
-  void flush() {
-    const auto rows = static_cast<int64_t>(b_.block.size() / 3);
-    if (rows == 0) return;
-    sink_->points(flushed_rows_, b_.block.data(), rows);
-    flushed_rows_ += rows;
-    b_.block.clear();
-  }
-
   StreamlineBuffers& b_;
-  StreamlineSink* sink_;
+  HandOver hand_over_;
+  bool keep_;
   int64_t n_points_ = 0;
   int64_t n_streamlines_ = 0;
-  int64_t flushed_rows_ = 0;
 };
 
-} // namespace
-
-StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
-                                          const StreamlineOptions& options,
-                                          StreamlineBuffers& buffers,
-                                          StreamlineSink* sink) {
-  GroupAccumulator acc(buffers, sink, plan.dps.size());
+/// Read and process every file of the group into `acc`. `counting`: only counts are needed.
+StreamlineCounts run_files(const StreamlineGroupPlan& plan,
+                           const StreamlineOptions& options,
+                           StreamlineBuffers& buffers,
+                           GroupAccumulator& acc,
+                           bool counting) {
+  const bool keep_points = !counting;
   // dwi_ml tests the options for truthiness: --step_size 0 means no resampling.
   const bool by_step = options.step_size_mm && *options.step_size_mm != 0;
   const bool by_count = options.nb_points && *options.nb_points != 0;
@@ -116,11 +181,16 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
           const auto where = [&] {
             return "file " + quoted(file.path) + ": streamline " + std::to_string(index);
           };
-          work.assign(xyz, xyz + 3 * n);
           // dipy's load_tractogram refuses a file with any point outside the volume's box. A
-          // counting pass with nothing to resample needs only that verdict, not the points.
+          // counting pass with nothing to resample needs only that verdict, not the points, and
+          // most streamlines are far from the border: a cheap conservative test settles them.
           const bool verdict_only =
-              !sink && !by_step && !by_count && !by_compression && !options.remove_invalid;
+              counting && !by_step && !by_count && !by_compression && !options.remove_invalid;
+          if (verdict_only && process::surely_in_bounding_box(space, xyz, n)) {
+            acc.add(nullptr, n, 0.0f);
+            return;
+          }
+          work.assign(xyz, xyz + 3 * n);
           if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
                            : !process::load_round_trip(space, work.data(), n))
             throw Error(where() + " has points outside the bounding box of its space (dimensions " +
@@ -146,7 +216,7 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
                           " point(s)");
           }
           // While counting, the new points matter only if --remove_invalid must test them.
-          const bool need_points = sink || options.remove_invalid;
+          const bool need_points = keep_points || options.remove_invalid;
           if ((by_step || by_count) && !need_points) {
             acc.add(nullptr, m, 0.0f);
             return;
@@ -164,7 +234,7 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             pts = out.data();
           }
           if (options.remove_invalid && !process::remove_invalid_round_trip(space, pts, m)) return;
-          if (!sink) {
+          if (counting) {
             acc.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
             return;
           }
@@ -175,10 +245,52 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
             acc.add_dps(k, dps + columns[k].first, columns[k].second);
         },
         buffers.reader);
-    if (n_read == 0 && !sink)
-      log::warning("file " + quoted(file.path) + " holds no streamline"); // once: at planning
+    if (n_read == 0 && counting) log::warning("file " + quoted(file.path) + " holds no streamline"); // once
   }
   return acc.finish();
+}
+
+} // namespace
+
+StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
+                                          const StreamlineOptions& options,
+                                          StreamlineBuffers& buffers,
+                                          StreamlineSink* sink) {
+  if (!sink) {
+    GroupAccumulator acc(buffers, nullptr, plan.dps.size());
+    return run_files(plan, options, buffers, acc, true);
+  }
+  // Writing: a processing thread (file reading and pure computation only) feeds point blocks to
+  // this thread, which alone calls HDF5 and MPI, so that the processing overlaps the writes.
+  BlockPipe pipe(3, buffers.block_points * 3);
+  StreamlineCounts counts;
+  std::thread producer([&] {
+    try {
+      GroupAccumulator acc(
+          buffers, [&](std::vector<float>& full) { pipe.hand_over(full); }, plan.dps.size());
+      counts = run_files(plan, options, buffers, acc, false);
+      pipe.close();
+    } catch (...) {
+      pipe.close(std::current_exception());
+    }
+  });
+  try {
+    int64_t row0 = 0;
+    while (std::vector<float>* block = pipe.pop()) {
+      const auto rows = static_cast<int64_t>(block->size() / 3);
+      sink->points(row0, block->data(), rows);
+      row0 += rows;
+      pipe.recycle(block);
+    }
+  } catch (...) {
+    pipe.cancel();
+    producer.join();
+    throw;
+  }
+  producer.join();
+  if (pipe.error()) std::rethrow_exception(pipe.error());
+  sink->streamline_arrays(buffers.offsets, buffers.lengths, buffers.euclidean_lengths, buffers.dps);
+  return counts;
 }
 
 } // namespace dwipack::pipeline

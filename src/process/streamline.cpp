@@ -380,6 +380,33 @@ bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n, VoxelB
   return box.valid(space.dimensions);
 }
 
+bool surely_in_bounding_box(const StreamlineSpace& space, const float* xyz, int64_t n) {
+  if (n == 0) return true;
+  float lo[3] = {xyz[0], xyz[1], xyz[2]}, hi[3] = {xyz[0], xyz[1], xyz[2]};
+  for (int64_t i = 1; i < n; ++i)
+    for (int d = 0; d < 3; ++d) {
+      const float v = xyz[3 * i + d];
+      lo[d] = v < lo[d] ? v : lo[d];
+      hi[d] = v > hi[d] ? v : hi[d];
+    }
+  for (int d = 0; d < 3; ++d)
+    if (!(std::isfinite(lo[d]) && std::isfinite(hi[d]))) return false; // NaN/Inf: exact rules
+  constexpr double margin = 0.01;
+  const float* m = space.ras2vox.m.data();
+  // The image of a box under an affine map is bounded by the images of its 8 corners.
+  for (int corner = 0; corner < 8; ++corner) {
+    const double p[3] = {(corner & 1) ? hi[0] : lo[0], (corner & 2) ? hi[1] : lo[1],
+                         (corner & 4) ? hi[2] : lo[2]};
+    for (int r = 0; r < 3; ++r) {
+      const double v = static_cast<double>(m[4 * r]) * p[0] + static_cast<double>(m[4 * r + 1]) * p[1] +
+                       static_cast<double>(m[4 * r + 2]) * p[2] + static_cast<double>(m[4 * r + 3]) + 0.5;
+      if (!(v >= margin && v <= static_cast<double>(space.dimensions[static_cast<size_t>(r)]) - margin))
+        return false;
+    }
+  }
+  return true;
+}
+
 bool in_bounding_box(const StreamlineSpace& space, float* xyz, int64_t n) {
   rasmm_center_to_vox_corner(space, xyz, n);
   return bounds_of(xyz, n).valid(space.dimensions);

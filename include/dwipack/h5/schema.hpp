@@ -53,6 +53,8 @@ private:
   const GroupDatasets& datasets_;
   std::string where_;
   int64_t expected_streamlines_;
+  int64_t expected_points_;
+  int64_t written_points_ = 0;
 };
 
 /// A streamline group's connectivity data: the matrix as 0/1 bytes (C order) and, in labels mode,

@@ -59,6 +59,12 @@ struct VoxelBounds {
 /// meet on one axis in different streamlines). An identity affine is skipped, as nibabel does.
 bool load_round_trip(const StreamlineSpace& space, float* xyz, int64_t n, VoxelBounds* bounds = nullptr);
 
+/// A cheap, conservative pre-check for the bounding-box verdict: true when the RAS bounding box of
+/// the points, mapped to voxel corner space in double, lies inside the volume with a 0.01 voxel
+/// margin (far above float32 rounding), so that the exact check cannot fail. False means "not
+/// sure": run the exact check.
+bool surely_in_bounding_box(const StreamlineSpace& space, const float* xyz, int64_t n);
+
 /// The first half of load_round_trip only: the same verdict, with the points left in voxel
 /// corner space. For a counting pass that needs the verdict but not the points.
 bool in_bounding_box(const StreamlineSpace& space, float* xyz, int64_t n);
