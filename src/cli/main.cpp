@@ -4,6 +4,8 @@
 #include "dwipack/mpi/comm.hpp"
 #include "dwipack/pipeline/create.hpp"
 #include "dwipack/synth/dataset.hpp"
+#include "dwipack/tools/extract.hpp"
+#include "dwipack/tools/inspect.hpp"
 #include "dwipack/util/log.hpp"
 #include "dwipack/version.hpp"
 
@@ -35,6 +37,8 @@ const char* const top_usage =
     "[options]\n"
     "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--streamlines N]\n"
     "                [--mean_points M] [--seed S]\n"
+    "  dwipack inspect FILE.hdf5 [--json]\n"
+    "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck) [-f]\n"
     "  dwipack --version | --help\n"
     "  dwipack create --help\n";
 
@@ -184,6 +188,71 @@ int run_synth_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_inspect_command(const std::vector<std::string>& args) {
+  po::options_description named("Options");
+  // clang-format off
+  named.add_options()
+      ("help,h", "show this help")
+      ("json", "print one JSON document (stable, sorted keys) instead of text");
+  // clang-format on
+  po::options_description hidden;
+  hidden.add_options()("file", po::value<std::vector<std::string>>(), "");
+  const po::variables_map vm = parse(args, named, hidden, "file", -1);
+  if (vm.count("help")) {
+    std::cout
+        << "Usage: dwipack inspect FILE.hdf5 [--json]\n\nPrint what a dwi_ml HDF5 file holds: root "
+           "attributes, subjects per split, and for every\nsubject and group its type, datasets (shape, "
+           "dtype), attributes, streamline and point counts,\ndata_per_streamline keys, and the file's size. "
+           "Oddities (unknown type, missing attribute)\nare listed under 'problems'.\n\n"
+        << named << "\n";
+    return 0;
+  }
+  const auto files =
+      vm.count("file") ? vm["file"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (files.size() != 1)
+    throw UsageError("expected 1 positional argument (FILE), got " + std::to_string(files.size()));
+  const auto doc = tools::inspect_file(files[0]);
+  if (vm.count("json"))
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  else
+    tools::print_inspection(doc, std::cout);
+  return 0;
+}
+
+int run_extract_command(const std::vector<std::string>& args) {
+  po::options_description named("Options");
+  tools::ExtractOptions options;
+  // clang-format off
+  named.add_options()
+      ("help,h", "show this help")
+      ("force,f", "overwrite OUT if it exists (replaced only once the new file is complete)");
+  // clang-format on
+  po::options_description hidden;
+  hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
+  const po::variables_map vm = parse(args, named, hidden, "positional", -1);
+  if (vm.count("help")) {
+    std::cout
+        << "Usage: dwipack extract FILE.hdf5 SUBJECT GROUP OUT [-f]\n\nWrite one group of a dwi_ml HDF5 "
+           "file to OUT: a volume group to .nii or .nii.gz (float32,\nthe group's affine and voxres), a "
+           "streamline group to .trk or .tck in RAS mm (data_per_streamline\nbecome .trk properties; a .tck "
+           "drops them).\n\n"
+        << named << "\n";
+    return 0;
+  }
+  const auto positional =
+      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (positional.size() != 4)
+    throw UsageError("expected 4 positional arguments (FILE SUBJECT GROUP OUT), got " +
+                     std::to_string(positional.size()));
+  options.file = positional[0];
+  options.subject = positional[1];
+  options.group = positional[2];
+  options.out = positional[3];
+  options.overwrite = vm.count("force") > 0;
+  std::cout << tools::extract(options).summary << "\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -202,6 +271,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "create") return run_create_command(args, argc, argv);
     if (command == "synth") return run_synth_command(args);
+    if (command == "inspect") return run_inspect_command(args);
+    if (command == "extract") return run_extract_command(args);
     throw UsageError("unknown command '" + command + "'");
   } catch (const UsageError& e) {
     if (talk) std::cerr << "dwipack " << command << ": error: " << e.what() << "\n\n" << top_usage;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 
 namespace dwipack::h5 {
@@ -30,7 +31,8 @@ bool is_bool_enum(hid_t type) {
 /// h5py's complex numbers: a compound of two floats named r and i.
 bool is_complex(hid_t type) {
   if (H5Tget_class(type) != H5T_COMPOUND || H5Tget_nmembers(type) != 2) return false;
-  if (take_h5_string(H5Tget_member_name(type, 0)) != "r" || take_h5_string(H5Tget_member_name(type, 1)) != "i")
+  if (take_h5_string(H5Tget_member_name(type, 0)) != "r" ||
+      take_h5_string(H5Tget_member_name(type, 1)) != "i")
     return false;
   return H5Tget_member_class(type, 0) == H5T_FLOAT && H5Tget_member_class(type, 1) == H5T_FLOAT;
 }
@@ -46,7 +48,8 @@ using ReadFn = std::function<herr_t(hid_t mem_type, void* buffer)>;
 
 /// Read `n` elements of `file_type` through `read`, as a flat list of JSON values (null elements
 /// for types without a JSON form).
-std::vector<nlohmann::json> read_flat(hid_t file_type, size_t n, const ReadFn& read, const std::string& where) {
+std::vector<nlohmann::json>
+read_flat(hid_t file_type, size_t n, const ReadFn& read, const std::string& where) {
   std::vector<nlohmann::json> out;
   out.reserve(n);
   const H5T_class_t cls = H5Tget_class(file_type);
@@ -131,7 +134,8 @@ std::vector<nlohmann::json> read_flat(hid_t file_type, size_t n, const ReadFn& r
 }
 
 /// Nest a flat C-order list into arrays of `shape` (a scalar for an empty shape).
-nlohmann::json nest(const std::vector<nlohmann::json>& flat, const std::vector<uint64_t>& shape, size_t dim, size_t& at) {
+nlohmann::json
+nest(const std::vector<nlohmann::json>& flat, const std::vector<uint64_t>& shape, size_t dim, size_t& at) {
   if (dim == shape.size()) return at < flat.size() ? flat[at++] : nlohmann::json();
   nlohmann::json arr = nlohmann::json::array();
   for (uint64_t i = 0; i < shape[dim]; ++i)
@@ -171,6 +175,18 @@ herr_t collect_attr_name(hid_t /*obj*/, const char* name, const H5A_info_t* /*in
 }
 
 } // namespace
+
+File open_file_read(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw Error("file " + quoted(path) + ": does not exist");
+  if (!std::filesystem::is_regular_file(status))
+    throw Error("file " + quoted(path) + ": is not a regular file");
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  H5Eclear2(H5E_DEFAULT);
+  if (is_hdf5 <= 0) throw Error("file " + quoted(path) + ": is not an HDF5 file");
+  return File::open_read(path);
+}
 
 std::string child_path(const std::string& parent, const std::string& name) {
   return parent == "/" || parent.empty() ? "/" + name : parent + "/" + name;
@@ -312,7 +328,8 @@ DatasetInfo dataset_info(hid_t dataset, const std::string& where) {
   return info;
 }
 
-void read_rows(hid_t dataset, hid_t mem_type, void* out, uint64_t row0, uint64_t nrows, const std::string& where) {
+void read_rows(
+    hid_t dataset, hid_t mem_type, void* out, uint64_t row0, uint64_t nrows, const std::string& where) {
   if (nrows == 0) return;
   Handle file_space(check_id(H5Dget_space(dataset), "getting the shape of " + quoted(where)));
   bool null_space = false;
@@ -328,13 +345,15 @@ void read_rows(hid_t dataset, hid_t mem_type, void* out, uint64_t row0, uint64_t
         "selecting rows of " + quoted(where));
   Handle mem_space(check_id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr),
                             "creating a dataspace"));
-  check(H5Dread(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, out), "reading " + quoted(where));
+  check(H5Dread(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, out),
+        "reading " + quoted(where));
 }
 
 std::vector<int64_t> read_all_i64(hid_t dataset, const std::string& where) {
   const DatasetInfo info = dataset_info(dataset, where);
   Handle type(check_id(H5Dget_type(dataset), "getting the type of " + quoted(where)));
-  if (H5Tget_class(type.id()) != H5T_INTEGER) throw Error(quoted(where) + " is " + info.dtype + ", expected integers");
+  if (H5Tget_class(type.id()) != H5T_INTEGER)
+    throw Error(quoted(where) + " is " + info.dtype + ", expected integers");
   if (info.shape.empty()) throw Error(quoted(where) + " is a scalar, expected an array");
   std::vector<int64_t> values(element_count(info.shape));
   read_rows(dataset, H5T_NATIVE_INT64, values.data(), 0, info.shape[0], where);

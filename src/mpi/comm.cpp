@@ -39,6 +39,11 @@ Environment::Environment(int* argc, char*** argv) {
   int initialised = 0;
   MPI_Initialized(&initialised);
   if (!initialised) {
+    // A run without mpirun/srun is an Open MPI singleton, which by default starts a helper daemon
+    // (about 0.1 s) so that it could spawn processes later; dwipack never spawns.
+    const bool launched =
+        std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_RANK");
+    if (!launched) setenv("OMPI_MCA_ess_singleton_isolated", "1", /*overwrite=*/0);
     int provided = 0;
     check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "initialising MPI");
     owned_ = true;

@@ -305,15 +305,16 @@ void apply_affine32(const Affine32& a, float* xyz, int64_t n) {
       acc = _mm_add_ps(acc, _mm_mul_ps(z, row[r][2]));
       q[r] = _mm_add_ps(acc, row[r][3]);
     }
-    alignas(16) float qx[4], qy[4], qz[4];
-    _mm_store_ps(qx, q[0]);
-    _mm_store_ps(qy, q[1]);
-    _mm_store_ps(qz, q[2]);
-    for (int k = 0; k < 4; ++k) {
-      p[3 * k + 0] = qx[k];
-      p[3 * k + 1] = qy[k];
-      p[3 * k + 2] = qz[k];
-    }
+    // back to AoS: [x0 y0 z0 x1] [y1 z1 x2 y2] [z2 x3 y3 z3]
+    const __m128 xy_lo = _mm_unpacklo_ps(q[0], q[1]); // x0 y0 x1 y1
+    const __m128 xy_hi = _mm_unpackhi_ps(q[0], q[1]); // x2 y2 x3 y3
+    const __m128 z0x1 = _mm_shuffle_ps(q[2], xy_lo, _MM_SHUFFLE(2, 2, 0, 0));
+    const __m128 y1z1 = _mm_shuffle_ps(q[1], q[2], _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 z2x3 = _mm_shuffle_ps(q[2], xy_hi, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128 x3y3z3 = _mm_shuffle_ps(xy_hi, q[2], _MM_SHUFFLE(3, 3, 3, 2));
+    _mm_storeu_ps(p, _mm_shuffle_ps(xy_lo, z0x1, _MM_SHUFFLE(2, 0, 1, 0)));
+    _mm_storeu_ps(p + 4, _mm_shuffle_ps(y1z1, xy_hi, _MM_SHUFFLE(1, 0, 2, 0)));
+    _mm_storeu_ps(p + 8, _mm_shuffle_ps(z2x3, x3y3z3, _MM_SHUFFLE(2, 1, 2, 0)));
   }
 #endif
   for (; i < n; ++i)

@@ -3,6 +3,7 @@
 // order, attributes of any type and shape as JSON, dataset shapes and types, rows converted to a
 // native numeric type. Shared by `inspect` and `extract`; tolerant by design, so that a file with
 // unexpected content can still be described. Serial only (no MPI-IO).
+#include "dwipack/h5/file.hpp"
 #include "dwipack/h5/handle.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,10 @@
 #include <vector>
 
 namespace dwipack::h5 {
+
+/// Open an existing HDF5 file read-only; throws Error("file 'PATH': does not exist" / "is not an
+/// HDF5 file") before HDF5 gets to print its own error stack.
+File open_file_read(const std::string& path);
 
 enum class ObjectKind { group, dataset, other };
 
@@ -71,7 +76,8 @@ DatasetInfo dataset_info(hid_t dataset, const std::string& where);
 /// Read rows [row0, row0 + nrows) along the first axis of `dataset` into `out` (C order), converted
 /// by HDF5 to the native numeric `mem_type` (e.g. H5T_NATIVE_DOUBLE). A 1-D dataset has rows of
 /// one value. Throws Error naming `where` (rows outside the dataset, a type HDF5 cannot convert).
-void read_rows(hid_t dataset, hid_t mem_type, void* out, uint64_t row0, uint64_t nrows, const std::string& where);
+void read_rows(
+    hid_t dataset, hid_t mem_type, void* out, uint64_t row0, uint64_t nrows, const std::string& where);
 
 /// The whole dataset as int64 (any integer type), C order.
 std::vector<int64_t> read_all_i64(hid_t dataset, const std::string& where);
