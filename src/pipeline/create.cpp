@@ -18,7 +18,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <dirent.h>
+#include <fstream>
 #include <set>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace dwipack::pipeline {
@@ -34,6 +36,10 @@ std::string output_path(const std::string& out_file) {
 
 std::string partial_path(const std::string& final_path) {
   return final_path + ".partial";
+}
+
+std::string config_copy_path(const std::string& final_path) {
+  return final_path.substr(0, final_path.size() - io::extension_of(final_path).size()) + ".json";
 }
 
 namespace {
@@ -59,6 +65,17 @@ std::string data_and_time_now() {
   char buf[128];
   std::strftime(buf, sizeof buf, "%d %B %Y %X", &tm);
   return buf;
+}
+
+void copy_config(const std::string& from, const std::string& to) {
+  struct stat a {
+  }, b{};
+  if (::stat(from.c_str(), &a) != 0) return; // a missing config is reported by load_config
+  if (::stat(to.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return;
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  if (!out) throw Error("cannot write the config copy " + quoted(to));
 }
 
 /// What rank 0 checks before any rank does work, broadcast to all.
@@ -99,6 +116,10 @@ Setup prepare(const CreateOptions& o) {
   if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
     throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
   if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+
+  // dwi_ml copies the config next to the output (before checking it), so the file's config can
+  // always be found again. A config already at that path is left as it is.
+  copy_config(o.config_file, config_copy_path(s.final_path));
 
   const Config config = load_config(o.config_file);
   s.config_json = config.canonical_json;

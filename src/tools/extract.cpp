@@ -396,6 +396,22 @@ ExtractResult extract_streamlines(hid_t group,
   return r;
 }
 
+/// `e` with the writers' name for the temporary file replaced by OUT, which is what the user knows.
+Error naming_out(const Error& e, const std::string& tmp, const std::string& out) {
+  const auto fix = [&](std::string text) {
+    for (const auto& [from, to] :
+         {std::pair{"file " + quoted(tmp), "OUT " + quoted(out)}, {quoted(tmp), quoted(out)}})
+      for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+        text.replace(at, from.size(), to);
+    return text;
+  };
+  const auto& frames = e.frames(); // outermost first
+  Error fixed(fix(frames.back()));
+  for (auto it = frames.rbegin() + 1; it != frames.rend(); ++it)
+    fixed = Error(fixed, fix(*it));
+  return fixed;
+}
+
 /// The group to extract, open, with what the checks learnt about it.
 struct Source {
   h5::File file;
@@ -443,12 +459,16 @@ ExtractResult extract(const ExtractOptions& o) {
   if (std::filesystem::exists(p) && !o.overwrite)
     throw Error("OUT " + quoted(o.out) + " already exists; use -f to overwrite it");
   PendingOutput pending(o.out);
-  ExtractResult r = with_context(context, [&] {
-    return src.type == "volume" ? extract_volume(src.group.id(), src.where, pending.path(), o)
-                                : extract_streamlines(src.group.id(), src.where, pending.path(), format, o);
-  });
-  pending.commit();
-  return r;
+  try {
+    ExtractResult r = with_context(context, [&] {
+      return src.type == "volume" ? extract_volume(src.group.id(), src.where, pending.path(), o)
+                                  : extract_streamlines(src.group.id(), src.where, pending.path(), format, o);
+    });
+    pending.commit();
+    return r;
+  } catch (const Error& e) {
+    throw naming_out(e, pending.path(), o.out);
+  }
 }
 
 } // namespace dwipack::tools

@@ -50,3 +50,12 @@ expect_rc 0 "-f"
 "$PYTHON" -c "import h5py,sys; sys.exit(h5py.File('$WORK/plain.hdf5','r').attrs['data_and_time'] != '09 September 2001 01:46:40')" \
   || fail "-f did not replace the file (or data_and_time is not '%d %B %Y %X')"
 pass "output naming, -f and existing files"
+
+# the config is copied next to the output as <stem>.json, as dwi_ml does (even if checks fail later)
+cmp -s "$D/config.json" "$WORK/plain.json" || fail "config not copied to plain.json"
+run_dwipack 0 create "$R" "$WORK/copy_only.hdf5" "$D/config.json" "$WORK/none.txt" "${ARGS_LISTS[@]:2}"
+expect_rc 1 "copy then fail"; cmp -s "$D/config.json" "$WORK/copy_only.json" || fail "config not copied before the list check"
+cp "$D/config.json" "$WORK/same.json"
+run_dwipack 0 create "$R" "$WORK/same.hdf5" "$WORK/same.json" "${ARGS_LISTS[@]:1}"
+expect_rc 0 "config already at the copy path"
+pass "config copy"

@@ -45,4 +45,7 @@ std::string output_path(const std::string& out_file);
 /// The partial file written during the job, renamed to the output path at the end.
 std::string partial_path(const std::string& final_path);
 
+/// Where the config is copied, as dwi_ml does: the output path with '.json' for '.hdf5'.
+std::string config_copy_path(const std::string& final_path);
+
 } // namespace dwipack::pipeline
