@@ -45,7 +45,7 @@ void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void
   nifti_1_header h;
   std::memset(&h, 0, sizeof h);
   h.sizeof_hdr = 348;
-  h.dim[0] = static_cast<short>(spec.nb_frames > 1 ? 4 : 3);
+  h.dim[0] = static_cast<short>(spec.nb_frames > 1 || spec.force_4d ? 4 : 3);
   for (int i = 0; i < 3; ++i)
     h.dim[i + 1] = static_cast<short>(spec.shape[static_cast<size_t>(i)]);
   h.dim[4] = static_cast<short>(spec.nb_frames);

@@ -126,7 +126,8 @@ extract_volume(hid_t group, const std::string& where, const std::string& tmp, co
   io::NiftiWriteSpec spec;
   spec.shape = {static_cast<int64_t>(nx), static_cast<int64_t>(ny), static_cast<int64_t>(nz)};
   spec.nb_frames = static_cast<int64_t>(nf);
-  spec.datatype = 16; // NIFTI_TYPE_FLOAT32: what dwi_ml trains on
+  spec.force_4d = true; // the stored group is (X, Y, Z, F) even when F == 1
+  spec.datatype = 16;   // NIFTI_TYPE_FLOAT32: what dwi_ml trains on
   spec.vox2ras = read_affine(group, where);
   spec.voxel_sizes = read_voxel_sizes(group, "voxres", spec.vox2ras, where);
 

@@ -67,8 +67,8 @@ run_dwipack 0 inspect "$WORK/text.hdf5"
 expect_rc 1 "inspect non-HDF5"; expect_out "file '$WORK/text.hdf5': is not an HDF5 file" "inspect non-HDF5"
 run_dwipack 0 inspect "$WORK/none.hdf5"
 expect_rc 1 "inspect missing file"; expect_out "file '$WORK/none.hdf5': does not exist" "inspect missing file"
-[ ! -e "$WORK/x.nii.gz" ] && [ ! -e "$WORK/x.png" ] && [ ! -e "$WORK/x.trk" ] || fail "a failed extract left a file"
-ls -a "$WORK" | grep -q '^\.dwipack-' && fail "a temporary file was left behind"
+for f in "$WORK/x.nii.gz" "$WORK/x.png" "$WORK/x.trk"; do [ ! -e "$f" ] || fail "a failed extract left $f"; done
+if compgen -G "$WORK/.dwipack-*" >/dev/null; then fail "a temporary file was left behind"; fi
 # an existing OUT is kept without -f, replaced with it
 before=$(md5sum < "$WORK/bundles.trk")
 run_dwipack 0 extract "$H5" "$S" tracking "$WORK/bundles.trk"
@@ -98,7 +98,7 @@ done
 "$DWIPACK" inspect "$STYLE" --json > "$WORK/style.json" || fail "inspect --json of an h5py file failed"
 "${CHECK[@]}" inspect-json "$STYLE" "$WORK/style.json" || fail "inspect --json of an h5py file does not match h5py"
 for group in sl_vox_corner sl_vox_center sl_voxmm_corner sl_voxmm_center sl_rasmm_corner sl_rasmm_center \
-  sl_lower streamlines; do
+  sl_lower sl_unpacked streamlines; do
   for ext in trk tck; do
     run_dwipack 0 extract "$STYLE" subjA "$group" "$WORK/$group.$ext"
     expect_rc 0 "extract $group.$ext"
@@ -106,6 +106,9 @@ for group in sl_vox_corner sl_vox_center sl_voxmm_corner sl_voxmm_center sl_rasm
       || fail "$group.$ext: wrong RAS mm points"
   done
 done
+run_dwipack 0 extract "$STYLE" subjA sl_big "$WORK/big.tck"   # 1.2 M points: several read batches
+expect_rc 0 "extract sl_big"
+"${CHECK[@]}" spaces "$WORK/big.tck" "$WORK/style_ref.nii.gz" "$WORK/expected_big.npz" || fail "big.tck: wrong points"
 run_dwipack 0 extract "$STYLE" subjA dwi "$WORK/style_dwi.nii.gz"
 expect_rc 0 "float64 volume without voxres"; expect_out "no attribute 'voxres'" "float64 volume without voxres"
 run_dwipack 0 extract "$STYLE" subjA empty "$WORK/empty.trk"

@@ -223,9 +223,7 @@ def volume(h5path, subject, group, out):
         voxres = g.attrs["voxres"]
     data = np.asanyarray(img.dataobj)
     expect(img.get_data_dtype() == np.float32, f"{out}: dtype {img.get_data_dtype()}")
-    # A 1-feature group may come back 3-D: io::write_nifti writes 3-D for one frame.
-    if want.shape[3] == 1 and data.ndim == 3:
-        data = data[..., None]
+    # The stored (X, Y, Z, F) shape is kept, F == 1 included.
     expect(data.shape == want.shape, f"{out}: shape {data.shape} != {want.shape}")
     if data.shape == want.shape:
         expect(np.array_equal(data.view(np.uint32), want.astype(np.float32).view(np.uint32)),
@@ -357,6 +355,35 @@ def make_dwiml_file(h5path, reference, expected_npz):
         lengths = g["lengths"][()].astype(np.uint32)
         del g["lengths"]
         g.create_dataset("lengths", data=lengths)
+        # offsets not packed (streamlines stored in reverse order): read one by one
+        g = streamline_group(a, "sl_unpacked", Space.VOX, Origin.TRACKVIS)
+        data, offsets, lengths = g["data"][()], g["offsets"][()], g["lengths"][()]
+        order = np.arange(len(lengths))[::-1]
+        new_offsets = np.zeros_like(offsets)
+        new_offsets[order] = np.concatenate([[0], np.cumsum(lengths[order])[:-1]])
+        new_data = np.concatenate([data[offsets[i]:offsets[i] + lengths[i]] for i in order])
+        g["data"][...] = new_data
+        g["offsets"][...] = new_offsets
+        # more points than one extraction batch (1 Mi): three long streamlines
+        big = []
+        for _ in range(3):
+            steps = rng.normal(0, 0.05, (400_000, 3))
+            walk = np.abs(np.mod(np.cumsum(steps, axis=0) + dims / 2, 2 * (dims - 2)) - (dims - 2)) + 1
+            big.append(nib.affines.apply_affine(affine, walk).astype(np.float32))
+        big_sft = StatefulTractogram(big, reference, Space.RASMM, origin=Origin.NIFTI)
+        np.savez(expected_npz.replace(".npz", "_big.npz"), **{f"s{i}": s for i, s in enumerate(big_sft.streamlines)})
+        big_sft.to_vox()
+        big_sft.to_corner()
+        g = a.create_group("sl_big")
+        for k, val in {"type": "streamlines", "space": "Space.VOX", "origin": "Origin.TRACKVIS"}.items():
+            g.attrs[k] = val
+        for k, val in zip(("affine", "dimensions", "voxel_sizes", "voxel_order"), big_sft.space_attributes):
+            g.attrs[k] = val
+        g.create_dataset("data", data=big_sft.streamlines._data)
+        g.create_dataset("offsets", data=big_sft.streamlines._offsets.astype(np.int64))
+        g.create_dataset("lengths", data=big_sft.streamlines._lengths.astype(np.int64))
+        g.create_dataset("euclidean_lengths", data=np.zeros(3, np.float32))
+        g.create_group("data_per_streamline")
         e = a.create_group("empty")                     # an old empty tractogram
         for k, val in {"type": "streamlines", "space": "Space.VOX", "origin": "Origin.TRACKVIS",
                        "affine": affine.astype(np.float32), "dimensions": dims.astype(np.int16),

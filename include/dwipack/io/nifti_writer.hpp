@@ -12,6 +12,7 @@ namespace dwipack::io {
 struct NiftiWriteSpec {
   std::array<int64_t, 3> shape{};     ///< X, Y, Z
   int64_t nb_frames = 1;              ///< 1 writes a 3-D image, more a 4-D one
+  bool force_4d = false;              ///< write a 4-D image even with one frame (X, Y, Z, 1)
   int datatype = 16;                  ///< NIFTI_TYPE_* : UINT8 (2), INT16 (4), FLOAT32 (16)
   Affine vox2ras = identity_affine(); ///< stored as the sform (code 1, scanner) and the qform (code 0)
   std::array<float, 3> voxel_sizes{1, 1, 1};
