@@ -40,7 +40,10 @@ const char* const top_usage =
     "  dwipack inspect FILE.hdf5 [--json]\n"
     "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck) [-f]\n"
     "  dwipack --version | --help\n"
-    "  dwipack create --help\n";
+    "  dwipack create --help\n"
+    "\n"
+    "Started as dwiml_create_hdf5_dataset (a symlink to dwipack, installed next to it), it is dwi_ml's\n"
+    "command: the same arguments and options as `dwipack create`.\n";
 
 const char* const create_usage =
     "Usage: [mpirun -n N] dwipack create DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION TESTING [options]\n"
@@ -255,9 +258,29 @@ int run_extract_command(const std::vector<std::string>& args) {
 
 } // namespace
 
+/// The name the program was started as (a symlink name selects a dwi_ml-compatible entry point).
+std::string program_name(const char* argv0) {
+  const std::string path = argv0 ? argv0 : "dwipack";
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool talk = launcher_rank() == 0;
+  // dwi_ml's own command name: the same arguments as `dwipack create`, so that a user's existing
+  // command line (and job scripts) run unchanged.
+  if (program_name(argv[0]) == "dwiml_create_hdf5_dataset") {
+    try {
+      return run_create_command(args, argc, argv);
+    } catch (const UsageError& e) {
+      if (talk) std::cerr << "dwiml_create_hdf5_dataset: error: " << e.what() << "\n\n" << create_usage;
+      return pipeline::exit_input_error;
+    } catch (const Error& e) {
+      if (talk) std::cerr << "dwiml_create_hdf5_dataset: error: " << e.what() << "\n";
+      return pipeline::exit_input_error;
+    }
+  }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     if (talk) std::cout << top_usage;
     return args.empty() ? 1 : 0;
