@@ -11,8 +11,11 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -43,7 +46,8 @@ const char* const top_usage =
     "  dwipack create --help\n"
     "\n"
     "Started as dwiml_create_hdf5_dataset (a symlink to dwipack, installed next to it), it is dwi_ml's\n"
-    "command: the same arguments and options as `dwipack create`.\n";
+    "command: the same arguments and options as `dwipack create`. Started as create_hdf5_dataset\n"
+    "(or create_hdf5_dataset.py), it takes the 2021 command line: create_hdf5_dataset --help.\n";
 
 const char* const create_usage =
     "Usage: [mpirun -n N] dwipack create DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION TESTING [options]\n"
@@ -79,6 +83,15 @@ po::variables_map parse(const std::vector<std::string>& args,
     throw UsageError(e.what());
   }
   return vm;
+}
+
+/// Start MPI and run a conversion on every rank.
+int run_conversion(const pipeline::CreateOptions& options, int argc, char** argv) {
+  mpi::Environment env(&argc, &argv);
+  h5::SilenceErrors quiet_hdf5;
+  mpi::Comm comm(MPI_COMM_WORLD);
+  log::set_rank(comm.size() > 1 ? comm.rank() : -1);
+  return pipeline::run_create(options, comm);
 }
 
 int run_create_command(std::vector<std::string> args, int argc, char** argv) {
@@ -147,11 +160,118 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
     }
   }
 
-  mpi::Environment env(&argc, &argv);
-  h5::SilenceErrors quiet_hdf5;
-  mpi::Comm comm(MPI_COMM_WORLD);
-  log::set_rank(comm.size() > 1 ? comm.rank() : -1);
-  return pipeline::run_create(options, comm);
+  return run_conversion(options, argc, argv);
+}
+
+const char* const seed_usage =
+    "Usage: [mpirun -n N] create_hdf5_dataset [--force] [--name NAME] [--std_mask MASK]\n"
+    "           [--bundles B [B ...]] [--space vox|voxmm|rasmm] [--step_size MM | --compress]\n"
+    "           [--enforce_bundles_presence True|False] [--enforce_files_presence True|False]\n"
+    "           [--independent_modalities True|False] [--logging LEVEL]\n"
+    "           DATABASE_FOLDER CONFIG TRAINING VALIDATION\n"
+    "\n"
+    "dwi_ml's 2021 create_hdf5_dataset.py command line (a symlink to dwipack). DATABASE_FOLDER holds\n"
+    "dwi_ml_ready/; the file is DATABASE_FOLDER/hdf5/NAME.hdf5 (NAME: date and time by default), in\n"
+    "the 2021 layout (version 2, training/validation lists, file attribute 'space'). The config's\n"
+    "groups are volume groups, always standardized (per feature unless --independent_modalities\n"
+    "False), with --std_mask ('*' = the subject id) as mask; '*' in a file name is the subject id.\n"
+    "Streamlines come from each subject's bundles/ folder (the file starting with each --bundles\n"
+    "name, or all of them) into a group 'streamlines', stored in --space with the center origin,\n"
+    "compressed (0.01 mm) unless --step_size is given, invalid streamlines removed. True/False\n"
+    "options mean what they say. hdf5/ must not exist unless --force (only the file is replaced).\n";
+
+/// "True"/"False" (and true/false, 1/0, yes/no), which the 2021 script took as strings.
+bool parse_bool(const std::string& option, const std::string& value) {
+  std::string v = value;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  throw UsageError("--" + option + " takes True or False, got '" + value + "'");
+}
+
+/// dwi_ml 2021's default name: the date and time, %Y_%m_%d_%H%M%S.
+std::string default_name() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y_%m_%d_%H%M%S", &tm);
+  return buf;
+}
+
+int run_seed_command(const std::vector<std::string>& args, int argc, char** argv) {
+  po::options_description named("Options");
+  // clang-format off
+  named.add_options()
+      ("help,h", "show this help")
+      ("force,f", "write into an existing DATABASE_FOLDER/hdf5/ (replacing NAME.hdf5 once complete)")
+      ("name", po::value<std::string>(), "file name without .hdf5 (default: date and time)")
+      ("std_mask", po::value<std::string>(), "standardization mask for every volume group ('*' = subject id)")
+      ("bundles", po::value<std::vector<std::string>>()->multitoken(),
+       "bundle names: the file of bundles/ starting with each name (default: all .trk/.tck files)")
+      ("space", po::value<std::string>()->default_value("vox"), "space of the stored streamlines: vox, voxmm, rasmm")
+      ("step_size", po::value<double>()->value_name("MM"), "resample streamlines to this step (mm)")
+      ("compress", "compress streamlines (0.01 mm), the default when --step_size is not given")
+      ("enforce_bundles_presence", po::value<std::string>()->default_value("True"),
+       "True: a missing bundle is an error; False: it is skipped")
+      ("enforce_files_presence", po::value<std::string>()->default_value("True"),
+       "True: a missing config file is an error; False: it is dropped")
+      ("independent_modalities", po::value<std::string>()->default_value("True"),
+       "True: standardize each feature on its own; False: all features together")
+      ("logging", po::value<std::string>()->default_value("warning"), "error, warning, info or debug")
+      ("save_intermediate", "not supported by dwipack yet (refused)");
+  // clang-format on
+  po::options_description hidden;
+  hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
+  const po::variables_map vm = parse(args, named, hidden, "positional", -1);
+  if (vm.count("help")) {
+    if (launcher_rank() == 0) std::cout << seed_usage << "\n" << named << "\n";
+    return 0;
+  }
+  const auto positional =
+      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (positional.size() != 4)
+    throw UsageError("expected 4 positional arguments (DATABASE_FOLDER CONFIG TRAINING VALIDATION), got " +
+                     std::to_string(positional.size()));
+  if (vm.count("save_intermediate")) throw UsageError("--save_intermediate is not supported by dwipack yet");
+  if (vm.count("step_size") && vm.count("compress"))
+    throw UsageError("--step_size and --compress are mutually exclusive");
+
+  pipeline::CreateOptions options;
+  const std::string database = positional[0];
+  options.dwi_ml_ready = database + "/dwi_ml_ready";
+  const std::string name = vm.count("name") ? vm["name"].as<std::string>() : default_name();
+  if (name.empty() || name.find('/') != std::string::npos)
+    throw UsageError("--name must be a plain file name");
+  options.out_file = database + "/hdf5/" + name + ".hdf5";
+  options.config_file = positional[1];
+  options.training_list = positional[2];
+  options.validation_list = positional[3];
+  options.overwrite = vm.count("force") > 0;
+  options.enforce_files_presence =
+      parse_bool("enforce_files_presence", vm["enforce_files_presence"].as<std::string>());
+  options.independent_modalities =
+      parse_bool("independent_modalities", vm["independent_modalities"].as<std::string>());
+  options.seed.enabled = true;
+  options.seed.enforce_bundles_presence =
+      parse_bool("enforce_bundles_presence", vm["enforce_bundles_presence"].as<std::string>());
+  if (vm.count("std_mask")) options.seed.std_mask = vm["std_mask"].as<std::string>();
+  if (vm.count("bundles")) options.seed.bundles = vm["bundles"].as<std::vector<std::string>>();
+  options.seed.space = vm["space"].as<std::string>();
+  if (options.seed.space != "vox" && options.seed.space != "voxmm" && options.seed.space != "rasmm")
+    throw UsageError("--space must be vox, voxmm or rasmm, got '" + options.seed.space + "'");
+  // The 2021 script compressed (0.01 mm) unless resampling, and always removed invalid streamlines.
+  if (vm.count("step_size"))
+    options.streamlines.step_size_mm = vm["step_size"].as<double>();
+  else
+    options.streamlines.compress_mm = 0.01;
+  options.streamlines.remove_invalid = true;
+  try {
+    log::set_level(log::parse_level(vm["logging"].as<std::string>()));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  return run_conversion(options, argc, argv);
 }
 
 int run_synth_command(const std::vector<std::string>& args) {
@@ -268,9 +388,21 @@ std::string program_name(const char* argv0) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool talk = launcher_rank() == 0;
-  // dwi_ml's own command name: the same arguments as `dwipack create`, so that a user's existing
-  // command line (and job scripts) run unchanged.
-  if (program_name(argv[0]) == "dwiml_create_hdf5_dataset") {
+  // dwi_ml's own command names, so that a user's existing command lines and job scripts run
+  // unchanged: the modern one takes `dwipack create`'s arguments; the seed-era one its own.
+  const std::string program = program_name(argv[0]);
+  if (program == "create_hdf5_dataset" || program == "create_hdf5_dataset.py") {
+    try {
+      return run_seed_command(args, argc, argv);
+    } catch (const UsageError& e) {
+      if (talk) std::cerr << program << ": error: " << e.what() << "\n\n" << seed_usage;
+      return pipeline::exit_input_error;
+    } catch (const Error& e) {
+      if (talk) std::cerr << program << ": error: " << e.what() << "\n";
+      return pipeline::exit_input_error;
+    }
+  }
+  if (program == "dwiml_create_hdf5_dataset") {
     try {
       return run_create_command(args, argc, argv);
     } catch (const UsageError& e) {

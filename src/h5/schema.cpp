@@ -14,6 +14,25 @@ std::vector<uint64_t> dims_of(const std::array<int64_t, 3>& a) {
   return {static_cast<uint64_t>(a[0]), static_cast<uint64_t>(a[1]), static_cast<uint64_t>(a[2])};
 }
 
+/// The 2021 root attributes (spec §4): version 2, no testing list, no compress / nb_points, and
+/// the file-level `space`.
+void write_root_attributes_2021(hid_t root,
+                                const pipeline::Plan& plan,
+                                const pipeline::StreamlineOptions& options,
+                                const std::vector<std::string>& chosen) {
+  write_attr_i64(root, "version", 2);
+  write_attr_string(root, "data_and_time", plan.data_and_time);
+  write_attr_strings(root, "chosen_subjs", chosen);
+  write_attr_string(root, "groups_config", plan.groups_config);
+  write_attr_strings(root, "training_subjs", plan.training);
+  write_attr_strings(root, "validation_subjs", plan.validation);
+  if (options.step_size_mm)
+    write_attr_f64(root, "step_size", *options.step_size_mm);
+  else
+    write_attr_string(root, "step_size", not_defined_by_user);
+  write_attr_string(root, "space", plan.space_2021);
+}
+
 void write_root_attributes(hid_t root,
                            const pipeline::Plan& plan,
                            const pipeline::StreamlineOptions& options) {
@@ -21,6 +40,7 @@ void write_root_attributes(hid_t root,
   chosen.reserve(plan.subjects.size());
   for (const auto& s : plan.subjects)
     chosen.push_back(s.id);
+  if (plan.layout_2021) return write_root_attributes_2021(root, plan, options, chosen);
   write_attr_string(root, "data_and_time", plan.data_and_time); // sic: dwi_ml's spelling
   write_attr_strings(root, "chosen_subjs", chosen);
   write_attr_string(root, "groups_config", plan.groups_config);
@@ -42,14 +62,17 @@ void write_root_attributes(hid_t root,
     write_attr_string(root, "compress", not_defined_by_user);
 }
 
-GroupDatasets
-create_volume_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
+GroupDatasets create_volume_group(hid_t subject_group,
+                                  const std::string& subject,
+                                  const pipeline::GroupPlan& g,
+                                  bool layout_2021) {
   const std::string where = group_path(subject, g.name);
   const auto& v = g.volume;
   Handle group = create_group(subject_group, g.name, where);
   write_attr_string(group.id(), "type", "volume");
   write_attr_f64(group.id(), "affine", std::vector<double>(v.vox2ras.begin(), v.vox2ras.end()), {4, 4});
-  write_attr_f32(group.id(), "voxres", std::vector<float>(v.voxel_sizes.begin(), v.voxel_sizes.end()), {3});
+  if (!layout_2021) // added to dwi_ml in 2021-11
+    write_attr_f32(group.id(), "voxres", std::vector<float>(v.voxel_sizes.begin(), v.voxel_sizes.end()), {3});
   write_attr_i64(group.id(), "nb_features", v.nb_features);
   std::vector<uint64_t> dims = dims_of(v.shape);
   dims.push_back(static_cast<uint64_t>(v.nb_features));
@@ -68,16 +91,26 @@ Handle bool_enum_type(hid_t base) {
   return t;
 }
 
-GroupDatasets
-create_streamline_group(hid_t subject_group, const std::string& subject, const pipeline::GroupPlan& g) {
+GroupDatasets create_streamline_group(hid_t subject_group,
+                                      const std::string& subject,
+                                      const pipeline::GroupPlan& g,
+                                      bool layout_2021) {
   const std::string where = group_path(subject, g.name);
   const auto& s = g.streamlines;
   Handle group = create_group(subject_group, g.name, where);
   const hid_t id = group.id();
   write_attr_string(id, "type", "streamlines");
   // The space attributes dipy rebuilds a StatefulTractogram from (spec §3.4).
-  write_attr_string(id, "space", "Space.VOX");
-  write_attr_string(id, "origin", "Origin.TRACKVIS");
+  if (layout_2021) { // dipy's Space enum as str(); no origin attribute: the 2021 reader assumes center
+    const std::string& sp = s.storage_space;
+    write_attr_string(id, "space",
+                      sp == "rasmm"   ? "Space.RASMM"
+                      : sp == "voxmm" ? "Space.VOXMM"
+                                      : "Space.VOX");
+  } else {
+    write_attr_string(id, "space", "Space.VOX");
+    write_attr_string(id, "origin", "Origin.TRACKVIS");
+  }
   std::vector<float> affine(16);
   for (size_t i = 0; i < 16; ++i)
     affine[i] = static_cast<float>(s.vox2ras[i]);
@@ -97,6 +130,10 @@ create_streamline_group(hid_t subject_group, const std::string& subject, const p
   d.lengths = create_dataset(id, "lengths", H5T_STD_I64LE, {n_streamlines}, where + "/lengths");
   d.euclidean_lengths =
       create_dataset(id, "euclidean_lengths", H5T_IEEE_F32LE, {n_streamlines}, where + "/euclidean_lengths");
+  if (layout_2021) { // no data per streamline, no connectivity in 2021
+    group.close("group '" + where + "'");
+    return d;
+  }
   // Always present, possibly empty (dwi_ml's reader looks it up).
   Handle dps_group = create_group(id, "data_per_streamline", where + "/data_per_streamline");
   for (const auto& key : s.dps)
@@ -134,8 +171,8 @@ create_layout(const File& file, const pipeline::Plan& plan, const pipeline::Stre
     Handle sg = create_group(file.id(), subject.id, "/" + subject.id);
     for (const auto& g : subject.groups)
       layout.groups[s].push_back(g.type == GroupType::volume
-                                     ? create_volume_group(sg.id(), subject.id, g)
-                                     : create_streamline_group(sg.id(), subject.id, g));
+                                     ? create_volume_group(sg.id(), subject.id, g, plan.layout_2021)
+                                     : create_streamline_group(sg.id(), subject.id, g, plan.layout_2021));
     sg.close("group '/" + subject.id + "'");
   }
   return layout;

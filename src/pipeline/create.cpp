@@ -13,13 +13,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <dirent.h>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,10 +81,40 @@ void copy_config(const std::string& from, const std::string& to) {
   if (!out) throw Error("cannot write the config copy " + quoted(to));
 }
 
+/// The seed-era config: volume groups only ('type' and 'files'); every group is standardized,
+/// per feature unless --independent_modalities False (the 2021 code had no standardization
+/// key). Returns the typed config; its python_repr is that of the file as written.
+Config load_seed_config(const std::string& path, bool independent) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("config " + quoted(path) + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(text.str());
+  } catch (const nlohmann::json::exception&) {
+    return parse_config(text.str(), path); // its error message says where the syntax is wrong
+  }
+  const std::string original_repr = python_repr(j);
+  if (j.is_object())
+    for (auto& [name, group] : j.items()) {
+      if (!group.is_object()) continue;
+      if (group.value("type", "") != "volume")
+        throw Error("config " + quoted(path) + ": /" + name +
+                    "/type: the seed-era create_hdf5_dataset takes " +
+                    "volume groups only; streamlines come from each subject's bundles/ (--bundles)");
+      if (!group.contains("standardization")) group["standardization"] = independent ? "independent" : "all";
+    }
+  Config config = parse_config(j.dump(), path);
+  config.python_repr = original_repr;
+  return config;
+}
+
 /// What rank 0 checks before any rank does work, broadcast to all.
 struct Setup {
   std::string final_path;
   std::string config_json;
+  std::string groups_config; ///< python repr of the config as written
   std::string config_source;
   std::vector<std::string> training, validation, testing, chosen;
   std::string data_and_time;
@@ -110,23 +143,38 @@ Setup prepare(const CreateOptions& o) {
   Setup s;
   if (!io::is_directory(o.dwi_ml_ready))
     throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
-  s.final_path = output_path(o.out_file);
-  const std::string out_dir = parent_dir(s.final_path);
-  if (!io::is_directory(out_dir)) throw Error("output folder " + quoted(out_dir) + " does not exist");
-  if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
-    throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
-  if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+  if (o.seed.enabled) {
+    // The seed-era script writes DATABASE/hdf5/NAME.hdf5; hdf5/ must not exist without --force.
+    // (It then deleted the whole folder; dwipack only replaces the file, once complete.)
+    s.final_path = o.out_file;
+    const std::string folder = parent_dir(s.final_path);
+    if (io::is_directory(folder) && !o.overwrite)
+      throw Error("folder " + quoted(folder) + " already exists; use --force to write into it");
+    if (!io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
+      throw Error("cannot create folder " + quoted(folder) + ": " + std::strerror(errno));
+    const Config config = load_seed_config(o.config_file, o.independent_modalities);
+    s.config_json = config.canonical_json;
+    s.groups_config = config.python_repr;
+  } else {
+    s.final_path = output_path(o.out_file);
+    const std::string out_dir = parent_dir(s.final_path);
+    if (!io::is_directory(out_dir)) throw Error("output folder " + quoted(out_dir) + " does not exist");
+    if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
+      throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
+    if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
 
-  // dwi_ml copies the config next to the output (before checking it), so the file's config can
-  // always be found again. A config already at that path is left as it is.
-  copy_config(o.config_file, config_copy_path(s.final_path));
+    // dwi_ml copies the config next to the output (before checking it), so the file's config
+    // can always be found again. A config already at that path is left as it is.
+    copy_config(o.config_file, config_copy_path(s.final_path));
 
-  const Config config = load_config(o.config_file);
-  s.config_json = config.canonical_json;
+    const Config config = load_config(o.config_file);
+    s.config_json = config.canonical_json;
+    s.groups_config = config.python_repr;
+  }
   s.config_source = o.config_file;
   s.training = read_subject_list(o.training_list);
   s.validation = read_subject_list(o.validation_list);
-  s.testing = read_subject_list(o.testing_list);
+  if (!o.seed.enabled) s.testing = read_subject_list(o.testing_list); // 2021: no testing set
   s.chosen = union_of_lists(s.training, s.validation, s.testing);
   if (s.chosen.empty()) throw Error("the three subject lists are empty: nothing to convert");
 
@@ -144,8 +192,16 @@ Setup prepare(const CreateOptions& o) {
   return s;
 }
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
-    Setup, final_path, config_json, config_source, training, validation, testing, chosen, data_and_time)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup,
+                                   final_path,
+                                   config_json,
+                                   groups_config,
+                                   config_source,
+                                   training,
+                                   validation,
+                                   testing,
+                                   chosen,
+                                   data_and_time)
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
 /// rank if it failed (rank 0 has printed the error).
@@ -237,6 +293,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   PlanOptions plan_options;
   plan_options.enforce_files_presence = options.enforce_files_presence;
   plan_options.streamlines = options.streamlines;
+  plan_options.seed = options.seed;
   std::vector<size_t> list_order(setup.chosen.size());
   for (size_t i = 0; i < list_order.size(); ++i)
     list_order[i] = i;
@@ -259,7 +316,9 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     plan.training = setup.training;
     plan.validation = setup.validation;
     plan.testing = setup.testing;
-    plan.groups_config = config.python_repr;
+    plan.groups_config = setup.groups_config;
+    plan.layout_2021 = options.seed.enabled;
+    plan.space_2021 = options.seed.space;
     plan.data_and_time = setup.data_and_time;
     log::info("planned " + std::to_string(plan.subjects.size()) + " subject(s) in " +
               std::to_string(seconds_since(t0)) + " s");

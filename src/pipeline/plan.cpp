@@ -8,6 +8,7 @@
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
+#include <dirent.h>
 #include <numeric>
 #include <sys/stat.h>
 
@@ -170,6 +171,10 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
                                           const io::NiftiHeader* reference,
                                           StreamlineBuffers& buffers) {
   StreamlineGroupPlan p;
+  if (options.seed.enabled) {
+    p.storage_space = options.seed.space;
+    p.center_origin = true;
+  }
   std::vector<std::string> files = resolve(subject_dir, gc.files, options, "files");
   if (files.empty()) throw Error("no input file left for this group (all were missing)");
   for (size_t i = 0; i < files.size(); ++i) {
@@ -259,12 +264,85 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
   return p;
 }
 
+/// '*' replaced by the subject id: the 2021 meaning of a wildcard.
+std::string with_subject(std::string entry, const std::string& id) {
+  for (size_t at = entry.find('*'); at != std::string::npos; at = entry.find('*', at + id.size()))
+    entry.replace(at, 1, id);
+  return entry;
+}
+
+/// The files of the subject's bundles/ folder that make its 'streamlines' group (2021): one
+/// file per --bundles name (the one whose name starts with it), or every .trk/.tck file.
+std::vector<std::string> seed_bundle_files(const std::string& subject_dir, const SeedOptions& seed) {
+  const std::string folder = subject_dir + "/bundles";
+  std::vector<std::string> names;
+  if (DIR* d = opendir(folder.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name[0] != '.' && io::is_regular_file(folder + "/" + name)) names.push_back(name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> files;
+  if (seed.bundles.empty()) {
+    for (const auto& n : names)
+      if (io::extension_of(n) == ".trk" || io::extension_of(n) == ".tck") files.push_back("bundles/" + n);
+    if (files.empty() && seed.enforce_bundles_presence)
+      throw Error("no .trk or .tck file in " + quoted(folder) + " (--enforce_bundles_presence)");
+    return files;
+  }
+  for (const auto& bundle : seed.bundles) {
+    std::vector<std::string> match;
+    for (const auto& n : names)
+      if (n.compare(0, bundle.size(), bundle) == 0) match.push_back(n);
+    if (match.size() > 1)
+      throw Error("bundle " + quoted(bundle) + ": several files of " + quoted(folder) + " start with it");
+    if (match.empty()) {
+      if (seed.enforce_bundles_presence)
+        throw Error("bundle " + quoted(bundle) + ": no file of " + quoted(folder) +
+                    " starts with it (use --enforce_bundles_presence False to skip missing bundles)");
+      log::warning("bundle " + quoted(bundle) + ": no file in " + quoted(folder) + ", skipped");
+      continue;
+    }
+    files.push_back("bundles/" + match[0]);
+  }
+  return files;
+}
+
+/// The config as the 2021 script applied it to one subject: wildcards are the subject id, the
+/// --std_mask applies to every volume group, and the streamlines come from bundles/.
+Config seed_subject_config(const Config& config,
+                           const std::string& subject_dir,
+                           const std::string& id,
+                           const SeedOptions& seed) {
+  Config c = config;
+  for (auto& g : c.groups) {
+    for (auto& f : g.files)
+      f = with_subject(f, id);
+    g.std_mask.clear();
+    if (!seed.std_mask.empty()) g.std_mask.push_back(with_subject(seed.std_mask, id));
+  }
+  GroupConfig streamlines;
+  streamlines.name = "streamlines";
+  streamlines.type = GroupType::streamlines;
+  streamlines.files = seed_bundle_files(subject_dir, seed);
+  if (!streamlines.files.empty()) c.groups.push_back(streamlines);
+  return c;
+}
+
 } // namespace
 
 SubjectPlan plan_subject(const std::string& subject_dir,
                          const std::string& subject_id,
-                         const Config& config,
+                         const Config& modern_config,
                          const PlanOptions& options) {
+  const Config config =
+      options.seed.enabled
+          ? with_context(
+                "subject " + quoted(subject_id),
+                [&] { return seed_subject_config(modern_config, subject_dir, subject_id, options.seed); })
+          : modern_config;
   SubjectPlan plan;
   plan.id = subject_id;
   if (!io::is_directory(subject_dir))
@@ -272,6 +350,7 @@ SubjectPlan plan_subject(const std::string& subject_dir,
 
   io::NiftiHeader reference; // first volume group's first file
   std::string reference_group;
+  io::NiftiHeader last_volume_first_file;
   StreamlineBuffers streamline_buffers;
   // dwi_ml writes volume groups first, then streamline groups (each in config order).
   for (GroupType pass : {GroupType::volume, GroupType::streamlines}) {
@@ -282,14 +361,18 @@ SubjectPlan plan_subject(const std::string& subject_dir,
         g.name = gc.name;
         g.type = gc.type;
         if (gc.type == GroupType::streamlines) {
+          const io::NiftiHeader* ref = reference_group.empty() ? nullptr
+                                       : options.seed.enabled  ? &last_volume_first_file
+                                                               : &reference;
           g.streamlines =
-              plan_streamline_group(subject_dir, gc, options, plan.input_bytes,
-                                    reference_group.empty() ? nullptr : &reference, streamline_buffers);
+              plan_streamline_group(subject_dir, gc, options, plan.input_bytes, ref, streamline_buffers);
           plan.groups.push_back(std::move(g));
           return;
         }
         io::NiftiHeader first;
         g.volume = plan_volume_group(subject_dir, gc, options, plan.input_bytes, first);
+        g.volume.rules_2021 = options.seed.enabled;
+        if (options.seed.enabled) last_volume_first_file = first; // the 2021 reference for a .tck
         if (reference_group.empty()) {
           reference = first;
           reference_group = gc.name;

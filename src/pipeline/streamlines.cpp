@@ -168,6 +168,18 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
   const bool by_compression = options.compress_mm && *options.compress_mm != 0;
   constexpr double max_segment_mm = 10.0; // dipy compress_streamlines' default, used by scilpy
 
+  // RAS mm (center) -> the stored space: HEAD's vox/corner, or the 2021 --space with center origin.
+  const auto store = [&](const process::StreamlineSpace& space, float* pts, int64_t m) {
+    if (!plan.center_origin) {
+      process::to_voxel_corner(space, pts, m);
+    } else if (plan.storage_space != "rasmm") {
+      process::apply_affine32(space.ras2vox, pts, m);
+      if (plan.storage_space == "voxmm")
+        for (int64_t i = 0; i < m; ++i)
+          for (size_t d = 0; d < 3; ++d)
+            pts[3 * i + static_cast<int64_t>(d)] *= plan.voxel_sizes[d];
+    }
+  };
   for (const auto& file : plan.files) {
     const io::TractogramHeader header = io::read_tractogram_header(file.path);
     const process::StreamlineSpace space = process::make_space(file.vox2ras, file.dimensions);
@@ -239,7 +251,7 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
             return;
           }
           const float length_mm = process::euclidean_length(pts, m);
-          process::to_voxel_corner(space, pts, m);
+          store(space, pts, m);
           acc.add(pts, m, length_mm);
           for (size_t k = 0; k < columns.size(); ++k)
             acc.add_dps(k, dps + columns[k].first, columns[k].second);

@@ -30,8 +30,13 @@ const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
     // The reader's errors name the file already.
     io::NiftiHeader h = io::read_nifti_header(path);
     io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
-    for (size_t v = 0; v < n; ++v)
-      mask[v] |= values[v] > 0.0f ? 1 : 0;
+    // dwi_ml: mask > 0; the 2021 code: any non-zero value (astype(bool))
+    if (plan.rules_2021)
+      for (size_t v = 0; v < n; ++v)
+        mask[v] |= values[v] != 0.0f ? 1 : 0;
+    else
+      for (size_t v = 0; v < n; ++v)
+        mask[v] |= values[v] > 0.0f ? 1 : 0;
   }
   return mask.data();
 }
@@ -45,6 +50,7 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
   const uint8_t* mask = nullptr;
   if (plan.standardization != Standardization::none) mask = load_mask(plan, buffers);
 
+  const auto rule = plan.rules_2021 ? process::StdRule::zero_to_one : process::StdRule::clamp_1e6;
   int64_t f_offset = 0;
   for (size_t i = 0; i < plan.files.size(); ++i) {
     const std::string& path = plan.files[i];
@@ -55,14 +61,14 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
     io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
     if (plan.standardization == Standardization::per_file)
       with_context("standardization per_file of file " + quoted(path), [&] {
-        process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask);
+        process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask, rule);
       });
     f_offset += plan.frames_per_file[i];
   }
   if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {
     const bool independent = plan.standardization == Standardization::independent;
     with_context(std::string("standardization ") + to_string(plan.standardization),
-                 [&] { process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask); });
+                 [&] { process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask, rule); });
   }
   return data;
 }

@@ -23,7 +23,8 @@ StandardizeStats standardize(float* data,
                              int64_t f0,
                              int64_t nf,
                              bool independent,
-                             const uint8_t* mask) {
+                             const uint8_t* mask,
+                             StdRule rule) {
   const size_t n_stats = independent ? static_cast<size_t>(nf) : 1;
   // Pass 1: sums in double (dwi_ml sums in float32; double is closer to the exact value and
   // stays within the 5e-4 agreement the spec asks for).
@@ -64,7 +65,8 @@ StandardizeStats standardize(float* data,
   stats.std.resize(n_stats);
   for (size_t s = 0; s < n_stats; ++s) {
     stats.mean[s] = static_cast<float>(mean[s]);
-    stats.std[s] = std::max(static_cast<float>(std::sqrt(sq[s] / per_stat)), min_std);
+    const auto std_f = static_cast<float>(std::sqrt(sq[s] / per_stat));
+    stats.std[s] = rule == StdRule::clamp_1e6 ? std::max(std_f, min_std) : (std_f == 0.0f ? 1.0f : std_f);
   }
 
   // Apply in float32: numpy computes (data - mean) / std with float32 operands.

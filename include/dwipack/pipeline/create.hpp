@@ -10,6 +10,7 @@
 //   4. hand out subjects, largest first ──▶ read data, standardize, write own datasets (independent I/O)
 //   5. all ranks: close collectively; rank 0 renames the file into place, or removes it on failure
 #include "dwipack/mpi/comm.hpp"
+#include "dwipack/pipeline/plan.hpp"
 #include "dwipack/pipeline/streamlines.hpp"
 
 #include <string>
@@ -32,7 +33,12 @@ struct CreateOptions {
   std::string testing_list;
   bool overwrite = false;             ///< -f
   bool enforce_files_presence = true; ///< !--skip_enforce_files_presence
-  StreamlineOptions streamlines;      ///< --step_size | --nb_points | --compress, --remove_invalid
+  StreamlineOptions streamlines;
+  /// The seed-era `create_hdf5_dataset` (2021 layout): out_file is DATABASE/hdf5/NAME.hdf5,
+  /// dwi_ml_ready is DATABASE/dwi_ml_ready, there is no testing list.
+  SeedOptions seed;
+  bool independent_modalities = true; ///< seed: --independent_modalities      ///< --step_size | --nb_points
+                                      ///< | --compress, --remove_invalid
 };
 
 /// Collective over comm. Returns the exit code, identical on every rank.

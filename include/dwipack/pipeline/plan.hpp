@@ -40,6 +40,8 @@ struct VolumeGroupPlan {
   std::array<float, 3> voxel_sizes{};   ///< first file's pixdim[1..3] (attr `voxres`)
   Standardization standardization = Standardization::none;
   std::vector<std::string> std_mask_files;
+  /// The 2021 rules: mask voxels are those != 0 (not > 0), and a zero std becomes 1.
+  bool rules_2021 = false;
 
   int64_t n_voxels() const { return shape[0] * shape[1] * shape[2]; }
   int64_t bytes() const { return n_voxels() * nb_features * 4; }
@@ -62,6 +64,10 @@ struct StreamlineGroupPlan {
   std::string voxel_order;
   /// Requested data per streamline (config dps_keys), with their number of columns.
   std::vector<io::DpsKey> dps;
+  /// How points are stored: dwi_ml HEAD always uses "vox" with the corner origin; the 2021 layout
+  /// uses --space ("vox", "voxmm" or "rasmm") with the center origin.
+  std::string storage_space = "vox";
+  bool center_origin = false;
   /// Counts after processing (resampling, compression, --remove_invalid): dataset sizes.
   int64_t n_streamlines = 0;
   int64_t n_points = 0;
@@ -94,42 +100,40 @@ struct Plan {
   std::vector<SubjectPlan> subjects; ///< in chosen_subjs order
   std::vector<std::string> training, validation, testing;
   std::string groups_config; ///< python repr of the config
+  /// The 2021 layout (seed-era `create_hdf5_dataset`, spec §4) instead of dwi_ml HEAD's, with the
+  /// file-level `space` attribute ("vox", "voxmm" or "rasmm").
+  bool layout_2021 = false;
+  std::string space_2021;
   std::string data_and_time; ///< '%d %B %Y %X' in the C locale
 };
 
 // The plan travels between ranks as JSON text (doubles round-trip exactly: 17 digits).
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan,
-                                   files,
-                                   frames_per_file,
-                                   shape,
-                                   nb_features,
-                                   vox2ras,
-                                   voxel_sizes,
-                                   standardization,
-                                   std_mask_files)
+// clang-format off
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan, files, frames_per_file, shape, nb_features, vox2ras,
+                                   voxel_sizes, standardization, std_mask_files, rules_2021)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TractogramFilePlan, path, vox2ras, dimensions)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan,
-                                   files,
-                                   vox2ras,
-                                   dimensions,
-                                   voxel_sizes,
-                                   voxel_order,
-                                   dps,
-                                   n_streamlines,
-                                   n_points,
-                                   connectivity_matrix,
-                                   connectivity_shape,
-                                   connectivity_nb_blocs,
-                                   connectivity_labels,
-                                   labels_shape)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order, dps,
+                                   storage_space, center_origin, n_streamlines, n_points, connectivity_matrix,
+                                   connectivity_shape, connectivity_nb_blocs, connectivity_labels, labels_shape)
+// clang-format on
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume, streamlines)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, input_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
-    Plan, subjects, training, validation, testing, groups_config, data_and_time)
+    Plan, subjects, training, validation, testing, groups_config, data_and_time, layout_2021, space_2021)
+
+/// The seed-era `create_hdf5_dataset` rules (spec §4, §6.2, §8.2).
+struct SeedOptions {
+  bool enabled = false;
+  std::string std_mask;             ///< --std_mask for every volume group, '*' = the subject id
+  std::vector<std::string> bundles; ///< --bundles names (prefixes in bundles/); empty: all files
+  bool enforce_bundles_presence = true;
+  std::string space = "vox"; ///< --space: vox, voxmm or rasmm (center origin)
+};
 
 struct PlanOptions {
   bool enforce_files_presence = true;
   StreamlineOptions streamlines; ///< needed to count points after processing
+  SeedOptions seed;
 };
 
 /// Read the headers of one subject's inputs and check them against each other (dwi_ml's

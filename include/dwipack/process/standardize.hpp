@@ -15,6 +15,10 @@ struct StandardizeStats {
 /// dwi_ml's floor on the standard deviation (HEAD clamps std to >= 1e-6).
 inline constexpr float min_std = 1e-6f;
 
+/// What a degenerate standard deviation becomes: HEAD clamps it to >= 1e-6; the 2021 code
+/// replaced exactly 0 by 1 and left other values alone.
+enum class StdRule { clamp_1e6, zero_to_one };
+
 /// Standardize features [f0, f0 + nf) of `data`, a voxel-major array of `n_voxels` voxels with
 /// `f_total` features each, in place: x <- (x - mean) / std, in float32 as numpy does, on every
 /// voxel (background included).
@@ -28,6 +32,7 @@ StandardizeStats standardize(float* data,
                              int64_t f0,
                              int64_t nf,
                              bool independent,
-                             const uint8_t* mask);
+                             const uint8_t* mask,
+                             StdRule rule = StdRule::clamp_1e6);
 
 } // namespace dwipack::process
