@@ -9,6 +9,7 @@
 #include "dwipack/pipeline/farm.hpp"
 #include "dwipack/pipeline/plan.hpp"
 #include "dwipack/pipeline/volume.hpp"
+#include "dwipack/tools/extract.hpp"
 #include "dwipack/util/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,16 @@ std::string parent_dir(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+/// Local time as dwi_ml names its folders: %Y_%m_%d_%H%M%S.
+std::string folder_timestamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y_%m_%d_%H%M%S", &tm);
+  return buf;
 }
 
 /// '%d %B %Y %X' in the C locale, like dwi_ml's strftime. SOURCE_DATE_EPOCH (seconds, UTC) makes
@@ -118,6 +129,7 @@ struct Setup {
   std::string config_source;
   std::vector<std::string> training, validation, testing, chosen;
   std::string data_and_time;
+  std::string intermediate_dir; ///< --save_intermediate: where the processed inputs go
 };
 
 void warn_about_lists(const Setup& s, const std::string& root) {
@@ -188,20 +200,20 @@ Setup prepare(const CreateOptions& o) {
     throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
   }
   warn_about_lists(s, o.dwi_ml_ready);
+  if (o.save_intermediate) {
+    // dwi_ml: <dirname(out)>/intermediate_<%Y_%m_%d_%H%M%S>/, made without parents.
+    s.intermediate_dir = parent_dir(s.final_path) + "/intermediate_" + folder_timestamp();
+    if (::mkdir(s.intermediate_dir.c_str(), 0755) != 0)
+      throw Error("cannot create folder " + quoted(s.intermediate_dir) + ": " + std::strerror(errno));
+  }
   s.data_and_time = data_and_time_now();
   return s;
 }
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup,
-                                   final_path,
-                                   config_json,
-                                   groups_config,
-                                   config_source,
-                                   training,
-                                   validation,
-                                   testing,
-                                   chosen,
-                                   data_and_time)
+// clang-format off
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config, config_source, training,
+                                   validation, testing, chosen, data_and_time, intermediate_dir)
+// clang-format on
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
 /// rank if it failed (rank 0 has printed the error).
@@ -263,6 +275,46 @@ void write_connectivity_data(
       labels[v] = static_cast<uint16_t>(static_cast<int64_t>(values[v]));
   }
   h5::write_connectivity(layout, plan, s, g, matrix.values, labels);
+}
+
+/// Collective. --save_intermediate: every subject's groups as dwi_ml saves them (volumes as
+/// .nii.gz, streamlines as .trk in RAS mm), read back from the completed file by `extract`, the
+/// subjects spread over the workers.
+int save_intermediate(const mpi::Comm& comm,
+                      const Plan& plan,
+                      const std::string& file,
+                      const std::string& dir) {
+  std::vector<size_t> order(plan.subjects.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  const FarmResults results = run_farm(
+      comm, plan.subjects.size(), order,
+      [&](size_t s) {
+        const SubjectPlan& subject = plan.subjects[s];
+        for (const auto& g : subject.groups) {
+          tools::ExtractOptions o;
+          o.file = file;
+          o.subject = subject.id;
+          o.group = g.name;
+          o.out = dir + "/" + subject.id + "_" + g.name + (g.type == GroupType::volume ? ".nii.gz" : ".trk");
+          o.gzip_level = 1; // these files are for looking at; speed matters more than size
+          tools::extract(o);
+        }
+        return std::string();
+      },
+      /*stop_on_error=*/true);
+  int ok = 1;
+  if (comm.rank() == 0) {
+    std::vector<std::string> names;
+    for (const auto& subject : plan.subjects)
+      names.push_back(subject.id);
+    if (report_failures(results, names, 10) > 0) ok = 0;
+    if (ok)
+      log::info("intermediate files written to " + quoted(dir));
+    else
+      log::error("the HDF5 file is complete, but saving the intermediate files failed");
+  }
+  return comm.broadcast(ok, 0) ? exit_ok : exit_input_error;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -396,7 +448,10 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
         code = exit_input_error;
       }
     }
-    return comm.broadcast(code, 0);
+    code = comm.broadcast(code, 0);
+    if (code == exit_ok && !setup.intermediate_dir.empty())
+      code = save_intermediate(comm, plan, setup.final_path, setup.intermediate_dir);
+    return code;
   } catch (const Error& e) {
     log::error(e.what());
     log::error("aborting all ranks");

@@ -37,3 +37,31 @@ OUT=$(timeout 60 "$ENTRY" --help 2>&1); RC=$?
 set -e
 expect_rc 0 "--help"; expect_out "--skip_enforce_files_presence" "--help"
 pass "dwiml_create_hdf5_dataset entry point"
+
+# --save_intermediate: <out folder>/intermediate_<date_time>/<subject>_<group>.nii.gz / .trk
+mkdir "$WORK/si"
+set +e
+OUT=$(timeout 120 "$MPIEXEC" -n 3 "$ENTRY" "$R" "$WORK/si/out" "${ARGS_LISTS[@]}" --save_intermediate 2>&1); RC=$?
+set -e
+expect_rc 0 "--save_intermediate"
+"$PYTHON" - "$WORK/si" <<'PY' || fail "--save_intermediate files"
+import glob, os, sys
+import h5py, nibabel as nib, numpy as np
+from dipy.io.streamline import load_tractogram
+folder = sys.argv[1]
+dirs = glob.glob(os.path.join(folder, "intermediate_*"))
+assert len(dirs) == 1, dirs
+with h5py.File(os.path.join(folder, "out.hdf5"), "r") as f:
+    for subj in f:
+        for name, g in f[subj].items():
+            if g.attrs["type"] == "volume":
+                img = nib.load(os.path.join(dirs[0], f"{subj}_{name}.nii.gz"))
+                assert np.array_equal(np.asanyarray(img.dataobj), g["data"][()]), (subj, name)
+                assert np.allclose(img.affine, g.attrs["affine"], atol=1e-5), (subj, name)
+            else:
+                sft = load_tractogram(os.path.join(dirs[0], f"{subj}_{name}.trk"), "same")
+                assert len(sft) == len(g["lengths"]), (subj, name)
+                sft.to_vox(); sft.to_corner()
+                assert np.allclose(sft.streamlines._data, g["data"][()], atol=1e-4), (subj, name)
+PY
+pass "--save_intermediate"

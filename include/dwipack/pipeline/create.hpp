@@ -37,6 +37,9 @@ struct CreateOptions {
   /// The seed-era `create_hdf5_dataset` (2021 layout): out_file is DATABASE/hdf5/NAME.hdf5,
   /// dwi_ml_ready is DATABASE/dwi_ml_ready, there is no testing list.
   SeedOptions seed;
+  /// --save_intermediate: the processed volumes (.nii.gz) and tractograms (.trk, RAS mm) of every
+  /// subject, in <output folder>/intermediate_<date_time>/<subject>_<group>.*
+  bool save_intermediate = false;
   bool independent_modalities = true; ///< seed: --independent_modalities      ///< --step_size | --nb_points
                                       ///< | --compress, --remove_invalid
 };
