@@ -222,7 +222,8 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
       ("independent_modalities", po::value<std::string>()->default_value("True"),
        "True: standardize each feature on its own; False: all features together")
       ("logging", po::value<std::string>()->default_value("warning"), "error, warning, info or debug")
-      ("save_intermediate", "not supported by dwipack yet (refused)");
+      ("save_intermediate", "also write hdf5/<subject>_intermediate/<group>_nonstandardized.nii.gz, "
+                            "<group>_standardized.nii.gz and streamlines.trk (RAS mm)");
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
@@ -236,7 +237,6 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   if (positional.size() != 4)
     throw UsageError("expected 4 positional arguments (DATABASE_FOLDER CONFIG TRAINING VALIDATION), got " +
                      std::to_string(positional.size()));
-  if (vm.count("save_intermediate")) throw UsageError("--save_intermediate is not supported by dwipack yet");
   if (vm.count("step_size") && vm.count("compress"))
     throw UsageError("--step_size and --compress are mutually exclusive");
 
@@ -256,6 +256,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   options.independent_modalities =
       parse_bool("independent_modalities", vm["independent_modalities"].as<std::string>());
   options.seed.enabled = true;
+  options.save_intermediate = vm.count("save_intermediate") > 0;
   options.seed.enforce_bundles_presence =
       parse_bool("enforce_bundles_presence", vm["enforce_bundles_presence"].as<std::string>());
   if (vm.count("std_mask")) options.seed.std_mask = vm["std_mask"].as<std::string>();

@@ -94,4 +94,30 @@ void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void
     throw Error("writing " + quoted(path) + ": " + std::strerror(errno));
 }
 
+void write_nifti_xyzf(const std::string& path,
+                      const float* data_xyzf,
+                      const std::array<int64_t, 3>& shape,
+                      int64_t nb_features,
+                      const Affine& vox2ras,
+                      const std::array<float, 3>& voxel_sizes,
+                      int gzip_level) {
+  const int64_t nx = shape[0], ny = shape[1], nz = shape[2], nf = nb_features;
+  std::vector<float> nifti_order(static_cast<size_t>(nx * ny * nz * nf));
+  for (int64_t x = 0; x < nx; ++x)
+    for (int64_t y = 0; y < ny; ++y)
+      for (int64_t z = 0; z < nz; ++z) {
+        const float* voxel = data_xyzf + ((x * ny + y) * nz + z) * nf;
+        for (int64_t f = 0; f < nf; ++f)
+          nifti_order[static_cast<size_t>(x + nx * (y + ny * (z + nz * f)))] = voxel[f];
+      }
+  NiftiWriteSpec spec;
+  spec.shape = shape;
+  spec.nb_frames = nf;
+  spec.force_4d = true;
+  spec.datatype = NIFTI_TYPE_FLOAT32;
+  spec.vox2ras = vox2ras;
+  spec.voxel_sizes = voxel_sizes;
+  write_nifti(path, spec, nifti_order.data(), gzip_level);
+}
+
 } // namespace dwipack::io

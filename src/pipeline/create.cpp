@@ -5,6 +5,7 @@
 #include "dwipack/h5/schema.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
+#include "dwipack/io/nifti_writer.hpp"
 #include "dwipack/io/npy.hpp"
 #include "dwipack/pipeline/farm.hpp"
 #include "dwipack/pipeline/plan.hpp"
@@ -200,7 +201,7 @@ Setup prepare(const CreateOptions& o) {
     throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
   }
   warn_about_lists(s, o.dwi_ml_ready);
-  if (o.save_intermediate) {
+  if (o.save_intermediate && !o.seed.enabled) {
     // dwi_ml: <dirname(out)>/intermediate_<%Y_%m_%d_%H%M%S>/, made without parents.
     s.intermediate_dir = parent_dir(s.final_path) + "/intermediate_" + folder_timestamp();
     if (::mkdir(s.intermediate_dir.c_str(), 0755) != 0)
@@ -279,11 +280,13 @@ void write_connectivity_data(
 
 /// Collective. --save_intermediate: every subject's groups as dwi_ml saves them (volumes as
 /// .nii.gz, streamlines as .trk in RAS mm), read back from the completed file by `extract`, the
-/// subjects spread over the workers.
+/// subjects spread over the workers. In the seed form (2021), only the streamlines are written
+/// here, as <hdf5 folder>/<subject>_intermediate/<group>.trk (volumes were saved while processing).
 int save_intermediate(const mpi::Comm& comm,
                       const Plan& plan,
                       const std::string& file,
-                      const std::string& dir) {
+                      const std::string& dir,
+                      bool seed_form) {
   std::vector<size_t> order(plan.subjects.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
@@ -292,11 +295,16 @@ int save_intermediate(const mpi::Comm& comm,
       [&](size_t s) {
         const SubjectPlan& subject = plan.subjects[s];
         for (const auto& g : subject.groups) {
+          if (seed_form && g.type == GroupType::volume) continue;
           tools::ExtractOptions o;
           o.file = file;
           o.subject = subject.id;
           o.group = g.name;
-          o.out = dir + "/" + subject.id + "_" + g.name + (g.type == GroupType::volume ? ".nii.gz" : ".trk");
+          o.overwrite = true;
+          o.out = seed_form ? parent_dir(file) + "/" + subject.id + "_intermediate/" + g.name + ".trk"
+                            : dir + "/" + subject.id + "_" + g.name +
+                                  (g.type == GroupType::volume ? ".nii.gz" : ".trk");
+          if (seed_form) ::mkdir(parent_dir(o.out).c_str(), 0755); // may exist (volumes)
           o.gzip_level = 1; // these files are for looking at; speed matters more than size
           tools::extract(o);
         }
@@ -398,7 +406,22 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
             const GroupPlan& group = subject.groups[g];
             with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
               if (group.type == GroupType::volume) {
-                const float* data = load_volume_group(group.volume, buffers);
+                const VolumeGroupPlan& v = group.volume;
+                // The 2021 script's intermediate files: <hdf5>/<subject>_intermediate/<group>_*.nii.gz
+                const std::string seed_dir =
+                    parent_dir(setup.final_path) + "/" + subject.id + "_intermediate";
+                const bool seed_intermediate = options.seed.enabled && options.save_intermediate;
+                const auto save = [&](const float* xyzf, const char* what) {
+                  if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
+                    throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
+                  io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features,
+                                       v.vox2ras, v.voxel_sizes, 1);
+                };
+                std::function<void(const float*)> before;
+                if (seed_intermediate)
+                  before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };
+                const float* data = load_volume_group(v, buffers, before);
+                if (seed_intermediate) save(data, "_standardized.nii.gz");
                 h5::write_volume(layout, plan, s, g, data);
               } else {
                 h5::StreamlineWriter writer(layout, plan, s, g);
@@ -449,8 +472,8 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
       }
     }
     code = comm.broadcast(code, 0);
-    if (code == exit_ok && !setup.intermediate_dir.empty())
-      code = save_intermediate(comm, plan, setup.final_path, setup.intermediate_dir);
+    if (code == exit_ok && options.save_intermediate)
+      code = save_intermediate(comm, plan, setup.final_path, setup.intermediate_dir, options.seed.enabled);
     return code;
   } catch (const Error& e) {
     log::error(e.what());

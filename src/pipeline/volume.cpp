@@ -43,7 +43,9 @@ const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
 
 } // namespace
 
-const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
+const float* load_volume_group(const VolumeGroupPlan& plan,
+                               VolumeBuffers& buffers,
+                               const std::function<void(const float*)>& before_standardization) {
   const int64_t n_voxels = plan.n_voxels();
   const int64_t f_total = plan.nb_features;
   float* data = buffers.data(static_cast<size_t>(n_voxels * f_total));
@@ -65,6 +67,7 @@ const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffe
       });
     f_offset += plan.frames_per_file[i];
   }
+  if (before_standardization) before_standardization(data);
   if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {
     const bool independent = plan.standardization == Standardization::independent;
     with_context(std::string("standardization ") + to_string(plan.standardization),

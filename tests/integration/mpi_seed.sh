@@ -65,6 +65,30 @@ expect_rc 1 "exclusive"; expect_out "mutually exclusive" "exclusive"
 echo '{"tracks": {"type": "streamlines", "files": ["a.trk"]}}' > "$WORK/bad.json"
 run_seed 0 --force --name x "$DB" "$WORK/bad.json" "${LISTS[@]:1}"
 expect_rc 1 "streamline group in a seed config"; expect_out "volume groups only" "seed config"
+# --save_intermediate: hdf5/<subject>_intermediate/<group>_(non)standardized.nii.gz and streamlines.trk
+run_seed 3 --force --name inter --std_mask masks/wm.nii.gz --bundles AF_L CST_R --space vox "$DB" "${LISTS[@]}" \
+  --save_intermediate
+expect_rc 0 "--save_intermediate"
+"$PYTHON" - "$DB" "$WORK/config.json" <<'PY' || fail "seed intermediate files"
+import json, os, sys
+import h5py, nibabel as nib, numpy as np
+from dipy.io.streamline import load_tractogram
+db, config = sys.argv[1], json.load(open(sys.argv[2]))
+with h5py.File(os.path.join(db, "hdf5", "inter.hdf5"), "r") as f:
+    for subj in f:
+        folder = os.path.join(db, "hdf5", f"{subj}_intermediate")
+        for g, cfg in config.items():
+            raw = np.concatenate([nib.load(os.path.join(db, "dwi_ml_ready", subj, p)).get_fdata(dtype=np.float32).reshape(
+                f[subj][g]["data"].shape[:3] + (-1,)) for p in cfg["files"]], axis=-1)
+            non = np.asanyarray(nib.load(os.path.join(folder, f"{g}_nonstandardized.nii.gz")).dataobj)
+            assert np.array_equal(non, raw), (subj, g, "nonstandardized")
+            std = np.asanyarray(nib.load(os.path.join(folder, f"{g}_standardized.nii.gz")).dataobj)
+            assert np.array_equal(std, f[subj][g]["data"][()]), (subj, g, "standardized")
+        sft = load_tractogram(os.path.join(folder, "streamlines.trk"), "same")
+        assert len(sft) == len(f[subj]["streamlines"]["lengths"]), subj
+PY
+pass "seed --save_intermediate"
+
 run_seed 0 --help
 expect_rc 0 "--help"; expect_out "--enforce_bundles_presence" "--help"
 pass "seed options and errors"

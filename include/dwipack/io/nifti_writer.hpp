@@ -24,4 +24,14 @@ struct NiftiWriteSpec {
 /// A path ending in ".gz" is gzip-compressed at `gzip_level` (1..12, libdeflate).
 void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void* data, int gzip_level = 6);
 
+/// Write a C-order (X, Y, Z, F) float32 array (dwipack's group layout) as a 4-D float32 NIfTI,
+/// transposing it to NIfTI order (holds one extra copy of the data).
+void write_nifti_xyzf(const std::string& path,
+                      const float* data_xyzf,
+                      const std::array<int64_t, 3>& shape,
+                      int64_t nb_features,
+                      const Affine& vox2ras,
+                      const std::array<float, 3>& voxel_sizes,
+                      int gzip_level = 6);
+
 } // namespace dwipack::io

@@ -5,6 +5,7 @@
 #include "dwipack/pipeline/plan.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -31,6 +32,10 @@ private:
 
 /// Read, join and standardize one group. Returns the (X, Y, Z, F) array, which lives in
 /// `buffers` until the next call. Throws Error naming the file or the standardization problem.
-const float* load_volume_group(const VolumeGroupPlan& plan, VolumeBuffers& buffers);
+/// `before_standardization`, if set, sees the joined (X, Y, Z, F) data before the group-level
+/// standardization (the 2021 intermediate files).
+const float* load_volume_group(const VolumeGroupPlan& plan,
+                               VolumeBuffers& buffers,
+                               const std::function<void(const float*)>& before_standardization = {});
 
 } // namespace dwipack::pipeline
