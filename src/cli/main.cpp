@@ -192,16 +192,6 @@ bool parse_bool(const std::string& option, const std::string& value) {
   throw UsageError("--" + option + " takes True or False, got '" + value + "'");
 }
 
-/// dwi_ml 2021's default name: the date and time, %Y_%m_%d_%H%M%S.
-std::string default_name() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y_%m_%d_%H%M%S", &tm);
-  return buf;
-}
-
 int run_seed_command(const std::vector<std::string>& args, int argc, char** argv) {
   po::options_description named("Options");
   // clang-format off
@@ -243,7 +233,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   pipeline::CreateOptions options;
   const std::string database = positional[0];
   options.dwi_ml_ready = database + "/dwi_ml_ready";
-  const std::string name = vm.count("name") ? vm["name"].as<std::string>() : default_name();
+  const std::string name = vm.count("name") ? vm["name"].as<std::string>() : pipeline::folder_timestamp();
   if (name.empty() || name.find('/') != std::string::npos)
     throw UsageError("--name must be a plain file name");
   options.out_file = database + "/hdf5/" + name + ".hdf5";
@@ -389,34 +379,30 @@ std::string program_name(const char* argv0) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+/// Run one command; usage errors and input errors are printed (by rank 0) as
+/// "<name>: error: ...", with `usage` after a usage error. Returns the exit code.
+template <class Command> int guarded(const std::string& name, const char* usage, Command&& command) {
+  const bool talk = launcher_rank() == 0;
+  try {
+    return command();
+  } catch (const UsageError& e) {
+    if (talk) std::cerr << name << ": error: " << e.what() << "\n\n" << usage;
+  } catch (const Error& e) {
+    if (talk) std::cerr << name << ": error: " << e.what() << "\n";
+  }
+  return pipeline::exit_input_error;
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool talk = launcher_rank() == 0;
   // dwi_ml's own command names, so that a user's existing command lines and job scripts run
   // unchanged: the modern one takes `dwipack create`'s arguments; the seed-era one its own.
   const std::string program = program_name(argv[0]);
-  if (program == "create_hdf5_dataset" || program == "create_hdf5_dataset.py") {
-    try {
-      return run_seed_command(args, argc, argv);
-    } catch (const UsageError& e) {
-      if (talk) std::cerr << program << ": error: " << e.what() << "\n\n" << seed_usage;
-      return pipeline::exit_input_error;
-    } catch (const Error& e) {
-      if (talk) std::cerr << program << ": error: " << e.what() << "\n";
-      return pipeline::exit_input_error;
-    }
-  }
-  if (program == "dwiml_create_hdf5_dataset") {
-    try {
-      return run_create_command(args, argc, argv);
-    } catch (const UsageError& e) {
-      if (talk) std::cerr << "dwiml_create_hdf5_dataset: error: " << e.what() << "\n\n" << create_usage;
-      return pipeline::exit_input_error;
-    } catch (const Error& e) {
-      if (talk) std::cerr << "dwiml_create_hdf5_dataset: error: " << e.what() << "\n";
-      return pipeline::exit_input_error;
-    }
-  }
+  if (program == "create_hdf5_dataset" || program == "create_hdf5_dataset.py")
+    return guarded(program, seed_usage, [&] { return run_seed_command(args, argc, argv); });
+  if (program == "dwiml_create_hdf5_dataset")
+    return guarded(program, create_usage, [&] { return run_create_command(args, argc, argv); });
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     if (talk) std::cout << top_usage;
     return args.empty() ? 1 : 0;
@@ -427,17 +413,11 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  try {
+  return guarded("dwipack " + command, top_usage, [&] {
     if (command == "create") return run_create_command(args, argc, argv);
     if (command == "synth") return run_synth_command(args);
     if (command == "inspect") return run_inspect_command(args);
     if (command == "extract") return run_extract_command(args);
     throw UsageError("unknown command '" + command + "'");
-  } catch (const UsageError& e) {
-    if (talk) std::cerr << "dwipack " << command << ": error: " << e.what() << "\n\n" << top_usage;
-    return pipeline::exit_input_error;
-  } catch (const Error& e) {
-    if (talk) std::cerr << "dwipack " << command << ": error: " << e.what() << "\n";
-    return pipeline::exit_input_error;
-  }
+  });
 }

@@ -47,16 +47,6 @@ std::string config_copy_path(const std::string& final_path) {
   return final_path.substr(0, final_path.size() - io::extension_of(final_path).size()) + ".json";
 }
 
-namespace {
-
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-/// Local time as dwi_ml names its folders: %Y_%m_%d_%H%M%S.
 std::string folder_timestamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -64,6 +54,15 @@ std::string folder_timestamp() {
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y_%m_%d_%H%M%S", &tm);
   return buf;
+}
+
+namespace {
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
 }
 
 /// '%d %B %Y %X' in the C locale, like dwi_ml's strftime. SOURCE_DATE_EPOCH (seconds, UTC) makes

@@ -57,4 +57,7 @@ std::string partial_path(const std::string& final_path);
 /// Where the config is copied, as dwi_ml does: the output path with '.json' for '.hdf5'.
 std::string config_copy_path(const std::string& final_path);
 
+/// The local time as dwi_ml names its folders and default files: %Y_%m_%d_%H%M%S.
+std::string folder_timestamp();
+
 } // namespace dwipack::pipeline
