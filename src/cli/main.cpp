@@ -102,6 +102,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       ("force,f", "overwrite OUT_HDF5 if it exists (replaced only once the new file is complete)")
       ("skip_enforce_files_presence",
        "drop (with a warning) config files missing in a subject, instead of failing")
+      ("dry-run", "check every input and print the plan (shapes, bytes, memory per task); write nothing")
       ("save_intermediate", "also write each subject's processed groups (.nii.gz / .trk in RAS mm) to "
                             "intermediate_<date_time>/ beside the output")
       ("remove_invalid", "drop streamlines with a point within 1e-3 voxel of the volume's border "
@@ -139,6 +140,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.enforce_files_presence = vm.count("skip_enforce_files_presence") == 0;
   options.streamlines.remove_invalid = vm.count("remove_invalid") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
+  options.dry_run = vm.count("dry-run") > 0;
   if (vm.count("step_size") + vm.count("nb_points") + vm.count("compress") > 1)
     throw UsageError("--step_size, --nb_points and --compress are mutually exclusive");
   if (vm.count("step_size")) {

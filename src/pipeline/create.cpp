@@ -162,7 +162,7 @@ Setup prepare(const CreateOptions& o) {
     const std::string folder = parent_dir(s.final_path);
     if (io::is_directory(folder) && !o.overwrite)
       throw Error("folder " + quoted(folder) + " already exists; use --force to write into it");
-    if (!io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
+    if (!o.dry_run && !io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
       throw Error("cannot create folder " + quoted(folder) + ": " + std::strerror(errno));
     const Config config = load_seed_config(o.config_file, o.independent_modalities);
     s.config_json = config.canonical_json;
@@ -177,7 +177,7 @@ Setup prepare(const CreateOptions& o) {
 
     // dwi_ml copies the config next to the output (before checking it), so the file's config
     // can always be found again. A config already at that path is left as it is.
-    copy_config(o.config_file, config_copy_path(s.final_path));
+    if (!o.dry_run) copy_config(o.config_file, config_copy_path(s.final_path));
 
     const Config config = load_config(o.config_file);
     s.config_json = config.canonical_json;
@@ -200,7 +200,7 @@ Setup prepare(const CreateOptions& o) {
     throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
   }
   warn_about_lists(s, o.dwi_ml_ready);
-  if (o.save_intermediate && !o.seed.enabled) {
+  if (o.save_intermediate && !o.seed.enabled && !o.dry_run) {
     // dwi_ml: <dirname(out)>/intermediate_<%Y_%m_%d_%H%M%S>/, made without parents.
     s.intermediate_dir = parent_dir(s.final_path) + "/intermediate_" + folder_timestamp();
     if (::mkdir(s.intermediate_dir.c_str(), 0755) != 0)
@@ -324,6 +324,49 @@ int save_intermediate(const mpi::Comm& comm,
   return comm.broadcast(ok, 0) ? exit_ok : exit_input_error;
 }
 
+std::string megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+/// --dry-run: what would be written, and the memory a task needs (one group at a time).
+void print_plan(const Plan& plan, const std::string& out) {
+  int64_t total = 0, largest_group = 0;
+  std::string largest_where;
+  std::printf("%-16s %-16s %-12s %-28s %12s\n", "subject", "group", "type", "shape", "bytes");
+  for (const auto& subject : plan.subjects) {
+    for (const auto& g : subject.groups) {
+      std::string shape;
+      int64_t bytes = 0;
+      if (g.type == GroupType::volume) {
+        const auto& v = g.volume;
+        shape = "(" + std::to_string(v.shape[0]) + ", " + std::to_string(v.shape[1]) + ", " +
+                std::to_string(v.shape[2]) + ", " + std::to_string(v.nb_features) + ") float32";
+        bytes = v.bytes();
+        if (bytes > largest_group) {
+          largest_group = bytes;
+          largest_where = "/" + subject.id + "/" + g.name;
+        }
+      } else {
+        shape = std::to_string(g.streamlines.n_streamlines) + " streamlines, " +
+                std::to_string(g.streamlines.n_points) + " points";
+        bytes = g.streamlines.bytes();
+      }
+      total += bytes;
+      std::printf("%-16s %-16s %-12s %-28s %12lld\n", subject.id.c_str(), g.name.c_str(), to_string(g.type),
+                  shape.c_str(), static_cast<long long>(bytes));
+    }
+  }
+  std::printf("dry run: %zu subject(s), %s of data would be written to '%s'; nothing was written.\n",
+              plan.subjects.size(), megabytes(total).c_str(), out.c_str());
+  if (largest_group > 0)
+    std::printf("largest volume group: %s (%s); memory per worker task: about %s\n", largest_where.c_str(),
+                megabytes(largest_group).c_str(),
+                megabytes(largest_group + largest_group / 10 + 200'000'000).c_str());
+  std::fflush(stdout);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -386,6 +429,10 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   if (!planned_ok) return exit_input_error;
   const Plan plan = nlohmann::json::parse(plan_text).get<Plan>();
   const std::string partial = partial_path(setup.final_path);
+  if (options.dry_run) {
+    if (coordinator) print_plan(plan, setup.final_path);
+    return exit_ok;
+  }
 
   // 3-5. From here on every rank holds the open parallel file. An error outside a task means a
   // rank may miss the next collective call, so it aborts the whole job instead of hanging it.

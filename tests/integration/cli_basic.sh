@@ -59,3 +59,16 @@ cp "$D/config.json" "$WORK/same.json"
 run_dwipack 0 create "$R" "$WORK/same.hdf5" "$WORK/same.json" "${ARGS_LISTS[@]:1}"
 expect_rc 0 "config already at the copy path"
 pass "config copy"
+
+# --dry-run: every input checked, the plan printed, nothing written (not even the config copy)
+mkdir "$WORK/dry"
+run_dwipack 3 create "$R" "$WORK/dry/out" "${ARGS_LISTS[@]}" --dry-run
+expect_rc 0 "--dry-run"; expect_out "nothing was written" "--dry-run"
+expect_out "sub-01           input            volume" "--dry-run table"
+[ -z "$(ls -A "$WORK/dry")" ] || fail "--dry-run wrote $(ls "$WORK/dry")"
+mv "$R/sub-01/anat/t1.nii.gz" "$WORK/t1.moved"
+run_dwipack 0 create "$R" "$WORK/dry/out" "${ARGS_LISTS[@]}" --dry-run
+expect_rc 1 "--dry-run with a missing file"; expect_out "'anat/t1.nii.gz'" "--dry-run missing file"
+mv "$WORK/t1.moved" "$R/sub-01/anat/t1.nii.gz"
+[ -z "$(ls -A "$WORK/dry")" ] || fail "--dry-run (failing) wrote something"
+pass "--dry-run"

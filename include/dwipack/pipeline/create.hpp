@@ -40,6 +40,9 @@ struct CreateOptions {
   /// --save_intermediate: the processed volumes (.nii.gz) and tractograms (.trk, RAS mm) of every
   /// subject, in <output folder>/intermediate_<date_time>/<subject>_<group>.*
   bool save_intermediate = false;
+  /// --dry-run: check every input and print the plan (subjects, groups, shapes, bytes, memory
+  /// per task); write nothing (not even the config copy).
+  bool dry_run = false;
   bool independent_modalities = true; ///< seed: --independent_modalities      ///< --step_size | --nb_points
                                       ///< | --compress, --remove_invalid
 };
