@@ -113,8 +113,11 @@ std::array<double, 3> rasmm_half_voxel(const Affine32& vox2ras) {
 /// the add happens in double and is cast back to float32).
 void rasmm_center_to_vox_corner(const StreamlineSpace& space, float* xyz, int64_t n) {
   tractogram_apply_affine(space.ras2vox, xyz, n);
+  // float32(double(v) + 0.5) is exactly the float32 sum v + 0.5f for every float v: the double sum
+  // is exact whenever it matters (|v| >= 2^-31), and below that both round to 0.5. The float form
+  // vectorises.
   for (int64_t i = 0; i < 3 * n; ++i)
-    xyz[i] = static_cast<float>(static_cast<double>(xyz[i]) + 0.5);
+    xyz[i] = xyz[i] + 0.5f;
 }
 
 /// SFT to_space(RASMM) then to_origin(NIFTI) from vox/corner: r = aff(vox2ras, v), then
