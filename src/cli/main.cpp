@@ -102,6 +102,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       ("force,f", "overwrite OUT_HDF5 if it exists (replaced only once the new file is complete)")
       ("skip_enforce_files_presence",
        "drop (with a warning) config files missing in a subject, instead of failing")
+      ("allow_outside_subject", "accept config paths that are absolute or contain '..' (refused by default)")
       ("dry-run", "check every input and print the plan (shapes, bytes, memory per task); write nothing")
       ("save_intermediate", "also write each subject's processed groups (.nii.gz / .trk in RAS mm) to "
                             "intermediate_<date_time>/ beside the output")
@@ -141,6 +142,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.streamlines.remove_invalid = vm.count("remove_invalid") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
   options.dry_run = vm.count("dry-run") > 0;
+  options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   if (vm.count("step_size") + vm.count("nb_points") + vm.count("compress") > 1)
     throw UsageError("--step_size, --nb_points and --compress are mutually exclusive");
   if (vm.count("step_size")) {
@@ -214,6 +216,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
       ("independent_modalities", po::value<std::string>()->default_value("True"),
        "True: standardize each feature on its own; False: all features together")
       ("logging", po::value<std::string>()->default_value("warning"), "error, warning, info or debug")
+      ("allow_outside_subject", "accept config paths that are absolute or contain '..' (refused by default)")
       ("save_intermediate", "also write hdf5/<subject>_intermediate/<group>_nonstandardized.nii.gz, "
                             "<group>_standardized.nii.gz and streamlines.trk (RAS mm)");
   // clang-format on
@@ -248,6 +251,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   options.independent_modalities =
       parse_bool("independent_modalities", vm["independent_modalities"].as<std::string>());
   options.seed.enabled = true;
+  options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
   options.seed.enforce_bundles_presence =
       parse_bool("enforce_bundles_presence", vm["enforce_bundles_presence"].as<std::string>());

@@ -396,6 +396,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   plan_options.enforce_files_presence = options.enforce_files_presence;
   plan_options.streamlines = options.streamlines;
   plan_options.seed = options.seed;
+  plan_options.allow_outside_subject = options.allow_outside_subject;
   std::vector<size_t> list_order(setup.chosen.size());
   for (size_t i = 0; i < list_order.size(); ++i)
     list_order[i] = i;

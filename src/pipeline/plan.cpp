@@ -32,10 +32,28 @@ int64_t file_size(const std::string& path) {
 
 /// Resolve a list of entries; missing ones are an error when presence is enforced, a warning
 /// (and dropped) otherwise.
+/// Config paths stay inside the subject folder unless allowed: an absolute path or a '..'
+/// component could read (and, with --save_intermediate, name files after) anything on the machine.
+void check_inside_subject(const std::string& entry, const PlanOptions& options, const std::string& what) {
+  if (options.allow_outside_subject) return;
+  bool escapes = !entry.empty() && entry[0] == '/';
+  for (size_t start = 0; !escapes && start <= entry.size();) {
+    const size_t end = std::min(entry.find('/', start), entry.size());
+    escapes = entry.compare(start, end - start, "..") == 0;
+    start = end + 1;
+  }
+  if (escapes)
+    throw Error(what + " " + quoted(entry) +
+                ": points outside the subject folder (an absolute path or '..'); " +
+                "use --allow_outside_subject if that is intended");
+}
+
 std::vector<std::string> resolve(const std::string& subject_dir,
                                  const std::vector<std::string>& entries,
                                  const PlanOptions& options,
                                  const std::string& what) {
+  for (const auto& entry : entries)
+    check_inside_subject(entry, options, what);
   io::ResolvedFiles r = io::resolve_entries(subject_dir, entries);
   if (!r.missing.empty()) {
     std::string list;
@@ -230,12 +248,14 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
   }
 
   if (!gc.connectivity_matrix.empty()) {
+    check_inside_subject(gc.connectivity_matrix, options, "connectivity_matrix");
     p.connectivity_matrix = io::join_path(subject_dir, gc.connectivity_matrix);
     if (io::extension_of(p.connectivity_matrix) != ".npy")
       throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
     p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
     p.connectivity_nb_blocs = gc.connectivity_nb_blocs;
     if (!gc.connectivity_labels.empty()) {
+      check_inside_subject(gc.connectivity_labels, options, "connectivity_labels");
       p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
       const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
       if (!process::is_integer_datatype(labels.datatype))

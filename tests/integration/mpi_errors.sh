@@ -63,3 +63,19 @@ CFG=$WORK/tck.json check_failure tck_without_reference "whole.tck" "needs a refe
 f="$R/sub-02/tractography/bundle_b.trk"
 head -c $(( $(stat -c %s "$f") - 37 )) "$f" > "$WORK/cut.trk" && mv "$WORK/cut.trk" "$f"
 check_failure truncated_trk "subject 'sub-02'" "bundle_b.trk" "truncated"
+
+# 8. config paths outside the subject folder: refused unless --allow_outside_subject
+cp "$R/sub-01/masks/wm.nii.gz" "$WORK/outside_mask.nii.gz"
+cat > "$WORK/outside.json" <<JSON
+{"input": {"type": "volume", "files": "dwi/dwi.nii.gz", "standardization": "all", "std_mask": "../../outside_mask.nii.gz"}}
+JSON
+CFG=$WORK/outside.json check_failure outside_subject "'../../outside_mask.nii.gz'" "outside the subject folder"
+cat > "$WORK/absolute.json" <<JSON
+{"input": {"type": "volume", "files": ["dwi/dwi.nii.gz", "$R/sub-01/anat/t1.nii.gz"], "standardization": "none"}}
+JSON
+CFG=$WORK/absolute.json check_failure absolute_path "sub-01/anat/t1.nii.gz'" "outside the subject folder"
+echo sub-01 > "$WORK/only1.txt"; : > "$WORK/none.txt"
+run_dwipack 0 create "$R" "$WORK/abs_ok.hdf5" "$WORK/absolute.json" "$WORK/only1.txt" "$WORK/none.txt" "$WORK/none.txt" \
+  --allow_outside_subject
+expect_rc 0 "--allow_outside_subject"
+pass "paths outside the subject folder"

@@ -40,6 +40,8 @@ struct CreateOptions {
   /// --save_intermediate: the processed volumes (.nii.gz) and tractograms (.trk, RAS mm) of every
   /// subject, in <output folder>/intermediate_<date_time>/<subject>_<group>.*
   bool save_intermediate = false;
+  /// --allow_outside_subject: config paths may be absolute or contain '..' (refused by default).
+  bool allow_outside_subject = false;
   /// --dry-run: check every input and print the plan (subjects, groups, shapes, bytes, memory
   /// per task); write nothing (not even the config copy).
   bool dry_run = false;

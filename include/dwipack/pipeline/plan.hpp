@@ -132,7 +132,8 @@ struct SeedOptions {
 
 struct PlanOptions {
   bool enforce_files_presence = true;
-  StreamlineOptions streamlines; ///< needed to count points after processing
+  bool allow_outside_subject = false; ///< config paths may be absolute or contain '..'
+  StreamlineOptions streamlines;      ///< needed to count points after processing
   SeedOptions seed;
 };
 
