@@ -14,25 +14,8 @@ std::vector<uint64_t> dims_of(const std::array<int64_t, 3>& a) {
   return {static_cast<uint64_t>(a[0]), static_cast<uint64_t>(a[1]), static_cast<uint64_t>(a[2])};
 }
 
-/// The 2021 root attributes (spec §4): version 2, no testing list, no compress / nb_points, and
-/// the file-level `space`.
-void write_root_attributes_2021(hid_t root,
-                                const pipeline::Plan& plan,
-                                const pipeline::StreamlineOptions& options,
-                                const std::vector<std::string>& chosen) {
-  write_attr_i64(root, "version", 2);
-  write_attr_string(root, "data_and_time", plan.data_and_time);
-  write_attr_strings(root, "chosen_subjs", chosen);
-  write_attr_string(root, "groups_config", plan.groups_config);
-  write_attr_strings(root, "training_subjs", plan.training);
-  write_attr_strings(root, "validation_subjs", plan.validation);
-  if (options.step_size_mm)
-    write_attr_f64(root, "step_size", *options.step_size_mm);
-  else
-    write_attr_string(root, "step_size", not_defined_by_user);
-  write_attr_string(root, "space", plan.space_2021);
-}
-
+/// Root attributes: dwi_ml HEAD's (spec §3.1), or the 2021 layout's (spec §4: `version` 2, no
+/// testing list, no compress / nb_points, and the file-level `space`).
 void write_root_attributes(hid_t root,
                            const pipeline::Plan& plan,
                            const pipeline::StreamlineOptions& options) {
@@ -40,18 +23,22 @@ void write_root_attributes(hid_t root,
   chosen.reserve(plan.subjects.size());
   for (const auto& s : plan.subjects)
     chosen.push_back(s.id);
-  if (plan.layout_2021) return write_root_attributes_2021(root, plan, options, chosen);
+  if (plan.layout_2021) write_attr_i64(root, "version", 2);
   write_attr_string(root, "data_and_time", plan.data_and_time); // sic: dwi_ml's spelling
   write_attr_strings(root, "chosen_subjs", chosen);
   write_attr_string(root, "groups_config", plan.groups_config);
   write_attr_strings(root, "training_subjs", plan.training);
   write_attr_strings(root, "validation_subjs", plan.validation);
-  write_attr_strings(root, "testing_subjs", plan.testing);
+  if (!plan.layout_2021) write_attr_strings(root, "testing_subjs", plan.testing);
   // float64 / int64 scalars when given (even 0, as dwi_ml writes them), else dwi_ml's text.
   if (options.step_size_mm)
     write_attr_f64(root, "step_size", *options.step_size_mm);
   else
     write_attr_string(root, "step_size", not_defined_by_user);
+  if (plan.layout_2021) {
+    write_attr_string(root, "space", plan.space_2021);
+    return;
+  }
   if (options.nb_points)
     write_attr_i64(root, "nb_points", *options.nb_points);
   else

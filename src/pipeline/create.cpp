@@ -387,7 +387,14 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     // Re-parse the canonical JSON on every rank; warnings were already shown by rank 0.
     const log::Level level = log::level();
     if (!coordinator) log::set_level(log::Level::error);
-    config = parse_config(setup.config_json, setup.config_source);
+    try {
+      config = parse_config(setup.config_json, setup.config_source);
+    } catch (const Error& e) {
+      // Rank 0 parsed the same text; a failure here would leave the others waiting in the
+      // planning farm, so stop the whole job.
+      log::error(std::string("re-parsing the broadcast config failed: ") + e.what());
+      mpi::abort_job(comm.get(), exit_failure);
+    }
     log::set_level(level);
   }
 
