@@ -6,6 +6,7 @@
 #include "dwipack/synth/dataset.hpp"
 #include "dwipack/tools/extract.hpp"
 #include "dwipack/tools/inspect.hpp"
+#include "dwipack/util/interrupt.hpp"
 #include "dwipack/util/log.hpp"
 #include "dwipack/version.hpp"
 
@@ -15,6 +16,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <string>
@@ -58,7 +60,8 @@ const char* const create_usage =
     "OUT_HDF5 gets '.hdf5' appended when it has no extension. The file is written as\n"
     "OUT_HDF5.partial and renamed when complete; after a failure nothing is left at OUT_HDF5.\n"
     "\n"
-    "Exit codes: 0 success, 1 bad arguments or inputs (nothing written), 2 aborted (MPI/HDF5 failure).\n";
+    "Exit codes: 0 success, 1 bad arguments or inputs (nothing written), 2 aborted (MPI/HDF5 failure),\n"
+    "3 complete but subjects skipped (--on_error skip), 4 interrupted by SIGTERM/SIGINT (use --resume).\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -85,9 +88,55 @@ po::variables_map parse(const std::vector<std::string>& args,
   return vm;
 }
 
+/// The command line as a shell would need it typed again (provenance).
+std::string shell_quoted(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](unsigned char c) {
+      return std::isalnum(c) || std::strchr("@%+=:,./_-", c) != nullptr;
+    });
+    std::string q = "'";
+    for (char c : a)
+      q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += (i ? " " : "") + (plain ? a : q + "'");
+  }
+  return out;
+}
+
+/// Options every conversion takes (both command lines): restart, error policy, logs.
+po::options_description reliability_options() {
+  po::options_description o("Reliability and logs");
+  // clang-format off
+  o.add_options()
+      ("resume", "continue an interrupted run (OUT.partial and its journal): subjects complete in it are "
+                 "kept, the rest redone; starts from scratch when there is nothing to resume")
+      ("on_error", po::value<std::string>()->default_value("abort")->value_name("abort|skip"),
+       "abort: a failing subject stops the run (nothing written); skip: leave it out, finish the others, "
+       "list it in the file (root attribute dwipack_skipped_subjects) and exit with code 3")
+      ("log_json", po::value<std::string>()->value_name("FILE"), "one JSON record per subject (JSON Lines)");
+  // clang-format on
+  return o;
+}
+
+void apply_reliability_options(const po::variables_map& vm, pipeline::CreateOptions& options) {
+  options.resume = vm.count("resume") > 0;
+  const std::string on_error = vm["on_error"].as<std::string>();
+  if (on_error == "abort")
+    options.on_error = pipeline::OnError::abort;
+  else if (on_error == "skip")
+    options.on_error = pipeline::OnError::skip;
+  else
+    throw UsageError("--on_error takes abort or skip, got '" + on_error + "'");
+  if (vm.count("log_json")) options.log_json = vm["log_json"].as<std::string>();
+}
+
 /// Start MPI and run a conversion on every rank.
-int run_conversion(const pipeline::CreateOptions& options, int argc, char** argv) {
+int run_conversion(pipeline::CreateOptions options, int argc, char** argv) {
+  options.command_line = shell_quoted(argc, argv);
   mpi::Environment env(&argc, &argv);
+  // After MPI_Init: our handlers, not the launcher's defaults, decide what SIGTERM does.
+  interrupt::install_handlers();
   h5::SilenceErrors quiet_hdf5;
   mpi::Comm comm(MPI_COMM_WORLD);
   log::set_rank(comm.size() > 1 ? comm.rank() : -1);
@@ -116,6 +165,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       ("verbose,v", po::value<std::string>()->implicit_value("INFO")->value_name("LEVEL"),
        "log level: DEBUG, INFO, WARNING (default), ERROR; -v alone means INFO");
   // clang-format on
+  named.add(reliability_options());
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
@@ -143,6 +193,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.save_intermediate = vm.count("save_intermediate") > 0;
   options.dry_run = vm.count("dry-run") > 0;
   options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
+  apply_reliability_options(vm, options);
   if (vm.count("step_size") + vm.count("nb_points") + vm.count("compress") > 1)
     throw UsageError("--step_size, --nb_points and --compress are mutually exclusive");
   if (vm.count("step_size")) {
@@ -220,6 +271,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
       ("save_intermediate", "also write hdf5/<subject>_intermediate/<group>_nonstandardized.nii.gz, "
                             "<group>_standardized.nii.gz and streamlines.trk (RAS mm)");
   // clang-format on
+  named.add(reliability_options());
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
@@ -251,6 +303,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   options.independent_modalities =
       parse_bool("independent_modalities", vm["independent_modalities"].as<std::string>());
   options.seed.enabled = true;
+  apply_reliability_options(vm, options);
   options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
   options.seed.enforce_bundles_presence =

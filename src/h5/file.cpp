@@ -48,6 +48,9 @@ void write_attr(hid_t obj,
                 const std::vector<uint64_t>& dims,
                 const void* data) {
   const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
+  const htri_t exists = H5Aexists(obj, name.c_str());
+  check(exists, "looking for " + where);
+  if (exists > 0) check(H5Adelete(obj, name.c_str()), "replacing " + where);
   Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
   check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
         "setting an attribute name encoding");
@@ -69,6 +72,18 @@ File File::create_parallel(const std::string& path, MPI_Comm comm) {
   // h5py's defaults: no creation-order tracking, so readers iterate children in name order.
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id());
   return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path);
+}
+
+File File::open_parallel(const std::string& path, MPI_Comm comm) {
+  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
+  check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
+  check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id());
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path);
+}
+
+void File::flush() const {
+  check(H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL), "flushing HDF5 file '" + path_ + "'");
 }
 
 File File::open_read(const std::string& path) {
@@ -111,7 +126,8 @@ void write_rows(hid_t dataset,
                 const void* data,
                 uint64_t row0,
                 uint64_t nrows,
-                const std::string& where) {
+                const std::string& where,
+                Crc32* crc) {
   Handle file_space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
   const int rank = H5Sget_simple_extent_ndims(file_space.id());
   if (rank < 1) throw Error("writing '" + where + "': dataset has no rows");
@@ -136,8 +152,54 @@ void write_rows(hid_t dataset,
     Handle mem_space = dataspace(std::vector<uint64_t>(count.begin(), count.end()));
     check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, bytes + done * row_bytes),
           "writing '" + where + "'");
+    if (crc) crc->update(bytes + done * row_bytes, static_cast<size_t>(n * row_elems * elem_size));
     done += n;
   }
+}
+
+Crc32 read_crc(hid_t dataset, hid_t mem_type, const std::string& where) {
+  const std::vector<uint64_t> dims = dataset_dims(dataset, where);
+  Crc32 crc;
+  if (dims.empty()) return crc;
+  uint64_t row_elems = 1;
+  for (size_t i = 1; i < dims.size(); ++i)
+    row_elems *= dims[i];
+  const size_t row_bytes = std::max<size_t>(1, row_elems * H5Tget_size(mem_type));
+  const uint64_t rows_per_piece = std::max<uint64_t>(1, (uint64_t{64} << 20) / row_bytes);
+  std::vector<unsigned char> buffer;
+  Handle file_space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
+  for (uint64_t done = 0; done < dims[0];) {
+    const uint64_t n = std::min(rows_per_piece, dims[0] - done);
+    std::vector<hsize_t> start(dims.size(), 0), count(dims.begin(), dims.end());
+    start[0] = done;
+    count[0] = n;
+    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          "selecting rows of '" + where + "'");
+    Handle mem_space = dataspace(std::vector<uint64_t>(count.begin(), count.end()));
+    buffer.resize(n * row_bytes);
+    check(H5Dread(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, buffer.data()),
+          "reading '" + where + "'");
+    crc.update(buffer.data(), buffer.size());
+    done += n;
+  }
+  return crc;
+}
+
+Handle open_dataset(hid_t parent, const std::string& path) {
+  return Handle(check_id(H5Dopen2(parent, path.c_str(), H5P_DEFAULT), "opening dataset '" + path + "'"));
+}
+
+std::vector<uint64_t> dataset_dims(hid_t dataset, const std::string& where) {
+  Handle space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  if (rank < 0) throw Error("'" + where + "': cannot read its shape");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  return {dims.begin(), dims.end()};
+}
+
+void delete_link(hid_t parent, const std::string& name) {
+  check(H5Ldelete(parent, name.c_str(), H5P_DEFAULT), "removing '" + name + "'");
 }
 
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {

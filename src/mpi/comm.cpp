@@ -142,6 +142,19 @@ int Comm::broadcast(int value, int root) const {
   return value;
 }
 
+int Comm::max(int value) const {
+  sleepy_barrier();
+  int result = value;
+  check(MPI_Allreduce(&value, &result, 1, MPI_INT, MPI_MAX, comm_), "reducing a value");
+  return result;
+}
+
+void Comm::gather_i64(int64_t value, std::vector<int64_t>& at_root, int root) const {
+  sleepy_barrier();
+  at_root.assign(rank() == root ? static_cast<size_t>(size()) : 0, 0);
+  check(MPI_Gather(&value, 1, MPI_INT64_T, at_root.data(), 1, MPI_INT64_T, root, comm_), "gathering values");
+}
+
 void abort_job(MPI_Comm comm, int exit_code) {
   MPI_Abort(comm == MPI_COMM_NULL ? MPI_COMM_WORLD : comm, exit_code);
   std::_Exit(exit_code); // MPI_Abort does not return; this keeps [[noreturn]] honest.

@@ -8,13 +8,17 @@
 #include "dwipack/io/nifti_writer.hpp"
 #include "dwipack/io/npy.hpp"
 #include "dwipack/pipeline/farm.hpp"
+#include "dwipack/pipeline/journal.hpp"
 #include "dwipack/pipeline/plan.hpp"
 #include "dwipack/pipeline/volume.hpp"
 #include "dwipack/tools/extract.hpp"
+#include "dwipack/util/interrupt.hpp"
 #include "dwipack/util/log.hpp"
+#include "dwipack/version.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +27,8 @@
 #include <ctime>
 #include <dirent.h>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -130,6 +136,7 @@ struct Setup {
   std::vector<std::string> training, validation, testing, chosen;
   std::string data_and_time;
   std::string intermediate_dir; ///< --save_intermediate: where the processed inputs go
+  bool nothing_to_do = false;   ///< --resume, and the output is complete already
 };
 
 void warn_about_lists(const Setup& s, const std::string& root) {
@@ -171,9 +178,19 @@ Setup prepare(const CreateOptions& o) {
     s.final_path = output_path(o.out_file);
     const std::string out_dir = parent_dir(s.final_path);
     if (!io::is_directory(out_dir)) throw Error("output folder " + quoted(out_dir) + " does not exist");
-    if (!o.overwrite && access(s.final_path.c_str(), F_OK) == 0)
-      throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
     if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+    const bool final_exists = access(s.final_path.c_str(), F_OK) == 0;
+    const bool partial_exists = access(partial_path(s.final_path).c_str(), F_OK) == 0;
+    if (o.resume && final_exists && !partial_exists && !o.dry_run) {
+      // A requeued job whose conversion had finished: nothing to redo.
+      log::info("--resume: " + quoted(s.final_path) + " is complete (no partial file); nothing to do");
+      s.nothing_to_do = true;
+      return s;
+    }
+    if (!o.overwrite && final_exists)
+      throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
+    if (!o.dry_run && access(out_dir.c_str(), W_OK) != 0)
+      throw Error("output folder " + quoted(out_dir) + " is not writable: " + std::strerror(errno));
 
     // dwi_ml copies the config next to the output (before checking it), so the file's config
     // can always be found again. A config already at that path is left as it is.
@@ -212,7 +229,7 @@ Setup prepare(const CreateOptions& o) {
 
 // clang-format off
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config, config_source, training,
-                                   validation, testing, chosen, data_and_time, intermediate_dir)
+                                   validation, testing, chosen, data_and_time, intermediate_dir, nothing_to_do)
 // clang-format on
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
@@ -255,7 +272,7 @@ size_t report_failures(const FarmResults& results, const std::vector<std::string
 /// Read a streamline group's connectivity inputs and write them (dwi_ml: np.load(matrix) > 0,
 /// and scilpy's get_data_as_labels: the integer label volume cast to uint16, wrapping).
 void write_connectivity_data(
-    const h5::Layout& layout, const Plan& plan, size_t s, size_t g, VolumeBuffers& buffers) {
+    h5::Layout& layout, const Plan& plan, size_t s, size_t g, VolumeBuffers& buffers) {
   const StreamlineGroupPlan& p = plan.subjects[s].groups[g].streamlines;
   if (p.connectivity_matrix.empty()) return;
   const io::NpyBoolArray matrix = io::read_npy_positive(p.connectivity_matrix);
@@ -371,17 +388,102 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+std::string iso_time_ns(int64_t ns) {
+  const std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(ns % 1'000'000'000));
+  return std::string(buf) + frac;
+}
+
+/// What fixes the file's layout (the datasets and their shapes): the plan without its time and
+/// input provenance. A --resume'd partial file must have been made for the same.
+std::string layout_digest(const Plan& plan) {
+  nlohmann::json j = plan;
+  j["data_and_time"] = "";
+  j["skipped"] = nlohmann::json::array();
+  for (auto& subject : j["subjects"]) {
+    subject["inputs"] = nlohmann::json::array();
+    subject["input_bytes"] = 0;
+  }
+  return digest(j.dump());
+}
+
+/// What fixes one subject's data: its plan (input sizes and mtimes included) and the options.
+std::string subject_digest(const SubjectPlan& subject, const StreamlineOptions& o) {
+  nlohmann::json options = {
+      {"step_size", o.step_size_mm ? nlohmann::json(*o.step_size_mm) : nlohmann::json()},
+      {"nb_points", o.nb_points ? nlohmann::json(*o.nb_points) : nlohmann::json()},
+      {"compress", o.compress_mm ? nlohmann::json(*o.compress_mm) : nlohmann::json()},
+      {"remove_invalid", o.remove_invalid}};
+  return digest(nlohmann::json(subject).dump() + options.dump());
+}
+
+/// Provenance of the written subjects: their input files with sizes and modification times.
+std::vector<std::string> input_provenance(const Plan& plan, const std::vector<bool>& dropped) {
+  std::vector<std::string> out;
+  for (size_t s = 0; s < plan.subjects.size(); ++s) {
+    if (dropped[s]) continue;
+    nlohmann::ordered_json files = nlohmann::ordered_json::array();
+    for (const auto& f : plan.subjects[s].inputs)
+      files.push_back({f.path, f.bytes, iso_time_ns(f.mtime_ns)});
+    out.push_back(nlohmann::ordered_json{{"subject", plan.subjects[s].id}, {"files", files}}.dump());
+  }
+  return out;
+}
+
+std::string skip_record(const std::string& subject, const std::string& reason) {
+  return nlohmann::ordered_json{{"subject", subject}, {"reason", reason}}.dump();
+}
+
+/// The error message of a failed task, starting with the subject.
+std::string task_message(const TaskResult& r, const std::string& subject) {
+  if (r.payload.rfind("subject ", 0) == 0) return r.payload;
+  return "subject " + quoted(subject) + ": " + r.payload;
+}
+
+/// Rank 0, --resume: the journal's entries if the partial file can be continued (same layout,
+/// readable, every dataset present with its planned shape); empty otherwise (start over).
+std::optional<std::map<std::string, JournalEntry>> resumable(const std::string& partial, const Plan& plan) {
+  std::map<std::string, JournalEntry> entries;
+  std::string why;
+  if (access(partial.c_str(), F_OK) != 0) {
+    log::info("--resume: no partial file " + quoted(partial) + "; starting from scratch");
+    return std::nullopt;
+  }
+  if (!read_journal(journal_path(partial), layout_digest(plan), entries, why)) {
+    log::warning("--resume: " + why + "; starting from scratch");
+    return std::nullopt;
+  }
+  try {
+    h5::File file = h5::File::open_read(partial);
+    h5::Layout layout = h5::open_layout(file, plan);
+  } catch (const Error& e) {
+    log::warning(std::string("--resume: the partial file cannot be continued (") + e.what() +
+                 "); starting from scratch");
+    return std::nullopt;
+  }
+  log::info("--resume: continuing " + quoted(partial) + "; " + std::to_string(entries.size()) +
+            " subject(s) recorded complete in its journal (each is read back and checked)");
+  return entries;
+}
+
 } // namespace
 
 int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool coordinator = comm.rank() == 0;
+  const bool skip = options.on_error == OnError::skip;
 
   // 1. Setup: paths, config, lists (rank 0), then shared.
   std::string setup_text;
   if (!rank0_then_broadcast(comm, setup_text, [&] { return nlohmann::json(prepare(options)).dump(); }))
     return exit_input_error;
   const Setup setup = nlohmann::json::parse(setup_text).get<Setup>();
+  if (setup.nothing_to_do) return exit_ok;
   Config config;
   {
     // Re-parse the canonical JSON on every rank; warnings were already shown by rank 0.
@@ -415,17 +517,41 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
         return j.dump();
       },
       /*stop_on_error=*/false);
+  if (const int signal = comm.max(interrupt::received()); signal != 0) {
+    if (coordinator)
+      log::error("interrupted by " + interrupt::signal_name(signal) +
+                 " while checking the inputs; nothing was written");
+    return exit_interrupted;
+  }
 
   std::string plan_text;
   const bool planned_ok = rank0_then_broadcast(comm, plan_text, [&] {
-    if (report_failures(planned, setup.chosen, 10) > 0)
-      throw Error("input validation failed; nothing was written");
     Plan plan;
+    std::vector<std::string> skipped; // --on_error skip: subjects whose inputs failed the checks
+    if (skip) {
+      for (size_t i = 0; i < planned.size(); ++i)
+        if (!planned[i]->ok) {
+          const std::string message = task_message(*planned[i], setup.chosen[i]);
+          log::warning("[rank " + std::to_string(planned[i]->rank) + "] " + message + " -> skipped");
+          skipped.push_back(setup.chosen[i]);
+          plan.skipped.push_back({setup.chosen[i], message});
+        }
+      if (skipped.size() == planned.size())
+        throw Error("every subject failed the input checks; nothing was written");
+    } else if (report_failures(planned, setup.chosen, 10) > 0) {
+      throw Error("input validation failed; nothing was written");
+    }
+    const auto without_skipped = [&](const std::vector<std::string>& list) {
+      std::vector<std::string> out;
+      for (const auto& id : list)
+        if (std::find(skipped.begin(), skipped.end(), id) == skipped.end()) out.push_back(id);
+      return out;
+    };
     for (const auto& r : planned)
-      plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
-    plan.training = setup.training;
-    plan.validation = setup.validation;
-    plan.testing = setup.testing;
+      if (r->ok) plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
+    plan.training = without_skipped(setup.training);
+    plan.validation = without_skipped(setup.validation);
+    plan.testing = without_skipped(setup.testing);
     plan.groups_config = setup.groups_config;
     plan.layout_2021 = options.seed.enabled;
     plan.space_2021 = options.seed.space;
@@ -437,27 +563,68 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   if (!planned_ok) return exit_input_error;
   const Plan plan = nlohmann::json::parse(plan_text).get<Plan>();
   const std::string partial = partial_path(setup.final_path);
+  const std::string journal = journal_path(partial);
   if (options.dry_run) {
     if (coordinator) print_plan(plan, setup.final_path);
-    return exit_ok;
+    return plan.skipped.empty() ? exit_ok : exit_skipped;
   }
+
+  // --resume: rank 0 decides whether the partial file can be continued; all ranks learn the
+  // journal's entries.
+  std::string resume_text;
+  if (coordinator) {
+    const auto entries = options.resume ? resumable(partial, plan) : std::nullopt;
+    nlohmann::json j = nullptr;
+    if (entries) {
+      j = nlohmann::json::object();
+      for (const auto& [id, e] : *entries)
+        j[id] = {{"plan", e.plan_digest}, {"datasets", e.datasets}};
+    }
+    resume_text = j.dump();
+  }
+  comm.broadcast(resume_text, 0);
+  const nlohmann::json resume_entries = nlohmann::json::parse(resume_text);
+  const bool resuming = !resume_entries.is_null();
 
   // 3-5. From here on every rank holds the open parallel file. An error outside a task means a
   // rank may miss the next collective call, so it aborts the whole job instead of hanging it.
   try {
-    h5::File file = h5::File::create_parallel(partial, comm.get());
-    h5::Layout layout = h5::create_layout(file, plan, options.streamlines);
+    h5::File file = resuming ? h5::File::open_parallel(partial, comm.get())
+                             : h5::File::create_parallel(partial, comm.get());
+    h5::Layout layout = resuming ? h5::open_layout(file, plan) : h5::create_layout(file, plan);
+    // The layout reaches the file before any data, so that an interrupted file can be reopened.
+    file.flush();
+    JournalWriter journal_writer;
+    if (coordinator)
+      journal_writer =
+          resuming ? JournalWriter::append_to(journal) : JournalWriter::create(journal, layout_digest(plan));
 
     VolumeBuffers buffers;
     StreamlineBuffers streamline_buffers;
-    size_t done = 0;
+    size_t done = 0, kept = 0;
     const FarmResults written = run_farm(
         comm, plan.subjects.size(), largest_first(plan.subjects),
         [&](size_t s) {
           const auto ts = std::chrono::steady_clock::now();
           const SubjectPlan& subject = plan.subjects[s];
+          const std::string subject_plan_digest = subject_digest(subject, options.streamlines);
+          nlohmann::json result = {{"bytes_in", subject.input_bytes}, {"bytes_out", subject.output_bytes()}};
+          if (resuming && resume_entries.contains(subject.id)) {
+            const auto& entry = resume_entries[subject.id];
+            std::string why = entry["plan"] != subject_plan_digest
+                                  ? std::string("its inputs or options changed")
+                                  : h5::verify_subject(layout, s, entry["datasets"]);
+            if (why.empty()) {
+              result["kept"] = true;
+              result["seconds"] = seconds_since(ts);
+              return result.dump();
+            }
+            log::info("--resume: subject " + quoted(subject.id) + " is redone: " + why);
+          }
+          nlohmann::json stages = nlohmann::json::object();
           for (size_t g = 0; g < subject.groups.size(); ++g) {
             const GroupPlan& group = subject.groups[g];
+            const auto tg = std::chrono::steady_clock::now();
             with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
               if (group.type == GroupType::volume) {
                 const VolumeGroupPlan& v = group.volume;
@@ -483,28 +650,82 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
                 write_connectivity_data(layout, plan, s, g, buffers);
               }
             });
+            stages[group.name] = seconds_since(tg);
           }
-          return nlohmann::json{{"seconds", seconds_since(ts)}, {"bytes", subject.output_bytes()}}.dump();
+          result["seconds"] = seconds_since(ts);
+          result["stages"] = stages;
+          result["plan"] = subject_plan_digest;
+          result["datasets"] = h5::subject_checksums(layout, s);
+          return result.dump();
         },
-        /*stop_on_error=*/true,
+        /*stop_on_error=*/!skip,
         [&](size_t s, const TaskResult& r) {
           if (!r.ok) return;
+          const nlohmann::json result = nlohmann::json::parse(r.payload);
           ++done;
-          log::info("subject " + quoted(plan.subjects[s].id) + " written by rank " + std::to_string(r.rank) +
-                    " (" + std::to_string(done) + "/" + std::to_string(plan.subjects.size()) + ")");
+          if (result.value("kept", false)) {
+            ++kept;
+          } else {
+            // The worker's writes have returned: the data is in the file (or the OS's cache of it).
+            journal_writer.record(plan.subjects[s].id,
+                                  {result["plan"].get<std::string>(), result["datasets"]});
+          }
+          log::info("subject " + quoted(plan.subjects[s].id) +
+                    (result.value("kept", false) ? " kept from the interrupted run, checked by rank "
+                                                 : " written by rank ") +
+                    std::to_string(r.rank) + " (" + std::to_string(done) + "/" +
+                    std::to_string(plan.subjects.size()) + ")");
         });
 
-    int ok = 1;
+    // Every rank learns whether any rank was interrupted, and rank 0 decides the outcome.
+    const int signal = comm.max(interrupt::received());
+    const bool interrupted = signal != 0;
+    std::string outcome_text;
     if (coordinator) {
+      nlohmann::json outcome = {{"ok", true}, {"dropped", std::vector<bool>(plan.subjects.size(), false)}};
       std::vector<std::string> names;
       for (const auto& subject : plan.subjects)
         names.push_back(subject.id);
-      if (report_failures(written, names, 10) > 0) ok = 0;
-      for (const auto& r : written)
-        if (!r) ok = 0; // stopped early
+      if (interrupted) {
+        outcome["ok"] = false;
+      } else if (skip) {
+        for (size_t s = 0; s < written.size(); ++s)
+          if (!written[s] || !written[s]->ok) {
+            const std::string message = written[s] ? task_message(*written[s], names[s])
+                                                   : "subject " + quoted(names[s]) + ": not run";
+            log::warning("[rank " + std::to_string(written[s] ? written[s]->rank : 0) + "] " + message +
+                         " -> skipped");
+            outcome["dropped"][s] = true;
+            outcome["skipped"].push_back({names[s], message});
+          }
+        if (outcome.contains("skipped") && outcome["skipped"].size() == plan.subjects.size())
+          outcome["ok"] = false;
+      } else {
+        if (report_failures(written, names, 10) > 0) outcome["ok"] = false;
+        for (const auto& r : written)
+          if (!r) outcome["ok"] = false; // stopped early
+      }
+      outcome_text = outcome.dump();
     }
-    ok = comm.broadcast(ok, 0);
+    comm.broadcast(outcome_text, 0);
+    const nlohmann::json outcome = nlohmann::json::parse(outcome_text);
+    const bool ok = outcome["ok"].get<bool>();
 
+    if (ok) {
+      const std::vector<bool> dropped = outcome["dropped"].get<std::vector<bool>>();
+      h5::Provenance provenance;
+      provenance.version = version;
+      provenance.git_commit = git_commit;
+      provenance.command_line = options.command_line;
+      provenance.ranks = comm.size();
+      provenance.inputs = input_provenance(plan, dropped);
+      for (const auto& [id, reason] : plan.skipped)
+        provenance.skipped.push_back(skip_record(id, reason));
+      if (outcome.contains("skipped"))
+        for (const auto& entry : outcome["skipped"])
+          provenance.skipped.push_back(skip_record(entry[0], entry[1]));
+      h5::finalize_root(file, plan, options.streamlines, dropped, provenance);
+    }
     h5::close_layout(layout);
     file.close();
 
@@ -515,12 +736,29 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
           log::error("renaming " + quoted(partial) + " to " + quoted(setup.final_path) + " failed");
           code = exit_failure;
         } else {
-          log::info("wrote " + quoted(setup.final_path) + " (" + std::to_string(plan.subjects.size()) +
-                    " subjects) in " + std::to_string(seconds_since(t0)) + " s with " +
-                    std::to_string(comm.size()) + " rank(s)");
+          std::remove(journal.c_str());
+          const size_t skipped_late = outcome.contains("skipped") ? outcome["skipped"].size() : 0;
+          const size_t n_skipped = plan.skipped.size() + skipped_late;
+          log::info("wrote " + quoted(setup.final_path) + " (" +
+                    std::to_string(plan.subjects.size() - skipped_late) + " subjects" +
+                    (kept ? ", " + std::to_string(kept) + " kept from the interrupted run" : "") + ") in " +
+                    std::to_string(seconds_since(t0)) + " s with " + std::to_string(comm.size()) +
+                    " rank(s)");
+          if (n_skipped > 0) {
+            log::warning(std::to_string(n_skipped) +
+                         " subject(s) were skipped (--on_error skip); the file lists them in its root "
+                         "attribute 'dwipack_skipped_subjects'");
+            code = exit_skipped;
+          }
         }
+      } else if (interrupted) {
+        log::error("interrupted by " + interrupt::signal_name(signal) + "; " + std::to_string(done) +
+                   " subject(s) are complete in " + quoted(partial) +
+                   "; run the same command with --resume to continue");
+        code = exit_interrupted;
       } else {
         std::remove(partial.c_str());
+        std::remove(journal.c_str());
         log::error("conversion failed; no output file was left at " + quoted(setup.final_path));
         code = exit_input_error;
       }

@@ -1,6 +1,7 @@
 #include "dwipack/pipeline/farm.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/util/interrupt.hpp"
 
 #include <cstring>
 #include <new>
@@ -21,6 +22,7 @@ TaskResult run_one(size_t task, int rank, const std::function<std::string(size_t
   TaskResult r;
   r.rank = rank;
   try {
+    interrupt::check_interrupted(); // no new work after SIGTERM/SIGINT
     r.payload = run_task(task);
     r.ok = true;
   } catch (const Error& e) {

@@ -30,6 +30,19 @@ int64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
 }
 
+/// Record an input file's size and modification time (provenance, progress, and --resume's
+/// test that a kept subject's inputs did not change).
+void note_input(std::vector<InputFile>& inputs, const std::string& path) {
+  struct stat st {};
+  InputFile f;
+  f.path = path;
+  if (::stat(path.c_str(), &st) == 0) {
+    f.bytes = static_cast<int64_t>(st.st_size);
+    f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+  inputs.push_back(std::move(f));
+}
+
 /// Resolve a list of entries; missing ones are an error when presence is enforced, a warning
 /// (and dropped) otherwise.
 /// Config paths stay inside the subject folder unless allowed: an absolute path or a '..'
@@ -77,7 +90,7 @@ std::string short_shape(const std::array<int64_t, 3>& s) {
 VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
                                   const GroupConfig& gc,
                                   const PlanOptions& options,
-                                  int64_t& input_bytes,
+                                  std::vector<InputFile>& inputs,
                                   io::NiftiHeader& first_header) {
   VolumeGroupPlan v;
   v.standardization = gc.standardization;
@@ -87,7 +100,7 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
   for (size_t i = 0; i < v.files.size(); ++i) {
     const std::string& path = v.files[i];
     io::NiftiHeader h = io::read_nifti_header(path);
-    input_bytes += file_size(path);
+    note_input(inputs, path);
     if (i == 0) {
       first_header = h;
       v.shape = h.shape3();
@@ -117,7 +130,7 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
     v.std_mask_files = resolve(subject_dir, gc.std_mask, options, "std_mask");
     for (const auto& path : v.std_mask_files) {
       io::NiftiHeader m = io::read_nifti_header(path);
-      input_bytes += file_size(path);
+      note_input(inputs, path);
       if (m.shape3() != v.shape || m.nb_frames() != 1)
         throw Error("std_mask " + quoted(path) + ": shape " + short_shape(m.shape3()) +
                     (m.nb_frames() != 1 ? " with " + std::to_string(m.nb_frames()) + " frames" : "") +
@@ -185,7 +198,7 @@ bool counts_from_headers(const StreamlineGroupPlan& p, StreamlineCounts& counts)
 StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
                                           const GroupConfig& gc,
                                           const PlanOptions& options,
-                                          int64_t& input_bytes,
+                                          std::vector<InputFile>& inputs,
                                           const io::NiftiHeader* reference,
                                           StreamlineBuffers& buffers) {
   StreamlineGroupPlan p;
@@ -200,7 +213,7 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     if (io::extension_of(path) != ".trk" && io::extension_of(path) != ".tck")
       throw Error("file " + quoted(path) + ": streamline files must be .trk or .tck");
     const io::TractogramHeader h = io::read_tractogram_header(path);
-    input_bytes += file_size(path);
+    note_input(inputs, path);
     SpaceAttributes space;
     if (h.format == io::TractogramFormat::tck) {
       // dipy needs a reference for a .tck: the first volume group's first file.
@@ -253,11 +266,13 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     if (io::extension_of(p.connectivity_matrix) != ".npy")
       throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
     p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
+    note_input(inputs, p.connectivity_matrix);
     p.connectivity_nb_blocs = gc.connectivity_nb_blocs;
     if (!gc.connectivity_labels.empty()) {
       check_inside_subject(gc.connectivity_labels, options, "connectivity_labels");
       p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
       const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
+      note_input(inputs, p.connectivity_labels);
       if (!process::is_integer_datatype(labels.datatype))
         throw Error("connectivity_labels " + quoted(p.connectivity_labels) +
                     ": a label volume must have an " + "integer datatype, not " +
@@ -385,12 +400,12 @@ SubjectPlan plan_subject(const std::string& subject_dir,
                                        : options.seed.enabled  ? &last_volume_first_file
                                                                : &reference;
           g.streamlines =
-              plan_streamline_group(subject_dir, gc, options, plan.input_bytes, ref, streamline_buffers);
+              plan_streamline_group(subject_dir, gc, options, plan.inputs, ref, streamline_buffers);
           plan.groups.push_back(std::move(g));
           return;
         }
         io::NiftiHeader first;
-        g.volume = plan_volume_group(subject_dir, gc, options, plan.input_bytes, first);
+        g.volume = plan_volume_group(subject_dir, gc, options, plan.inputs, first);
         g.volume.rules_2021 = options.seed.enabled;
         if (options.seed.enabled) last_volume_first_file = first; // the 2021 reference for a .tck
         if (reference_group.empty()) {
@@ -402,6 +417,12 @@ SubjectPlan plan_subject(const std::string& subject_dir,
         plan.groups.push_back(std::move(g));
       });
     }
+  }
+  // Provenance names files relative to the subject folder: the same wherever the data lives.
+  for (auto& f : plan.inputs) {
+    plan.input_bytes += f.bytes;
+    if (f.path.compare(0, subject_dir.size() + 1, subject_dir + "/") == 0)
+      f.path.erase(0, subject_dir.size() + 1);
   }
   return plan;
 }

@@ -3,6 +3,7 @@
 #include "dwipack/error.hpp"
 #include "dwipack/pipeline/plan.hpp"
 #include "dwipack/process/streamline.hpp"
+#include "dwipack/util/interrupt.hpp"
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
@@ -181,6 +182,7 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
     }
   };
   for (const auto& file : plan.files) {
+    interrupt::check_interrupted();
     const io::TractogramHeader header = io::read_tractogram_header(file.path);
     const process::StreamlineSpace space = process::make_space(file.vox2ras, file.dimensions);
     const auto columns = dps_columns(header, plan.dps);
@@ -290,6 +292,7 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
     int64_t row0 = 0;
     while (std::vector<float>* block = pipe.pop()) {
       const auto rows = static_cast<int64_t>(block->size() / 3);
+      interrupt::check_interrupted(); // every block (24 MiB): a prompt stop on SIGTERM
       sink->points(row0, block->data(), rows);
       row0 += rows;
       pipe.recycle(block);

@@ -2,6 +2,7 @@
 
 #include "dwipack/error.hpp"
 #include "dwipack/process/standardize.hpp"
+#include "dwipack/util/interrupt.hpp"
 
 #include <new>
 
@@ -61,6 +62,7 @@ const float* load_volume_group(const VolumeGroupPlan& plan,
       throw Error("file " + quoted(path) +
                   ": header changed since the inputs were checked (shape or frames)");
     io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
+    interrupt::check_interrupted();
     if (plan.standardization == Standardization::per_file)
       with_context("standardization per_file of file " + quoted(path), [&] {
         process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask, rule);

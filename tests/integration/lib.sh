@@ -38,3 +38,23 @@ make_dataset() {
   D=$WORK/data
   ARGS_LISTS=("$D/config.json" "$D/training_subjs.txt" "$D/validation_subjs.txt" "$D/testing_subjs.txt")
 }
+
+# same_content A B: the two files hold the same data and attributes, through two independent
+# readers (h5diff and h5py); only the root attributes describing the run (dwipack_ranks,
+# dwipack_command_line) may differ.
+same_content() {
+  local report
+  if ! report=$(h5diff -r "$1" "$2" 2>&1); then
+    # The objects with a nonzero difference count, and objects h5diff could not compare.
+    local differing
+    differing=$(awk '/^(dataset|attribute|group):/ {object = $0}
+                     /^[0-9]+ differences? found/ {if ($1 > 0) print object}
+                     /^(Not comparable|Some objects)/ {print}' <<<"$report" \
+      | grep -vE '^attribute: <dwipack_(ranks|command_line) of </>>' || true)
+    if [ -n "$differing" ]; then
+      echo "$differing" | head -20
+      return 1
+    fi
+  fi
+  "$PYTHON" "$TESTS_DIR/python/same_content.py" "$1" "$2"
+}

@@ -17,7 +17,7 @@ while read -r opts; do
     "$PYTHON" "$TESTS_DIR/python/check_output.py" "$out" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" $opts \
       || fail "output check failed for '$opts' (np=$np)"
   done
-  cmp -s "$WORK/out_${i}_np0.hdf5" "$WORK/out_${i}_np3.hdf5" || fail "'$opts': 1 and 3 ranks differ"
+  diffs=$(same_content "$WORK/out_${i}_np0.hdf5" "$WORK/out_${i}_np3.hdf5") || fail "'$opts': 1 and 3 ranks differ: $diffs"
   pass "$opts"
 done <<'OPTIONS'
 --step_size 0.75

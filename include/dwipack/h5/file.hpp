@@ -7,6 +7,7 @@
 // In a parallel file every function marked "Collective" must be called by all ranks of the
 // file's communicator, in the same order and with identical arguments.
 #include "dwipack/h5/handle.hpp"
+#include "dwipack/util/crc32.hpp"
 
 #include <mpi.h>
 
@@ -20,11 +21,16 @@ class File {
 public:
   /// Collective over comm. Create (truncate) `path` for parallel writing through MPI-IO.
   static File create_parallel(const std::string& path, MPI_Comm comm);
+  /// Collective over comm. Open an existing file for parallel writing (--resume).
+  static File open_parallel(const std::string& path, MPI_Comm comm);
   /// Open an existing file read-only (serial).
   static File open_read(const std::string& path);
 
   hid_t id() const { return handle_.id(); }
   const std::string& path() const { return path_; }
+  /// Collective. Write every cached metadata block to the file (the layout is then on disk
+  /// before any data: an interrupted file can be reopened by --resume).
+  void flush() const;
   /// Collective. Close and throw if HDF5 fails (unflushed data).
   void close();
 
@@ -46,11 +52,30 @@ Handle create_dataset(hid_t parent,
 
 /// Independent. Write rows [row0, row0 + nrows) along the first axis of a dataset from a
 /// C-order buffer of `mem_type` values. Large writes are split into pieces below 1 GiB (MPI-IO
-/// counts are 32-bit ints).
-void write_rows(
-    hid_t dataset, hid_t mem_type, const void* data, uint64_t row0, uint64_t nrows, const std::string& where);
+/// counts are 32-bit ints). When `crc` is given, the written bytes are added to it (callers
+/// write rows in order).
+void write_rows(hid_t dataset,
+                hid_t mem_type,
+                const void* data,
+                uint64_t row0,
+                uint64_t nrows,
+                const std::string& where,
+                Crc32* crc = nullptr);
 
-// --- attributes (Collective: identical values on every rank) ---
+/// Independent. The CRC-32 of a whole dataset read back as `mem_type` (in pieces of 64 MiB).
+Crc32 read_crc(hid_t dataset, hid_t mem_type, const std::string& where);
+
+/// Open an existing dataset (any rank may, independently).
+Handle open_dataset(hid_t parent, const std::string& path);
+
+/// A dataset's shape.
+std::vector<uint64_t> dataset_dims(hid_t dataset, const std::string& where);
+
+/// Collective. Remove the link `name` under `parent` (the object's space is not reclaimed).
+void delete_link(hid_t parent, const std::string& name);
+
+// --- attributes (Collective: identical values on every rank). An attribute that exists is
+// replaced (a --resume'd file may hold some from the interrupted run). ---
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value);
 /// A list of strings: a 1-D vlen UTF-8 array; an empty list is written as float64 of shape (0,),
 /// exactly what h5py writes for [] (dwi_ml's readers accept both).

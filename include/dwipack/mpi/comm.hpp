@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace dwipack::mpi {
 
@@ -55,6 +56,10 @@ public:
   void broadcast(std::string& bytes, int root) const;
   /// Collective. Broadcast an int from `root`.
   int broadcast(int value, int root) const;
+  /// Collective. The largest `value` over all ranks, on every rank.
+  int max(int value) const;
+  /// Collective. Every rank's `value`, in rank order, into `at_root` on `root` (empty elsewhere).
+  void gather_i64(int64_t value, std::vector<int64_t>& at_root, int root) const;
 
 private:
   MPI_Comm comm_ = MPI_COMM_NULL;

@@ -8,7 +8,9 @@
 //      ── broadcast the full plan (or the errors: nothing has been written) ──
 //   3. all ranks: create the file (temporary name) and its whole layout, collectively
 //   4. hand out subjects, largest first ──▶ read data, standardize, write own datasets (independent I/O)
-//   5. all ranks: close collectively; rank 0 renames the file into place, or removes it on failure
+//      (rank 0 appends each completed subject to the --resume journal)
+//   5. all ranks: write the root attributes, close collectively; rank 0 renames the file into
+//      place, or removes it on failure (or keeps it, with its journal, after SIGTERM/SIGINT)
 #include "dwipack/mpi/comm.hpp"
 #include "dwipack/pipeline/plan.hpp"
 #include "dwipack/pipeline/streamlines.hpp"
@@ -22,7 +24,12 @@ enum ExitCode : int {
   exit_ok = 0,
   exit_input_error = 1, ///< bad arguments, config, lists or input files; nothing left at the output path
   exit_failure = 2,     ///< an internal, MPI or HDF5 failure; the job was aborted
+  exit_skipped = 3,     ///< complete, but --on_error skip left out some subjects (named in the file)
+  exit_interrupted = 4, ///< SIGTERM/SIGINT: stopped cleanly; run again with --resume to continue
 };
+
+/// What happens to a subject whose inputs fail (--on_error).
+enum class OnError { abort, skip };
 
 struct CreateOptions {
   std::string dwi_ml_ready; ///< folder holding one sub-folder per subject
@@ -45,8 +52,14 @@ struct CreateOptions {
   /// --dry-run: check every input and print the plan (subjects, groups, shapes, bytes, memory
   /// per task); write nothing (not even the config copy).
   bool dry_run = false;
-  bool independent_modalities = true; ///< seed: --independent_modalities      ///< --step_size | --nb_points
-                                      ///< | --compress, --remove_invalid
+  bool independent_modalities = true; ///< seed: --independent_modalities
+  /// --resume: continue OUT.partial from its journal (subjects recorded there and read back
+  /// intact are kept); without a partial file, start from scratch; with a complete OUT and no
+  /// partial file, do nothing.
+  bool resume = false;
+  OnError on_error = OnError::abort; ///< --on_error
+  std::string log_json;              ///< --log_json FILE: one JSON record per subject
+  std::string command_line;          ///< for the provenance attribute
 };
 
 /// Collective over comm. Returns the exit code, identical on every rank.

@@ -88,10 +88,18 @@ struct GroupPlan {
   StreamlineGroupPlan streamlines; ///< when type == streamlines
 };
 
+/// An input file as it was when planned (provenance, and --resume's check that it is unchanged).
+struct InputFile {
+  std::string path; ///< relative to the subject folder when inside it
+  int64_t bytes = 0;
+  int64_t mtime_ns = 0; ///< modification time, ns since the epoch
+};
+
 struct SubjectPlan {
   std::string id;
   std::vector<GroupPlan> groups; ///< config order: volume groups, then streamline groups
-  int64_t input_bytes = 0;       ///< sizes of the input files (for progress and scheduling)
+  std::vector<InputFile> inputs; ///< every file read, in reading order
+  int64_t input_bytes = 0;       ///< sum of the inputs' sizes (for progress and scheduling)
   int64_t output_bytes() const;
 };
 
@@ -105,6 +113,8 @@ struct Plan {
   bool layout_2021 = false;
   std::string space_2021;
   std::string data_and_time; ///< '%d %B %Y %X' in the C locale
+  /// --on_error skip: subjects left out because their inputs failed the checks, with the reason.
+  std::vector<std::pair<std::string, std::string>> skipped;
 };
 
 // The plan travels between ranks as JSON text (doubles round-trip exactly: 17 digits).
@@ -115,11 +125,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TractogramFilePlan, path, vox2ras, dimensions
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order, dps,
                                    storage_space, center_origin, n_streamlines, n_points, connectivity_matrix,
                                    connectivity_shape, connectivity_nb_blocs, connectivity_labels, labels_shape)
-// clang-format on
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume, streamlines)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, input_bytes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(
-    Plan, subjects, training, validation, testing, groups_config, data_and_time, layout_2021, space_2021)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InputFile, path, bytes, mtime_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectPlan, id, groups, inputs, input_bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Plan, subjects, training, validation, testing, groups_config, data_and_time,
+                                   layout_2021, space_2021, skipped)
+// clang-format on
 
 /// The seed-era `create_hdf5_dataset` rules (spec §4, §6.2, §8.2).
 struct SeedOptions {

@@ -1,0 +1,158 @@
+#pragma once
+// Progress of a conversion, as rank 0 learns of each finished subject: a live bar on a
+// terminal, timestamped lines in a file (SLURM logs), an optional JSON Lines log for tools, and
+// one summary line at the end. Knows nothing of MPI or HDF5: the caller feeds it SubjectRecords
+// (from run_farm's on_result) and, at the end, what only a collective can know (peak RSS per rank).
+//
+// Usage on rank 0 (not thread-safe; one Progress per run):
+//   Progress progress(ProgressOptions{...});       // bar mode draws "0/N" at once
+//   ... on_result: progress.subject_done(record);  // redraw the bar or print one line; JSON record
+//   Summary s = progress.summary();                // counts, bytes, wall time as seen
+//   s.peak_rss_bytes_per_rank = gathered; s.output = path;
+//   progress.finish(s);                            // ends the bar line, prints the summary line
+//
+// Bar mode and other output: the bar is the last, unterminated line of `out`. Anything else
+// written to the same stream (a log line) must be bracketed by clear_line() and redraw(), or it
+// lands on the bar's line; subject_done() always redraws, so a log line written just before it
+// costs at most one untidy line.
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+enum class SubjectStatus {
+  written, ///< converted and written by this run
+  kept,    ///< already complete in the file (--resume); no work done by this run
+  skipped, ///< left out (skip-and-report); `error` says why
+  failed,  ///< the task threw; `error` is its message
+};
+/// "written", "kept", "skipped", "failed" (the JSON log's spelling).
+const char* to_string(SubjectStatus status);
+
+/// One per subject, as rank 0 learns it.
+struct SubjectRecord {
+  std::string subject;
+  SubjectStatus status = SubjectStatus::written;
+  int rank = 0;       ///< the rank that ran the task (0 for a kept subject)
+  std::string error;  ///< why, for skipped and failed subjects
+  double seconds = 0; ///< wall time of the task on its rank
+  /// Seconds per stage or group, e.g. {"dwi": 1.2, "bundles": 3.4}; copied into the JSON log.
+  nlohmann::ordered_json stages = nlohmann::ordered_json::object();
+  /// The subject's sizes (input files read, data written), whatever its status: for a subject
+  /// not converted by this run, its planned sizes. They are removed from the remaining work
+  /// (the ETA), but only written subjects count towards the rates and the summary's bytes.
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
+enum class ProgressMode {
+  bar,   ///< one line redrawn in place (a terminal)
+  lines, ///< one timestamped line per subject (a file, a pipe, a SLURM log)
+  quiet, ///< no progress output; the summary line and the JSON log are still written
+};
+/// "bar", "lines" or "quiet"; throws Error otherwise.
+ProgressMode parse_progress_mode(const std::string& name);
+/// The mode for output to `fd`: DWIPACK_PROGRESS=bar|lines|quiet when set (an unknown value is
+/// warned about and ignored), else bar for a terminal (unless TERM=dumb), else lines.
+/// Under Open MPI's mpirun a rank's stderr is a pipe (and its stdout a pty even when mpirun's own
+/// output goes to a file), so only the variable can ask for the bar there.
+ProgressMode progress_mode_for(int fd);
+
+/// Time sources, injectable so that tests control rates and ETAs without sleeping.
+struct ProgressClock {
+  std::function<double()> monotonic_seconds; ///< any origin; differences are elapsed time
+  std::function<std::time_t()> wall_time;    ///< for the timestamps
+  /// steady_clock and the system clock.
+  static ProgressClock system();
+};
+
+struct ProgressOptions {
+  size_t total_subjects = 0;
+  /// Planned totals, in the same units as SubjectRecord's bytes. Their sum drives the ETA
+  /// (largest-first ordering makes subject counts misleading); 0 and 0: counts are used.
+  int64_t total_bytes_in = 0;
+  int64_t total_bytes_out = 0;
+  int ranks = 0;      ///< for the start record; 0: unknown, left out
+  std::string output; ///< the output file, for the start record; empty: left out
+  ProgressMode mode = ProgressMode::lines;
+  std::FILE* out = stderr; ///< progress and summary; nullptr: none
+  /// JSON Lines log (--log_json): opened for appending, so that a resumed job adds its run
+  /// after the previous one's; every run starts with a "start" record. Empty: no log.
+  std::string json_log_path;
+  ProgressClock clock = ProgressClock::system();
+};
+
+/// What one run did, for the summary line and the JSON log's last record.
+struct Summary {
+  size_t subjects_written = 0, subjects_kept = 0, subjects_skipped = 0, subjects_failed = 0;
+  int64_t bytes_in = 0, bytes_out = 0; ///< moved by this run (written subjects)
+  double wall_seconds = 0;
+  std::vector<int64_t> peak_rss_bytes_per_rank; ///< index = rank; empty: not shown
+  std::string output;                           ///< for the JSON record; empty: left out
+};
+
+/// The numbers shown, as of now (reads the clock).
+struct ProgressState {
+  size_t subjects_done = 0, subjects_total = 0;
+  double elapsed_seconds = 0;
+  double in_bytes_per_second = 0, out_bytes_per_second = 0; ///< written subjects only
+  double eta_seconds = -1;                                  ///< < 0: unknown yet
+};
+
+class Progress {
+public:
+  /// Writes the JSON "start" record and, in bar mode, draws the empty bar. Throws Error if the
+  /// JSON log cannot be opened (call it before the collective part of the job).
+  explicit Progress(ProgressOptions options);
+  /// Ends an unfinished bar line, so that what follows (an error) starts on its own line.
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  /// Redraw the bar or print one line; append one JSON record, flushed.
+  void subject_done(const SubjectRecord& record);
+  /// Counts, bytes and wall time as seen so far; peak RSS and output left for the caller.
+  Summary summary() const;
+  /// End the bar line, print the summary line and append the "summary" record.
+  void finish(const Summary& summary);
+
+  /// Bar mode: erase the bar before other output to the same stream...
+  void clear_line();
+  /// ...and draw it again after. Both are no-ops in the other modes and after finish().
+  void redraw();
+
+  ProgressState state() const;
+
+private:
+  struct FileCloser {
+    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+  };
+  void draw_bar();
+  void write_json(const nlohmann::ordered_json& record);
+  double elapsed_seconds() const;
+
+  ProgressOptions options_;
+  std::unique_ptr<std::FILE, FileCloser> json_log_;
+  double start_seconds_ = 0;
+  size_t written_ = 0, kept_ = 0, skipped_ = 0, failed_ = 0;
+  int64_t done_work_bytes_ = 0;                          ///< in + out of every subject seen (ETA)
+  int64_t written_in_bytes_ = 0, written_out_bytes_ = 0; ///< written subjects only (rates)
+  bool bar_on_screen_ = false;
+  bool finished_ = false;
+};
+
+/// This process's peak resident set size (getrusage; Linux reports KiB).
+int64_t peak_rss_bytes();
+
+/// "dwipack: 6 subjects written (0 kept, 0 skipped) — 1.2 GB in, ..." (no newline).
+std::string summary_line(const Summary& summary);
+
+} // namespace dwipack::pipeline

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Issue 5: a conversion killed at a random moment and resumed gives the same content as an
+# uninterrupted run, every time. Ten trials, rotating over three ways to die: kill -9 of one
+# worker rank, kill -9 of the launcher (mpirun) and SIGTERM to every rank (what scancel and a
+# SLURM time limit send). After each kill there must be no file at the target path; then the same
+# command with --resume (on another rank count) finishes, and the result must equal the reference.
+# Also: a subject whose data no longer matches its journal CRC is redone, not trusted.
+source "$(dirname "$0")/lib.sh"
+export SOURCE_DATE_EPOCH=1764000000 # same data_and_time in every run
+"$DWIPACK" synth "$WORK/data" --subjects 6 --shape 30,34,28 --frames 12 --shape_step 2 --gzip_level 1 \
+  --streamlines 120000 --mean_points 40 >/dev/null
+D=$WORK/data
+ARGS=("$D/dwi_ml_ready" "$WORK/out.hdf5" "$D/config.json" "$D/training_subjs.txt" "$D/validation_subjs.txt"
+  "$D/testing_subjs.txt")
+
+start=$(date +%s.%N)
+run_dwipack 3 create "${ARGS[@]}"
+expect_rc 0 "reference run"
+full_run=$(echo "$(date +%s.%N) - $start" | bc)
+mv "$WORK/out.hdf5" "$WORK/reference.hdf5"
+pass "reference run: ${full_run} s"
+
+# The PIDs of this test's dwipack ranks (their command line names our output file).
+ranks_of_run() { pgrep -f -- "bin/dwipack create $D/dwi_ml_ready $WORK/out.hdf5" || true; }
+rank_pid() { # RANK: the process whose environment says it is that MPI rank
+  local pid
+  for pid in $(ranks_of_run); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+      echo "$pid"
+      return
+    fi
+  done
+}
+wait_gone() { # no rank of the run left (orphans of a killed launcher included), 60 s at most
+  local i
+  for i in $(seq 600); do
+    [ -z "$(ranks_of_run)" ] && return 0
+    sleep 0.1
+  done
+  kill -9 $(ranks_of_run) 2>/dev/null || true
+  fail "ranks still running 60 s after the kill"
+}
+
+kinds=(worker launcher sigterm)
+for trial in $(seq 1 10); do
+  kind=${kinds[$(((trial - 1) % 3))]}
+  rm -f "$WORK/out.hdf5" "$WORK/out.hdf5.partial" "$WORK/out.hdf5.partial.journal"
+  # A random moment within the run (10-90 % of the reference run's time).
+  delay=$(echo "scale=2; $full_run * (10 + $RANDOM % 81) / 100" | bc)
+  timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${ARGS[@]}" >"$WORK/killed.log" 2>&1 &
+  launcher=$!
+  sleep "$delay"
+  case $kind in
+  worker) pid=$(rank_pid $((1 + RANDOM % 2))); [ -n "$pid" ] && kill -9 "$pid" ;;
+  launcher) kill -9 "$(pgrep -P "$launcher" -x mpiexec || pgrep -P "$launcher" || echo "$launcher")" 2>/dev/null || true ;;
+  sigterm) pids=$(ranks_of_run); [ -n "$pids" ] && kill -TERM $pids ;;
+  esac
+  set +e
+  wait "$launcher"
+  killed_rc=$?
+  set -e
+  wait_gone
+  if [ -e "$WORK/out.hdf5" ]; then
+    # The run finished before the kill landed: it must then be complete and right.
+    [ "$killed_rc" = 0 ] || fail "trial $trial ($kind): a file at the target path after exit code $killed_rc"
+    diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "trial $trial: $diffs"
+    pass "trial $trial ($kind after ${delay} s): finished before the kill, content equal"
+    continue
+  fi
+  [ "$killed_rc" != 0 ] || fail "trial $trial ($kind): exit code 0 but no output"
+  if [ "$kind" = sigterm ]; then
+    grep -q "interrupted by SIGTERM" "$WORK/killed.log" || fail "trial $trial: no interruption message"$'\n'"$(cat "$WORK/killed.log")"
+  fi
+  recorded=$(grep -c '"subject"' "$WORK/out.hdf5.partial.journal" 2>/dev/null || true)
+  np=$((trial % 2 == 0 ? 2 : 4)) # resume on another rank count
+  run_dwipack "$np" create "${ARGS[@]}" --resume -v INFO
+  expect_rc 0 "trial $trial ($kind): --resume"
+  [ ! -e "$WORK/out.hdf5.partial" ] && [ ! -e "$WORK/out.hdf5.partial.journal" ] \
+    || fail "trial $trial: partial file or journal left after the resume"
+  diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "trial $trial ($kind): resumed file differs: $diffs"
+  kept=$(grep -c "kept from the interrupted run," <<<"$OUT" || true)
+  pass "trial $trial ($kind after ${delay} s, rc $killed_rc): ${recorded:-0} subject(s) journaled, $kept kept, resumed with np=$np: content equal"
+done
+
+# A journaled subject whose data was lost (as on a crashed node: zeros where the data was) is
+# read back, found different, and redone.
+rm -f "$WORK/out.hdf5"
+timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${ARGS[@]}" >/dev/null 2>&1 &
+launcher=$!
+for i in $(seq 300); do
+  [ "$(grep -c '"subject"' "$WORK/out.hdf5.partial.journal" 2>/dev/null || echo 0)" -ge 1 ] && break
+  sleep 0.05
+done
+kill -9 $(ranks_of_run) 2>/dev/null || true
+wait "$launcher" 2>/dev/null || true
+wait_gone
+[ ! -e "$WORK/out.hdf5" ] || fail "crash case: the run finished before the kill (make the dataset larger)"
+victim=$("$PYTHON" - "$WORK/out.hdf5.partial" "$WORK/out.hdf5.partial.journal" <<'PY'
+import json, sys, h5py
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()][1:]
+entry = lines[0]
+path = max(entry["datasets"], key=lambda p: entry["datasets"][p][1])  # its largest dataset
+with h5py.File(sys.argv[1], "r") as f:
+    offset, nbytes = f[path].id.get_offset(), f[path].id.get_storage_size()
+with open(sys.argv[1], "r+b") as raw:  # zero 4 KiB in the middle, behind HDF5's back
+    raw.seek(offset + nbytes // 2)
+    raw.write(b"\0" * min(4096, nbytes // 2))
+print(entry["subject"])
+PY
+)
+run_dwipack 2 create "${ARGS[@]}" --resume -v INFO
+expect_rc 0 "resume after the simulated data loss"
+expect_out "subject '$victim' is redone" "the damaged subject is redone"
+diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "resume after data loss differs: $diffs"
+pass "a journaled subject with damaged data ('$victim') is detected by its CRC and redone"
+
+# --resume on a complete output: nothing to do; on another layout (fewer frames): start over.
+run_dwipack 0 create "${ARGS[@]}" --resume -v INFO
+expect_rc 0 "--resume on a complete file"
+expect_out "nothing to do" "--resume on a complete file"
+pass "--resume with a complete output does nothing"
