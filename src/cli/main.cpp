@@ -134,8 +134,10 @@ void apply_reliability_options(const po::variables_map& vm, pipeline::CreateOpti
 /// Start MPI and run a conversion on every rank.
 int run_conversion(pipeline::CreateOptions options, int argc, char** argv) {
   options.command_line = shell_quoted(argc, argv);
+  // Before MPI_Init (a signal during start-up is then a clean stop too) and again after it, in
+  // case the MPI library installed its own.
+  interrupt::install_handlers();
   mpi::Environment env(&argc, &argv);
-  // After MPI_Init: our handlers, not the launcher's defaults, decide what SIGTERM does.
   interrupt::install_handlers();
   h5::SilenceErrors quiet_hdf5;
   mpi::Comm comm(MPI_COMM_WORLD);

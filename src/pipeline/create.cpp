@@ -10,6 +10,7 @@
 #include "dwipack/pipeline/farm.hpp"
 #include "dwipack/pipeline/journal.hpp"
 #include "dwipack/pipeline/plan.hpp"
+#include "dwipack/pipeline/progress.hpp"
 #include "dwipack/pipeline/volume.hpp"
 #include "dwipack/tools/extract.hpp"
 #include "dwipack/util/interrupt.hpp"
@@ -28,6 +29,7 @@
 #include <dirent.h>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -586,6 +588,38 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   const nlohmann::json resume_entries = nlohmann::json::parse(resume_text);
   const bool resuming = !resume_entries.is_null();
 
+  // Progress on rank 0 (a bar on a terminal, timestamped lines in a log file, --log_json).
+  std::unique_ptr<Progress> progress;
+  std::string progress_error;
+  if (coordinator) {
+    try {
+      ProgressOptions po;
+      po.total_subjects = plan.subjects.size() + plan.skipped.size();
+      for (const auto& subject : plan.subjects) {
+        po.total_bytes_in += subject.input_bytes;
+        po.total_bytes_out += subject.output_bytes();
+      }
+      po.ranks = comm.size();
+      po.output = setup.final_path;
+      po.mode = progress_mode_for(STDERR_FILENO);
+      po.json_log_path = options.log_json;
+      progress = std::make_unique<Progress>(std::move(po));
+      for (const auto& [id, reason] : plan.skipped) {
+        SubjectRecord r;
+        r.subject = id;
+        r.status = SubjectStatus::skipped;
+        r.error = reason;
+        progress->subject_done(r);
+      }
+    } catch (const Error& e) {
+      progress_error = e.what();
+    }
+  }
+  if (comm.max(progress_error.empty() ? 0 : 1) != 0) {
+    if (coordinator) log::error("--log_json: " + progress_error);
+    return exit_input_error;
+  }
+
   // 3-5. From here on every rank holds the open parallel file. An error outside a task means a
   // rank may miss the next collective call, so it aborts the whole job instead of hanging it.
   try {
@@ -660,8 +694,22 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
         },
         /*stop_on_error=*/!skip,
         [&](size_t s, const TaskResult& r) {
-          if (!r.ok) return;
+          SubjectRecord record;
+          record.subject = plan.subjects[s].id;
+          record.rank = r.rank;
+          record.bytes_in = plan.subjects[s].input_bytes;
+          record.bytes_out = plan.subjects[s].output_bytes();
+          if (!r.ok) {
+            record.status = skip && !interrupt::received() ? SubjectStatus::skipped : SubjectStatus::failed;
+            record.error = r.payload;
+            progress->clear_line();
+            progress->subject_done(record);
+            return;
+          }
           const nlohmann::json result = nlohmann::json::parse(r.payload);
+          record.status = result.value("kept", false) ? SubjectStatus::kept : SubjectStatus::written;
+          record.seconds = result.value("seconds", 0.0);
+          if (result.contains("stages")) record.stages = result["stages"];
           ++done;
           if (result.value("kept", false)) {
             ++kept;
@@ -670,14 +718,17 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
             journal_writer.record(plan.subjects[s].id,
                                   {result["plan"].get<std::string>(), result["datasets"]});
           }
+          progress->clear_line();
           log::info("subject " + quoted(plan.subjects[s].id) +
                     (result.value("kept", false) ? " kept from the interrupted run, checked by rank "
                                                  : " written by rank ") +
                     std::to_string(r.rank) + " (" + std::to_string(done) + "/" +
                     std::to_string(plan.subjects.size()) + ")");
+          progress->subject_done(record);
         });
 
     // Every rank learns whether any rank was interrupted, and rank 0 decides the outcome.
+    if (coordinator) progress->clear_line();
     const int signal = comm.max(interrupt::received());
     const bool interrupted = signal != 0;
     std::string outcome_text;
@@ -731,6 +782,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
     int code = exit_ok;
     if (coordinator) {
+      progress->clear_line();
       if (ok) {
         if (std::rename(partial.c_str(), setup.final_path.c_str()) != 0) {
           log::error("renaming " + quoted(partial) + " to " + quoted(setup.final_path) + " failed");
@@ -764,6 +816,14 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
       }
     }
     code = comm.broadcast(code, 0);
+    std::vector<int64_t> peak_rss;
+    comm.gather_i64(peak_rss_bytes(), peak_rss, 0);
+    if (coordinator) {
+      Summary summary = progress->summary();
+      summary.peak_rss_bytes_per_rank = peak_rss;
+      summary.output = code == exit_ok || code == exit_skipped ? setup.final_path : partial;
+      progress->finish(summary);
+    }
     if (code == exit_ok && options.save_intermediate)
       code = save_intermediate(comm, plan, setup.final_path, setup.intermediate_dir, options.seed.enabled);
     return code;

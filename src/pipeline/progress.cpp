@@ -376,7 +376,7 @@ std::string summary_line(const Summary& s) {
                      " skipped";
   if (s.subjects_failed > 0) line += ", " + std::to_string(s.subjects_failed) + " failed";
   const ByteUnit unit = byte_unit_for(std::max(s.bytes_in, s.bytes_out));
-  line += ") \u2014 " + in_unit(s.bytes_in, unit) + " in, " + in_unit(s.bytes_out, unit) + " out, " +
+  line += "): " + in_unit(s.bytes_in, unit) + " in, " + in_unit(s.bytes_out, unit) + " out, " +
           fixed(s.wall_seconds, 1) + " s wall, " +
           megabytes_per_second(s.wall_seconds > 0 ? static_cast<double>(s.bytes_out) / s.wall_seconds : 0) +
           " out";

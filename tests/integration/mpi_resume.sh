@@ -20,8 +20,16 @@ full_run=$(echo "$(date +%s.%N) - $start" | bc)
 mv "$WORK/out.hdf5" "$WORK/reference.hdf5"
 pass "reference run: ${full_run} s"
 
-# The PIDs of this test's dwipack ranks (their command line names our output file).
-ranks_of_run() { pgrep -f -- "bin/dwipack create $D/dwi_ml_ready $WORK/out.hdf5" || true; }
+# The PIDs of this test's dwipack ranks (their command line starts with the binary and names our
+# output file; the launcher's command line starts with mpiexec).
+ranks_of_run() { pgrep -f -- "^$DWIPACK create $D/dwi_ml_ready $WORK/out.hdf5" || true; }
+wait_ranks() { # until N ranks run (5 s at most)
+  local i
+  for i in $(seq 100); do
+    [ "$(ranks_of_run | wc -l)" -ge "$1" ] && return 0
+    sleep 0.05
+  done
+}
 rank_pid() { # RANK: the process whose environment says it is that MPI rank
   local pid
   for pid in $(ranks_of_run); do
@@ -45,13 +53,15 @@ kinds=(worker launcher sigterm)
 for trial in $(seq 1 10); do
   kind=${kinds[$(((trial - 1) % 3))]}
   rm -f "$WORK/out.hdf5" "$WORK/out.hdf5.partial" "$WORK/out.hdf5.partial.journal"
-  # A random moment within the run (10-90 % of the reference run's time).
-  delay=$(echo "scale=2; $full_run * (10 + $RANDOM % 81) / 100" | bc)
+  # A random moment within the run (10-90 % of the reference run's time, from the ranks' start).
+  percent=$((10 + RANDOM % 81)) # drawn here: $RANDOM inside $(...) would repeat the parent's value
+  delay=$(echo "scale=2; $full_run * $percent / 100" | bc)
   timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${ARGS[@]}" >"$WORK/killed.log" 2>&1 &
   launcher=$!
+  wait_ranks 3
   sleep "$delay"
   case $kind in
-  worker) pid=$(rank_pid $((1 + RANDOM % 2))); [ -n "$pid" ] && kill -9 "$pid" ;;
+  worker) victim=$((1 + RANDOM % 2)); pid=$(rank_pid "$victim"); [ -n "$pid" ] && kill -9 "$pid" ;;
   launcher) kill -9 "$(pgrep -P "$launcher" -x mpiexec || pgrep -P "$launcher" || echo "$launcher")" 2>/dev/null || true ;;
   sigterm) pids=$(ranks_of_run); [ -n "$pids" ] && kill -TERM $pids ;;
   esac

@@ -25,6 +25,36 @@ def expect(cond, what):
         failures.append(what)
 
 
+def iso_utc_ns(ns):
+    import datetime
+    t = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 10**9:09d}Z"
+
+
+def check_provenance(f, dwi_ml_ready, chosen):
+    """dwipack's root attributes: version, commit, command line, rank count, and every written
+    subject's input files with the sizes and modification times os.stat gives now."""
+    for name in ("dwipack_version", "dwipack_git_commit", "dwipack_command_line"):
+        expect(name in f.attrs, f"root attr {name} missing")
+        if name in f.attrs:
+            check_vlen_utf8(f.attrs, name, "/")
+    ranks = f.attrs.get("dwipack_ranks")
+    expect(isinstance(ranks, np.int64) and ranks >= 1, f"dwipack_ranks = {ranks!r}")
+    expect(f.attrs.get("dwipack_command_line", "").find(" create ") > 0 or
+           "dwiml_create_hdf5_dataset" in f.attrs.get("dwipack_command_line", ""),
+           "dwipack_command_line does not show the command")
+    inputs = [json.loads(x) for x in f.attrs.get("dwipack_inputs", [])]
+    expect([i["subject"] for i in inputs] == chosen, "dwipack_inputs subjects != chosen_subjs")
+    for entry in inputs:
+        expect(len(entry["files"]) > 0, f"dwipack_inputs: no files for {entry['subject']}")
+        for path, size, mtime in entry["files"]:
+            full = path if os.path.isabs(path) else os.path.join(dwi_ml_ready, entry["subject"], path)
+            st = os.stat(full)
+            expect(st.st_size == size, f"dwipack_inputs: {full} size {size} != {st.st_size}")
+            expect(iso_utc_ns(st.st_mtime_ns) == mtime, f"dwipack_inputs: {full} mtime {mtime}")
+    expect("dwipack_skipped_subjects" in f.attrs, "root attr dwipack_skipped_subjects missing")
+
+
 def read_list(path):
     with open(path) as f:
         return f.read().split()
@@ -207,6 +237,7 @@ def main():
         check_list_attr(f.attrs, "testing_subjs", test)
         check_list_attr(f.attrs, "chosen_subjs", chosen)
         expect(sorted(f.keys()) == sorted(chosen), f"subjects {sorted(f.keys())} != {sorted(chosen)}")
+        check_provenance(f, args.root, chosen)
 
         dwi_ml_reader_paths(f)
 

@@ -514,7 +514,7 @@ TEST(ProgressSummary, TheDocumentedLine) {
   s.bytes_out = 900 * MB;
   s.wall_seconds = 12.3;
   s.peak_rss_bytes_per_rank = {40 * MB, 210 * MB, 205 * MB};
-  EXPECT_EQ(summary_line(s), "dwipack: 6 subjects written (0 kept, 0 skipped) \u2014 1.2 GB in, 0.9 GB out, "
+  EXPECT_EQ(summary_line(s), "dwipack: 6 subjects written (0 kept, 0 skipped): 1.2 GB in, 0.9 GB out, "
                              "12.3 s wall, 73.2 MB/s out; peak RSS per rank: 40/210/205 MB");
 
   Summary small;
@@ -523,7 +523,7 @@ TEST(ProgressSummary, TheDocumentedLine) {
   small.subjects_failed = 1;
   small.bytes_in = 512;
   small.bytes_out = 0;
-  EXPECT_EQ(summary_line(small), "dwipack: 1 subject written (2 kept, 0 skipped, 1 failed) \u2014 512 B in, "
+  EXPECT_EQ(summary_line(small), "dwipack: 1 subject written (2 kept, 0 skipped, 1 failed): 512 B in, "
                                  "0 B out, 0.0 s wall, 0.0 MB/s out");
 }
 
