@@ -49,48 +49,63 @@ wait_gone() { # no rank of the run left (orphans of a killed launcher included),
   fail "ranks still running 60 s after the kill"
 }
 
+journaled() { # subjects recorded in the journal so far
+  local n
+  n=$(grep -c '"subject"' "$WORK/out.hdf5.partial.journal" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
 kinds=(worker launcher sigterm)
-for trial in $(seq 1 10); do
-  kind=${kinds[$(((trial - 1) % 3))]}
+kills=0
+for attempt in $(seq 1 20); do
+  [ "$kills" -lt 10 ] || break
+  kind=${kinds[$((kills % 3))]}
   rm -f "$WORK/out.hdf5" "$WORK/out.hdf5.partial" "$WORK/out.hdf5.partial.journal"
-  # A random moment within the run (10-90 % of the reference run's time, from the ranks' start).
-  percent=$((10 + RANDOM % 81)) # drawn here: $RANDOM inside $(...) would repeat the parent's value
-  delay=$(echo "scale=2; $full_run * $percent / 100" | bc)
+  # A random moment: after 0-4 of the 6 subjects are journaled, plus 0-0.4 s (drawn here, in the
+  # parent shell: $RANDOM inside $(...) would repeat the parent's value).
+  wait_for=$((RANDOM % 5))
+  extra=$(printf '0.%02d' $((RANDOM % 40)))
   timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${ARGS[@]}" >"$WORK/killed.log" 2>&1 &
   launcher=$!
   wait_ranks 3
-  sleep "$delay"
+  for i in $(seq 600); do
+    [ "$(journaled)" -ge "$wait_for" ] || ! kill -0 "$launcher" 2>/dev/null && break
+    sleep 0.02
+  done
+  sleep "$extra"
   case $kind in
   worker) victim=$((1 + RANDOM % 2)); pid=$(rank_pid "$victim"); [ -n "$pid" ] && kill -9 "$pid" ;;
-  launcher) kill -9 "$(pgrep -P "$launcher" -x mpiexec || pgrep -P "$launcher" || echo "$launcher")" 2>/dev/null || true ;;
+  launcher) kill -9 "$(pgrep -P "$launcher" -x mpiexec || echo "$launcher")" 2>/dev/null || true ;;
   sigterm) pids=$(ranks_of_run); [ -n "$pids" ] && kill -TERM $pids ;;
   esac
   set +e
-  wait "$launcher"
+  wait "$launcher" 2>/dev/null
   killed_rc=$?
   set -e
   wait_gone
   if [ -e "$WORK/out.hdf5" ]; then
-    # The run finished before the kill landed: it must then be complete and right.
-    [ "$killed_rc" = 0 ] || fail "trial $trial ($kind): a file at the target path after exit code $killed_rc"
-    diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "trial $trial: $diffs"
-    pass "trial $trial ($kind after ${delay} s): finished before the kill, content equal"
+    # The run finished before the kill landed: it must then be complete and right; not counted.
+    [ "$killed_rc" = 0 ] || fail "attempt $attempt ($kind): a file at the target path after exit code $killed_rc"
+    diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "attempt $attempt: $diffs"
+    echo "note: attempt $attempt ($kind) finished before the kill (content equal); not counted"
     continue
   fi
-  [ "$killed_rc" != 0 ] || fail "trial $trial ($kind): exit code 0 but no output"
+  kills=$((kills + 1))
+  [ "$killed_rc" != 0 ] || fail "kill $kills ($kind): exit code 0 but no output"
   if [ "$kind" = sigterm ]; then
-    grep -q "interrupted by SIGTERM" "$WORK/killed.log" || fail "trial $trial: no interruption message"$'\n'"$(cat "$WORK/killed.log")"
+    grep -q "interrupted by SIGTERM" "$WORK/killed.log" || fail "kill $kills: no interruption message"$'\n'"$(cat "$WORK/killed.log")"
   fi
-  recorded=$(grep -c '"subject"' "$WORK/out.hdf5.partial.journal" 2>/dev/null || true)
-  np=$((trial % 2 == 0 ? 2 : 4)) # resume on another rank count
+  recorded=$(journaled)
+  np=$((kills % 2 == 0 ? 2 : 4)) # resume on another rank count
   run_dwipack "$np" create "${ARGS[@]}" --resume -v INFO
-  expect_rc 0 "trial $trial ($kind): --resume"
+  expect_rc 0 "kill $kills ($kind): --resume"
   [ ! -e "$WORK/out.hdf5.partial" ] && [ ! -e "$WORK/out.hdf5.partial.journal" ] \
-    || fail "trial $trial: partial file or journal left after the resume"
-  diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "trial $trial ($kind): resumed file differs: $diffs"
+    || fail "kill $kills: partial file or journal left after the resume"
+  diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "kill $kills ($kind): resumed file differs: $diffs"
   kept=$(grep -c "kept from the interrupted run," <<<"$OUT" || true)
-  pass "trial $trial ($kind after ${delay} s, rc $killed_rc): ${recorded:-0} subject(s) journaled, $kept kept, resumed with np=$np: content equal"
+  pass "kill $kills ($kind, exit code $killed_rc): $recorded subject(s) journaled, $kept kept, resumed with np=$np: content equal"
 done
+[ "$kills" -ge 10 ] || fail "only $kills of 20 attempts were killed mid-run"
 
 # A journaled subject whose data was lost (as on a crashed node: zeros where the data was) is
 # read back, found different, and redone.
@@ -98,7 +113,7 @@ rm -f "$WORK/out.hdf5"
 timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${ARGS[@]}" >/dev/null 2>&1 &
 launcher=$!
 for i in $(seq 300); do
-  [ "$(grep -c '"subject"' "$WORK/out.hdf5.partial.journal" 2>/dev/null || echo 0)" -ge 1 ] && break
+  [ "$(journaled)" -ge 1 ] && break
   sleep 0.05
 done
 kill -9 $(ranks_of_run) 2>/dev/null || true
