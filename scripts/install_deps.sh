@@ -12,6 +12,9 @@ PACKAGES=(
   nlohmann-json3-dev libnifti2-dev libboost-program-options-dev libisal-dev libdeflate-dev
   # tests: GoogleTest, and the independent readers/references (h5py, nibabel, dipy, h5dump/h5diff)
   libgtest-dev libgmock-dev hdf5-tools python3-h5py python3-numpy python3-nibabel python3-dipy
+  # the SLURM test (tests/slurm): a real slurmctld + slurmd + munge that the test starts itself
+  # from a temporary configuration (the postinst scripts do not start them)
+  slurmctld slurmd slurm-client munge
   # formatting check
   clang-format
 )
