@@ -451,7 +451,11 @@ template <class Command> int guarded(const std::string& name, const char* usage,
   } catch (const Error& e) {
     if (talk) std::cerr << name << ": error: " << e.what() << "\n";
   }
-  return pipeline::exit_input_error;
+  // Before MPI started, the silent ranks exit 0: a launcher that saw them fail first could kill
+  // rank 0 before it has printed the message. Rank 0's exit code is the job's.
+  int mpi_started = 0;
+  MPI_Initialized(&mpi_started);
+  return talk || mpi_started ? pipeline::exit_input_error : pipeline::exit_ok;
 }
 
 int main(int argc, char** argv) {

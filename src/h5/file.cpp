@@ -3,6 +3,7 @@
 #include "dwipack/error.hpp"
 
 #include <algorithm>
+#include <sys/statvfs.h>
 
 namespace dwipack::h5 {
 namespace {
@@ -61,6 +62,25 @@ void write_attr(hid_t obj,
   attr.close(where);
 }
 
+/// The name of the file an object lives in.
+std::string file_name_of(hid_t obj) {
+  char buf[4096];
+  const ssize_t n = H5Fget_name(obj, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(std::min<ssize_t>(n, sizeof buf - 1))) : "";
+}
+
+/// A full file system shows in HDF5's error stack only as "file write failed" (MPI-IO drops
+/// errno): say so plainly when the file's file system lacks the room for `needed_bytes`.
+std::string full_disk_hint(const std::string& file, uint64_t needed_bytes) {
+  const auto slash = file.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+  struct statvfs st {};
+  if (file.empty() || ::statvfs(dir.c_str(), &st) != 0) return "";
+  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes >= needed_bytes + (uint64_t{1} << 20)) return "";
+  return " (No space left on device: " + std::to_string(free_bytes) + " bytes free in '" + dir + "')";
+}
+
 } // namespace
 
 File File::create_parallel(const std::string& path, MPI_Comm comm) {
@@ -83,7 +103,8 @@ File File::open_parallel(const std::string& path, MPI_Comm comm) {
 }
 
 void File::flush() const {
-  check(H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL), "flushing HDF5 file '" + path_ + "'");
+  const herr_t status = H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL);
+  check(status, "flushing HDF5 file '" + path_ + "'" + (status < 0 ? full_disk_hint(path_, 64 << 20) : ""));
 }
 
 File File::open_read(const std::string& path) {
@@ -92,7 +113,11 @@ File File::open_read(const std::string& path) {
 }
 
 void File::close() {
-  handle_.close("HDF5 file '" + path_ + "'");
+  try {
+    handle_.close("HDF5 file '" + path_ + "'");
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + full_disk_hint(path_, 64 << 20));
+  }
 }
 
 Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
@@ -150,8 +175,10 @@ void write_rows(hid_t dataset,
     check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
           "selecting rows of '" + where + "'");
     Handle mem_space = dataspace(std::vector<uint64_t>(count.begin(), count.end()));
-    check(H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, bytes + done * row_bytes),
-          "writing '" + where + "'");
+    const herr_t status =
+        H5Dwrite(dataset, mem_type, mem_space.id(), file_space.id(), H5P_DEFAULT, bytes + done * row_bytes);
+    check(status, "writing '" + where + "'" +
+                      (status < 0 ? full_disk_hint(file_name_of(dataset), n * row_bytes) : ""));
     if (crc) crc->update(bytes + done * row_bytes, static_cast<size_t>(n * row_elems * elem_size));
     done += n;
   }

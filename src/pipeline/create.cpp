@@ -96,8 +96,13 @@ void copy_config(const std::string& from, const std::string& to) {
   if (::stat(to.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return;
   std::ifstream in(from, std::ios::binary);
   std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  out << in.rdbuf();
-  if (!out) throw Error("cannot write the config copy " + quoted(to));
+  if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf();
+  out.close(); // a full disk shows only when the buffer is flushed
+  if (!out) {
+    const std::string reason = std::strerror(errno);
+    std::remove(to.c_str()); // no truncated copy
+    throw Error("cannot write the config copy " + quoted(to) + ": " + reason);
+  }
 }
 
 /// The seed-era config: volume groups only ('type' and 'files'); every group is standardized,
@@ -179,7 +184,9 @@ Setup prepare(const CreateOptions& o) {
   } else {
     s.final_path = output_path(o.out_file);
     const std::string out_dir = parent_dir(s.final_path);
-    if (!io::is_directory(out_dir)) throw Error("output folder " + quoted(out_dir) + " does not exist");
+    if (!io::is_directory(out_dir))
+      throw Error("output folder " + quoted(out_dir) +
+                  (access(out_dir.c_str(), F_OK) == 0 ? " is not a folder" : " does not exist"));
     if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
     const bool final_exists = access(s.final_path.c_str(), F_OK) == 0;
     const bool partial_exists = access(partial_path(s.final_path).c_str(), F_OK) == 0;
@@ -622,10 +629,15 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
   // 3-5. From here on every rank holds the open parallel file. An error outside a task means a
   // rank may miss the next collective call, so it aborts the whole job instead of hanging it.
+  // The file and layout live outside the try: the catch aborts before their destructors could
+  // start a collective close on this rank alone (which would hang, e.g. on a full disk).
+  std::optional<h5::File> file_holder;
+  std::optional<h5::Layout> layout_holder;
   try {
-    h5::File file = resuming ? h5::File::open_parallel(partial, comm.get())
-                             : h5::File::create_parallel(partial, comm.get());
-    h5::Layout layout = resuming ? h5::open_layout(file, plan) : h5::create_layout(file, plan);
+    h5::File& file = file_holder.emplace(resuming ? h5::File::open_parallel(partial, comm.get())
+                                                  : h5::File::create_parallel(partial, comm.get()));
+    h5::Layout& layout =
+        layout_holder.emplace(resuming ? h5::open_layout(file, plan) : h5::create_layout(file, plan));
     // The layout reaches the file before any data, so that an interrupted file can be reopened.
     file.flush();
     JournalWriter journal_writer;
