@@ -1,5 +1,6 @@
 // dwipack command line: parses arguments into option structs and calls the library. Nothing else.
 #include "dwipack/error.hpp"
+#include "dwipack/h5/compress.hpp"
 #include "dwipack/h5/handle.hpp"
 #include "dwipack/mpi/comm.hpp"
 #include "dwipack/pipeline/create.hpp"
@@ -114,7 +115,9 @@ po::options_description reliability_options() {
       ("on_error", po::value<std::string>()->default_value("abort")->value_name("abort|skip"),
        "abort: a failing subject stops the run (nothing written); skip: leave it out, finish the others, "
        "list it in the file (root attribute dwipack_skipped_subjects) and exit with code 3")
-      ("log_json", po::value<std::string>()->value_name("FILE"), "one JSON record per subject (JSON Lines)");
+      ("log_json", po::value<std::string>()->value_name("FILE"), "one JSON record per subject (JSON Lines)")
+      ("buffered_io", "write the datasets through MPI-IO and the page cache, not with O_DIRECT (the default, "
+                      "which bypasses the page cache and falls back to this where the file system refuses it)");
   // clang-format on
   return o;
 }
@@ -129,6 +132,30 @@ void apply_reliability_options(const po::variables_map& vm, pipeline::CreateOpti
   else
     throw UsageError("--on_error takes abort or skip, got '" + on_error + "'");
   if (vm.count("log_json")) options.log_json = vm["log_json"].as<std::string>();
+  options.direct_io = vm.count("buffered_io") == 0;
+}
+
+/// Options of the output file (both command lines).
+po::options_description output_options() {
+  po::options_description o("Output");
+  // clang-format off
+  o.add_options()
+      ("compression", po::value<std::string>()->value_name("gzip[:LEVEL]"),
+       "store every dataset chunked, with shuffle + gzip at LEVEL 1..9 (default 4), as h5py's "
+       "compression='gzip', shuffle=True; the complete file is compressed by all ranks at the end");
+  // clang-format on
+  return o;
+}
+
+void apply_output_options(const po::variables_map& vm, pipeline::CreateOptions& options) {
+  if (!vm.count("compression")) return;
+  const std::string value = vm["compression"].as<std::string>();
+  if (value == "gzip")
+    options.compression_level = h5::default_gzip_level;
+  else if (value.size() == 6 && value.compare(0, 5, "gzip:") == 0 && value[5] >= '1' && value[5] <= '9')
+    options.compression_level = value[5] - '0';
+  else
+    throw UsageError("--compression takes gzip or gzip:LEVEL (LEVEL 1..9), got '" + value + "'");
 }
 
 /// Start MPI and run a conversion on every rank.
@@ -168,6 +195,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
        "log level: DEBUG, INFO, WARNING (default), ERROR; -v alone means INFO");
   // clang-format on
   named.add(reliability_options());
+  named.add(output_options());
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
@@ -196,6 +224,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.dry_run = vm.count("dry-run") > 0;
   options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   apply_reliability_options(vm, options);
+  apply_output_options(vm, options);
   if (vm.count("step_size") + vm.count("nb_points") + vm.count("compress") > 1)
     throw UsageError("--step_size, --nb_points and --compress are mutually exclusive");
   if (vm.count("step_size")) {
@@ -274,6 +303,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
                             "<group>_standardized.nii.gz and streamlines.trk (RAS mm)");
   // clang-format on
   named.add(reliability_options());
+  named.add(output_options());
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
@@ -306,6 +336,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
       parse_bool("independent_modalities", vm["independent_modalities"].as<std::string>());
   options.seed.enabled = true;
   apply_reliability_options(vm, options);
+  apply_output_options(vm, options);
   options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
   options.seed.enforce_bundles_presence =

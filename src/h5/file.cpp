@@ -6,6 +6,10 @@
 #include <sys/statvfs.h>
 
 namespace dwipack::h5 {
+
+// Direct writes copy memory bytes to the file, whose types are little-endian.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dwipack's file types are little-endian");
+
 namespace {
 
 bool is_ascii(const std::string& s) {
@@ -102,6 +106,11 @@ File File::open_parallel(const std::string& path, MPI_Comm comm) {
   return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path);
 }
 
+bool File::enable_direct_writes() {
+  direct_ = DirectWriter::open(path_);
+  return direct_ != nullptr;
+}
+
 void File::flush() const {
   const herr_t status = H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL);
   check(status, "flushing HDF5 file '" + path_ + "'" + (status < 0 ? full_disk_hint(path_, 64 << 20) : ""));
@@ -152,7 +161,23 @@ void write_rows(hid_t dataset,
                 uint64_t row0,
                 uint64_t nrows,
                 const std::string& where,
-                Crc32* crc) {
+                Crc32* crc,
+                DirectWriter* direct) {
+  if (direct) {
+    // The dataset's bytes are one range of the file (C order, little-endian like this machine).
+    const haddr_t base = H5Dget_offset(dataset);
+    Handle file_type(check_id(H5Dget_type(dataset), "getting the type of '" + where + "'"));
+    if (base != HADDR_UNDEF && H5Tget_size(file_type.id()) == H5Tget_size(mem_type)) {
+      const std::vector<uint64_t> dims = dataset_dims(dataset, where);
+      uint64_t row_bytes = H5Tget_size(mem_type);
+      for (size_t i = 1; i < dims.size(); ++i)
+        row_bytes *= dims[i];
+      if (dims.empty() || row0 + nrows > dims[0]) throw Error("writing '" + where + "': rows out of range");
+      direct->write(data, nrows * row_bytes, base + row0 * row_bytes, where);
+      if (crc) crc->update(data, nrows * row_bytes);
+      return;
+    }
+  }
   Handle file_space(check_id(H5Dget_space(dataset), "getting the dataspace of '" + where + "'"));
   const int rank = H5Sget_simple_extent_ndims(file_space.id());
   if (rank < 1) throw Error("writing '" + where + "': dataset has no rows");

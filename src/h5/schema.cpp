@@ -325,11 +325,11 @@ void write_volume(
   const auto& g = plan.subjects[subject].groups[group];
   Dataset& d = layout.groups[subject][group].data;
   write_rows(d.handle.id(), H5T_NATIVE_FLOAT, data_xyzf, 0, static_cast<uint64_t>(g.volume.shape[0]), d.path,
-             &d.written);
+             &d.written, layout.direct);
 }
 
 StreamlineWriter::StreamlineWriter(Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group)
-    : datasets_(layout.groups[subject][group]),
+    : datasets_(layout.groups[subject][group]), direct_(layout.direct),
       where_(group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name)),
       expected_streamlines_(plan.subjects[subject].groups[group].streamlines.n_streamlines),
       expected_points_(plan.subjects[subject].groups[group].streamlines.n_points) {}
@@ -342,7 +342,7 @@ void StreamlineWriter::points(int64_t row0, const float* xyz_vox, int64_t n_rows
   written_points_ = row0 + n_rows;
   Dataset& d = datasets_.data;
   write_rows(d.handle.id(), H5T_NATIVE_FLOAT, xyz_vox, static_cast<uint64_t>(row0),
-             static_cast<uint64_t>(n_rows), d.path, &d.written);
+             static_cast<uint64_t>(n_rows), d.path, &d.written, direct_);
 }
 
 void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets,
@@ -358,7 +358,7 @@ void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets,
   if (n == 0) return;
   const auto rows = static_cast<uint64_t>(n);
   const auto write = [&](Dataset& d, const void* data) {
-    write_rows(d.handle.id(), d.mem_type, data, 0, rows, d.path, &d.written);
+    write_rows(d.handle.id(), d.mem_type, data, 0, rows, d.path, &d.written, direct_);
   };
   write(datasets_.offsets, offsets.data());
   write(datasets_.lengths, lengths.data());
@@ -377,11 +377,12 @@ void write_connectivity(Layout& layout,
   const auto& s = plan.subjects[subject].groups[group].streamlines;
   if (!s.connectivity_shape.empty() && !matrix.empty())
     write_rows(d.connectivity_matrix.handle.id(), d.connectivity_matrix.mem_type, matrix.data(), 0,
-               s.connectivity_shape[0], d.connectivity_matrix.path, &d.connectivity_matrix.written);
+               s.connectivity_shape[0], d.connectivity_matrix.path, &d.connectivity_matrix.written,
+               layout.direct);
   if (!s.connectivity_labels.empty())
     write_rows(d.connectivity_label_volume.handle.id(), H5T_NATIVE_UINT16, labels_xyz.data(), 0,
                static_cast<uint64_t>(s.labels_shape[0]), d.connectivity_label_volume.path,
-               &d.connectivity_label_volume.written);
+               &d.connectivity_label_volume.written, layout.direct);
 }
 
 void close_layout(Layout& layout) {

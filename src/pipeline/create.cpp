@@ -2,6 +2,7 @@
 
 #include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
+#include "dwipack/h5/compress.hpp"
 #include "dwipack/h5/schema.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
@@ -640,6 +641,11 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
         layout_holder.emplace(resuming ? h5::open_layout(file, plan) : h5::create_layout(file, plan));
     // The layout reaches the file before any data, so that an interrupted file can be reopened.
     file.flush();
+    if (options.direct_io) {
+      if (!file.enable_direct_writes() && coordinator)
+        log::info("the file system refuses O_DIRECT; writing through MPI-IO and the page cache");
+      layout.direct = file.direct_writer();
+    }
     JournalWriter journal_writer;
     if (coordinator)
       journal_writer =
@@ -791,15 +797,22 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     }
     h5::close_layout(layout);
     file.close();
+    // --compression: all ranks write a compressed copy of the complete file (h5/compress.hpp).
+    const std::string complete = ok && options.compression_level > 0 ? h5::compressed_path(partial) : partial;
+    const int stop_signal =
+        complete == partial
+            ? 0
+            : h5::write_compressed_copy(partial, complete, options.compression_level, comm.get());
 
     int code = exit_ok;
     if (coordinator) {
       progress->clear_line();
-      if (ok) {
-        if (std::rename(partial.c_str(), setup.final_path.c_str()) != 0) {
-          log::error("renaming " + quoted(partial) + " to " + quoted(setup.final_path) + " failed");
+      if (ok && stop_signal == 0) {
+        if (std::rename(complete.c_str(), setup.final_path.c_str()) != 0) {
+          log::error("renaming " + quoted(complete) + " to " + quoted(setup.final_path) + " failed");
           code = exit_failure;
         } else {
+          if (complete != partial) std::remove(partial.c_str());
           std::remove(journal.c_str());
           const size_t skipped_late = outcome.contains("skipped") ? outcome["skipped"].size() : 0;
           const size_t n_skipped = plan.skipped.size() + skipped_late;
@@ -815,9 +828,9 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
             code = exit_skipped;
           }
         }
-      } else if (interrupted) {
-        log::error("interrupted by " + interrupt::signal_name(signal) + "; " + std::to_string(done) +
-                   " subject(s) are complete in " + quoted(partial) +
+      } else if (interrupted || stop_signal != 0) {
+        log::error("interrupted by " + interrupt::signal_name(signal ? signal : stop_signal) + "; " +
+                   std::to_string(done) + " subject(s) are complete in " + quoted(partial) +
                    "; run the same command with --resume to continue");
         code = exit_interrupted;
       } else {

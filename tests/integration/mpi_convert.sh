@@ -25,3 +25,10 @@ for np in 1 2 3 4; do
   [ "$ranks" = "$np" ] || fail "np=$np: dwipack_ranks is $ranks"
 done
 pass "files identical in content (h5diff and h5py) for 1..4 ranks, except the rank count"
+
+# The default writes dataset rows with O_DIRECT (h5/direct_writer.hpp); --buffered_io writes
+# them through MPI-IO: the same content either way.
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/buffered.hdf5" "${ARGS_LISTS[@]}" --buffered_io
+expect_rc 0 "--buffered_io"
+diffs=$(same_content "$WORK/out_np0.hdf5" "$WORK/buffered.hdf5") || fail "--buffered_io differs: $diffs"
+pass "--buffered_io (MPI-IO writes) gives the same content as the default O_DIRECT writes"

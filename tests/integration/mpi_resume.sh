@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 export SOURCE_DATE_EPOCH=1764000000 # same data_and_time in every run
 "$DWIPACK" synth "$WORK/data" --subjects 6 --shape 30,34,28 --frames 12 --shape_step 2 --gzip_level 1 \
-  --streamlines 120000 --mean_points 40 >/dev/null
+  --streamlines 200000 --mean_points 40 >/dev/null
 D=$WORK/data
 ARGS=("$D/dwi_ml_ready" "$WORK/out.hdf5" "$D/config.json" "$D/training_subjs.txt" "$D/validation_subjs.txt"
   "$D/testing_subjs.txt")
@@ -84,9 +84,10 @@ for attempt in $(seq 1 20); do
   set -e
   wait_gone
   if [ -e "$WORK/out.hdf5" ]; then
-    # The run finished before the kill landed: it must then be complete and right; not counted.
-    [ "$killed_rc" = 0 ] || fail "attempt $attempt ($kind): a file at the target path after exit code $killed_rc"
-    diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "attempt $attempt: $diffs"
+    # The run finished before the kill landed (the file is renamed into place only once complete
+    # and closed; the kill may still hit a rank on its way out, hence any exit code): it must be
+    # complete and right. Not counted as a kill.
+    diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "attempt $attempt (rc $killed_rc): $diffs"
     echo "note: attempt $attempt ($kind) finished before the kill (content equal); not counted"
     continue
   fi

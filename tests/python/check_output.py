@@ -3,6 +3,7 @@ and against dwi_ml's own numbers computed with nibabel/numpy (dwiml_reference.py
 
 usage: check_output.py OUT.hdf5 DWI_ML_READY CONFIG TRAIN VALID TEST
                        [--step_size S | --nb_points N | --compress TOL] [--remove_invalid]
+                       [--gzip]   (written with --compression gzip: datasets chunked, shuffle + gzip)
 Exits non-zero with a message listing the mismatches.
 """
 import argparse
@@ -18,11 +19,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dwiml_reference as ref  # noqa: E402
 
 failures = []
+gzip = False  # --gzip: datasets are chunked with shuffle + gzip (h5py's compression="gzip", shuffle=True)
 
 
 def expect(cond, what):
     if not cond:
         failures.append(what)
+
+
+def expect_layout(d, where):
+    """Contiguous and unfiltered, as h5py writes by default; with --gzip, chunked + shuffle + gzip."""
+    if gzip:
+        expect(d.chunks is not None and d.shuffle and d.compression == "gzip", f"{where} not shuffle + gzip")
+        return
+    expect(d.id.get_create_plist().get_layout() == h5d.CONTIGUOUS, f"{where} not contiguous")
+    expect(d.compression is None and d.chunks is None, f"{where} chunked or compressed")
 
 
 def iso_utc_ns(ns):
@@ -149,7 +160,7 @@ def check_streamline_group(g, where, want, options):
     for name, dtype in types.items():
         d = g[name]
         expect(d.dtype == np.dtype(dtype), f"{where}/{name}: dtype {d.dtype}")
-        expect(d.id.get_create_plist().get_layout() == h5d.CONTIGUOUS, f"{where}/{name} not contiguous")
+        expect_layout(d, f"{where}/{name}")
     data = g["data"][()]
     expect(data.ndim == 2 and data.shape[1] == 3, f"{where}/data shape {data.shape}")
     expect(np.array_equal(g["lengths"][()], want["lengths"]), f"{where}/lengths differ from dipy's")
@@ -200,7 +211,10 @@ def main():
     parser.add_argument("--nb_points", type=int)
     parser.add_argument("--compress", type=float, nargs="?", const=0.01)
     parser.add_argument("--remove_invalid", action="store_true")
+    parser.add_argument("--gzip", action="store_true")
     args = parser.parse_args()
+    global gzip
+    gzip = args.gzip
     out, root, config_path = args.out, args.root, args.config
     train_p, valid_p, test_p = args.train, args.valid, args.test
     with open(config_path) as f:
@@ -260,8 +274,7 @@ def main():
                 for parent, child in ((sg, gname), (g, "data")):
                     expect(h5py.h5g.get_objinfo(parent.id, child.encode()).mtime == 0, f"{where}: timestamp")
                 expect(d.dtype == np.dtype("<f4"), f"{where}/data dtype {d.dtype}")
-                expect(d.id.get_create_plist().get_layout() == h5d.CONTIGUOUS, f"{where}/data not contiguous")
-                expect(d.compression is None and d.chunks is None, f"{where}/data chunked or compressed")
+                expect_layout(d, f"{where}/data")
                 affine = g.attrs["affine"]
                 expect(affine.dtype == np.float64 and affine.shape == (4, 4), f"{where}: affine {affine.dtype}")
                 voxres = g.attrs["voxres"]

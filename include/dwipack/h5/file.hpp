@@ -6,12 +6,14 @@
 //
 // In a parallel file every function marked "Collective" must be called by all ranks of the
 // file's communicator, in the same order and with identical arguments.
+#include "dwipack/h5/direct_writer.hpp"
 #include "dwipack/h5/handle.hpp"
 #include "dwipack/util/crc32.hpp"
 
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,11 @@ public:
 
   hid_t id() const { return handle_.id(); }
   const std::string& path() const { return path_; }
+  /// Independent. Write the rows of contiguous datasets with O_DIRECT from now on (the default, see
+  /// DirectWriter); false (and nothing changes) if the file system refuses it.
+  bool enable_direct_writes();
+  /// The direct writer, or nullptr (ordinary MPI-IO writes).
+  DirectWriter* direct_writer() const { return direct_.get(); }
   /// Collective. Write every cached metadata block to the file (the layout is then on disk
   /// before any data: an interrupted file can be reopened by --resume).
   void flush() const;
@@ -38,6 +45,7 @@ private:
   File(Handle h, std::string path) : handle_(std::move(h)), path_(std::move(path)) {}
   Handle handle_;
   std::string path_;
+  std::unique_ptr<DirectWriter> direct_;
 };
 
 /// Collective. Create a group `name` under `parent` (an open file or group id).
@@ -53,14 +61,16 @@ Handle create_dataset(hid_t parent,
 /// Independent. Write rows [row0, row0 + nrows) along the first axis of a dataset from a
 /// C-order buffer of `mem_type` values. Large writes are split into pieces below 1 GiB (MPI-IO
 /// counts are 32-bit ints). When `crc` is given, the written bytes are added to it (callers
-/// write rows in order).
+/// write rows in order). With a `direct` writer, the bytes go straight to the dataset's place in
+/// the file (contiguous, allocated datasets whose memory and file types have the same size).
 void write_rows(hid_t dataset,
                 hid_t mem_type,
                 const void* data,
                 uint64_t row0,
                 uint64_t nrows,
                 const std::string& where,
-                Crc32* crc = nullptr);
+                Crc32* crc = nullptr,
+                DirectWriter* direct = nullptr);
 
 /// Independent. The CRC-32 of a whole dataset read back as `mem_type` (in pieces of 64 MiB).
 Crc32 read_crc(hid_t dataset, hid_t mem_type, const std::string& where);

@@ -38,6 +38,7 @@ struct GroupDatasets {
 /// Open datasets of the layout: groups[subject][group].
 struct Layout {
   std::vector<std::vector<GroupDatasets>> groups;
+  DirectWriter* direct = nullptr; ///< O_DIRECT writes of the rows (File owns it); nullptr: MPI-IO
 };
 
 /// Collective over the file's communicator. Create every subject group, config group, group
@@ -99,6 +100,7 @@ public:
 
 private:
   GroupDatasets& datasets_;
+  DirectWriter* direct_ = nullptr;
   std::string where_;
   int64_t expected_streamlines_;
   int64_t expected_points_;

@@ -59,7 +59,14 @@ struct CreateOptions {
   bool resume = false;
   OnError on_error = OnError::abort; ///< --on_error
   std::string log_json;              ///< --log_json FILE: one JSON record per subject
-  std::string command_line;          ///< for the provenance attribute
+  /// Dataset rows written with O_DIRECT (the default; --buffered_io: through MPI-IO and the page
+  /// cache). Falls back to the latter where the file system refuses O_DIRECT.
+  bool direct_io = true;
+  /// --compression gzip[:LEVEL]: the gzip level (1..9) of the output's chunked, shuffled datasets;
+  /// 0: uncompressed (the default). The conversion itself is unchanged (OUT.partial, uncompressed);
+  /// then all ranks write the compressed copy, workers compressing (h5/compress.hpp).
+  int compression_level = 0;
+  std::string command_line; ///< for the provenance attribute
 };
 
 /// Collective over comm. Returns the exit code, identical on every rank.

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# --compression gzip[:LEVEL]: the output's datasets are chunked with shuffle + gzip (as h5py's
+# compression="gzip", shuffle=True), dwi_ml's numbers are unchanged (check_output.py --gzip), and
+# the content equals the uncompressed conversion's (h5diff + h5py), on 1 and 3 ranks. Also: bad
+# values are usage errors; empty datasets; the seed-era form; a failure while compressing aborts
+# (exit 2) and --resume finishes; SIGTERM or a killed rank while compressing leaves the partial
+# file for --resume and nothing at the output path.
+source "$(dirname "$0")/lib.sh"
+make_dataset 4
+export SOURCE_DATE_EPOCH=1764000000 # same data_and_time in every run
+
+# layout FILE LEVEL: every dataset chunked, shuffle + gzip at LEVEL; chunks of whole rows for the
+# streamline points; nothing left beside the output.
+layout() {
+  "$PYTHON" - "$1" "$2" <<'PY'
+import sys, h5py
+path, level = sys.argv[1], int(sys.argv[2])
+bad, n = [], 0
+def visit(name, obj):
+    global n
+    if not isinstance(obj, h5py.Dataset):
+        return
+    n += 1
+    filters = obj.id.get_create_plist()
+    ids = [filters.get_filter(i)[0] for i in range(filters.get_nfilters())]
+    if obj.chunks is None or ids != [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE] \
+            or obj.compression_opts != level:
+        bad.append(f"{name}: chunks {obj.chunks}, filters {ids}, level {obj.compression_opts}")
+    if name.endswith("/data") and obj.ndim == 2 and obj.chunks[1:] != obj.shape[1:]:
+        bad.append(f"{name}: chunks {obj.chunks} split the rows")
+with h5py.File(path, "r") as f:
+    f.visititems(visit)
+if bad or n == 0:
+    sys.exit("\n".join(bad) or "no dataset")
+PY
+}
+no_leftovers() {
+  local f
+  for f in "$1.partial" "$1.partial.z" "$1.partial.journal"; do [ ! -e "$f" ] || fail "$2: $f left behind"; done
+}
+
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/plain.hdf5" "${ARGS_LISTS[@]}"
+expect_rc 0 "uncompressed reference"
+
+for np in 0 1 3; do
+  out="$WORK/gzip1_np$np.hdf5"
+  run_dwipack "$np" create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" --compression gzip:1
+  expect_rc 0 "--compression gzip:1 (np=$np)"
+  no_leftovers "$out" "np=$np"
+  layout "$out" 1 || fail "np=$np: datasets not chunked with shuffle + gzip level 1"
+  "$PYTHON" "$TESTS_DIR/python/check_output.py" "$out" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" --gzip \
+    || fail "np=$np: output check failed"
+  diffs=$(same_content "$WORK/plain.hdf5" "$out") || fail "np=$np: content differs from the uncompressed file: $diffs"
+  pass "--compression gzip:1, np=$np: shuffle + gzip, dwi_ml's numbers, same content as uncompressed"
+done
+plain=$(stat -c %s "$WORK/plain.hdf5")
+packed=$(stat -c %s "$WORK/gzip1_np3.hdf5")
+[ "$packed" -lt "$plain" ] || fail "the compressed file ($packed bytes) is not smaller than the plain one ($plain)"
+
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/gzip.hdf5" "${ARGS_LISTS[@]}" --compression gzip
+expect_rc 0 "--compression gzip"
+layout "$WORK/gzip.hdf5" 4 || fail "--compression gzip: not level 4"
+diffs=$(same_content "$WORK/plain.hdf5" "$WORK/gzip.hdf5") || fail "gzip level 4 differs: $diffs"
+pass "--compression gzip is level 4 ($plain bytes uncompressed, $packed at level 1)"
+
+# Volumes whose X-slice exceeds a chunk (4 MiB): chunks split along Y too, edge chunks padded.
+"$DWIPACK" synth "$WORK/wide" --subjects 2 --shape 5,120,118 --frames 80 --shape_step 1 --gzip_level 1 \
+  --streamlines 0 >/dev/null
+W=$WORK/wide
+WIDE=("$W/config.json" "$W/training_subjs.txt" "$W/validation_subjs.txt" "$W/testing_subjs.txt")
+run_dwipack 3 create "$W/dwi_ml_ready" "$WORK/wide_plain.hdf5" "${WIDE[@]}"
+expect_rc 0 "wide volumes"
+run_dwipack 3 create "$W/dwi_ml_ready" "$WORK/wide.hdf5" "${WIDE[@]}" --compression gzip:1
+expect_rc 0 "wide volumes, compressed"
+layout "$WORK/wide.hdf5" 1 || fail "wide volumes: layout"
+"$PYTHON" -c "import h5py, sys; d = h5py.File(sys.argv[1])['sub-01/input/data']
+assert d.chunks[0] == 1 and d.chunks[1] < d.shape[1] and d.shape[1] % d.chunks[1], (d.shape, d.chunks)" \
+  "$WORK/wide.hdf5" || fail "wide volumes: chunks not split along Y"
+"$PYTHON" "$TESTS_DIR/python/check_output.py" "$WORK/wide.hdf5" "$W/dwi_ml_ready" "${WIDE[@]}" --gzip \
+  || fail "wide volumes: output check failed"
+diffs=$(same_content "$WORK/wide_plain.hdf5" "$WORK/wide.hdf5") || fail "wide volumes: content differs: $diffs"
+pass "volumes with X-slices larger than a chunk: split along Y, same content"
+
+for bad in lzf gzip:12 gzip:0 gzip: gzip:4x GZIP ""; do
+  run_dwipack 0 create "$D/dwi_ml_ready" "$WORK/bad.hdf5" "${ARGS_LISTS[@]}" --compression "$bad"
+  expect_rc 1 "--compression '$bad'"
+  expect_out "--compression takes gzip or gzip:LEVEL" "--compression '$bad'"
+  [ ! -e "$WORK/bad.hdf5" ] || fail "--compression '$bad': output written"
+done
+pass "bad --compression values are usage errors (exit 1)"
+
+# The streamline option --compress still parses next to --compression.
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/both.hdf5" "${ARGS_LISTS[@]}" --compress 0.2 --compression gzip:2
+expect_rc 0 "--compress with --compression"
+"$PYTHON" "$TESTS_DIR/python/check_output.py" "$WORK/both.hdf5" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" \
+  --compress 0.2 --gzip || fail "--compress 0.2 --compression gzip:2: output check failed"
+pass "--compress 0.2 with --compression gzip:2"
+
+# Empty datasets (a tractogram without streamlines) and a 1-subject split.
+for s in sub-01 sub-02 sub-03 sub-04; do
+  "$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/$s" empty
+done
+cat >"$WORK/empty.json" <<'JSON'
+{"input": {"type": "volume", "files": "dwi/dwi.nii.gz", "standardization": "none"},
+ "empty": {"type": "streamlines", "files": "tractography/empty.trk"}}
+JSON
+for np in 1 3; do
+  run_dwipack "$np" create "$D/dwi_ml_ready" "$WORK/empty$np.hdf5" "$WORK/empty.json" "${ARGS_LISTS[@]:1}" \
+    --compression gzip:1
+  expect_rc 0 "empty tractogram, compressed (np=$np)"
+  layout "$WORK/empty$np.hdf5" 1 || fail "empty tractogram: layout"
+  "$PYTHON" "$TESTS_DIR/python/check_output.py" "$WORK/empty$np.hdf5" "$D/dwi_ml_ready" "$WORK/empty.json" \
+    "${ARGS_LISTS[@]:1}" --gzip || fail "empty tractogram (np=$np): output check failed"
+done
+run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/empty_plain.hdf5" "$WORK/empty.json" "${ARGS_LISTS[@]:1}"
+# h5py only: h5diff calls any empty dataset "not comparable", compressed or not.
+diffs=$("$PYTHON" "$TESTS_DIR/python/same_content.py" "$WORK/empty_plain.hdf5" "$WORK/empty3.hdf5") \
+  || fail "empty tractogram: content differs: $diffs"
+pass "empty datasets are written chunked and compressed (np=1, 3)"
+
+# The seed-era command line takes --compression too.
+SEED=$(dirname "$DWIPACK")/create_hdf5_dataset.py
+for s in sub-01 sub-02 sub-03 sub-04; do
+  mkdir -p "$D/dwi_ml_ready/$s/bundles"
+  cp "$D/dwi_ml_ready/$s/tractography/bundle_a.trk" "$D/dwi_ml_ready/$s/bundles/AF_L.trk"
+done
+echo '{"input": {"type": "volume", "files": ["dwi/dwi.nii.gz"]}}' >"$WORK/seed.json"
+run_seed() { # NAME OPTIONS...
+  set +e
+  OUT=$(timeout 120 "$MPIEXEC" -n 3 "$SEED" --force --name "$1" "${@:2}" "$D" "$WORK/seed.json" \
+    "$D/training_subjs.txt" "$D/validation_subjs.txt" --bundles AF_L 2>&1)
+  RC=$?
+  set -e
+}
+run_seed plain
+expect_rc 0 "seed form"
+run_seed packed --compression gzip:3
+expect_rc 0 "seed form with --compression gzip:3"
+layout "$D/hdf5/packed.hdf5" 3 || fail "seed form: layout"
+diffs=$(same_content "$D/hdf5/plain.hdf5" "$D/hdf5/packed.hdf5") || fail "seed form: compressed content differs: $diffs"
+pass "the seed-era form with --compression gzip:3"
+
+# --on_error skip: a subject that fails while its data is read is dropped (its groups unlinked
+# from the partial file); the compressed copy holds the same content as the uncompressed file.
+"$DWIPACK" synth "$WORK/skip" --subjects 3 --shape 14,16,12 --frames 5 --gzip_level 1 >/dev/null
+S=$WORK/skip
+SKIP=("$S/config.json" "$S/training_subjs.txt" "$S/validation_subjs.txt" "$S/testing_subjs.txt")
+dwi=$S/dwi_ml_ready/sub-02/dwi/dwi.nii.gz
+head -c $(($(stat -c %s "$dwi") * 2 / 3)) "$dwi" >"$WORK/cut.gz" && mv "$WORK/cut.gz" "$dwi"
+for opt in "" "--compression=gzip:1"; do
+  # shellcheck disable=SC2086  # $opt is one option or none
+  run_dwipack 3 create "$S/dwi_ml_ready" "$WORK/skip$opt.hdf5" "${SKIP[@]}" --on_error skip $opt
+  expect_rc 3 "--on_error skip $opt"
+done
+no_leftovers "$WORK/skip--compression=gzip:1.hdf5" "--on_error skip"
+layout "$WORK/skip--compression=gzip:1.hdf5" 1 || fail "--on_error skip: layout"
+diffs=$(same_content "$WORK/skip.hdf5" "$WORK/skip--compression=gzip:1.hdf5") || fail "--on_error skip: $diffs"
+pass "--on_error skip with --compression: exit code 3, same content as uncompressed"
+
+# A failure while compressing (the compressed file cannot be created): the job aborts (exit 2),
+# nothing at the output path, the partial file and its journal stay, and --resume finishes.
+out=$WORK/fail.hdf5
+mkdir "$out.partial.z"
+run_dwipack 3 create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" --compression gzip:1
+expect_rc 2 "compressed file not creatable"
+expect_out "creating HDF5 file '$out.partial.z'" "compressed file not creatable"
+[ ! -e "$out" ] || fail "a file at the output path after a failed compression"
+[ -f "$out.partial" ] && [ -f "$out.partial.journal" ] || fail "failed compression: partial file or journal gone"
+rmdir "$out.partial.z"
+run_dwipack 3 create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" --compression gzip:1 --resume
+expect_rc 0 "--resume after a failed compression"
+no_leftovers "$out" "--resume after a failed compression"
+diffs=$(same_content "$WORK/plain.hdf5" "$out") || fail "--resume after a failed compression: $diffs"
+layout "$out" 1 || fail "--resume after a failed compression: layout"
+pass "a failure while compressing aborts with exit 2; --resume then completes"
+
+# SIGTERM to every rank, or kill -9 of a worker, while the compressed copy is being written
+# (level 9 on a larger dataset, so that it lasts long enough to be hit).
+"$DWIPACK" synth "$WORK/big" --subjects 2 --shape 30,34,28 --frames 12 --gzip_level 1 --streamlines 60000 \
+  --mean_points 40 >/dev/null
+B=$WORK/big
+BIG=("$B/dwi_ml_ready" "$WORK/big.hdf5" "$B/config.json" "$B/training_subjs.txt" "$B/validation_subjs.txt"
+  "$B/testing_subjs.txt")
+run_dwipack 3 create "${BIG[@]}"
+expect_rc 0 "large reference"
+mv "$WORK/big.hdf5" "$WORK/big_plain.hdf5"
+ranks_of_run() { pgrep -f -- "^$DWIPACK create $B/dwi_ml_ready $WORK/big.hdf5" || true; }
+rank_pid() {
+  local pid
+  for pid in $(ranks_of_run); do
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" && echo "$pid" && return
+  done
+}
+for kind in sigterm worker; do
+  hit=0
+  for attempt in 1 2 3; do
+    rm -rf "$WORK/big.hdf5" "$WORK/big.hdf5.partial" "$WORK/big.hdf5.partial.z" "$WORK/big.hdf5.partial.journal"
+    timeout 120 "$MPIEXEC" -n 3 "$DWIPACK" create "${BIG[@]}" --compression gzip:9 >"$WORK/killed.log" 2>&1 &
+    launcher=$!
+    for i in $(seq 1200); do
+      [ -e "$WORK/big.hdf5.partial.z" ] || ! kill -0 "$launcher" 2>/dev/null && break
+      sleep 0.01
+    done
+    sleep 0.2
+    case $kind in
+    sigterm) pids=$(ranks_of_run); [ -n "$pids" ] && kill -TERM $pids ;;
+    worker) pid=$(rank_pid 2); [ -n "$pid" ] && kill -9 "$pid" ;;
+    esac
+    set +e
+    wait "$launcher"
+    rc=$?
+    set -e
+    for i in $(seq 300); do [ -z "$(ranks_of_run)" ] && break; sleep 0.1; done
+    [ -z "$(ranks_of_run)" ] || fail "$kind: ranks still running"
+    if [ -e "$WORK/big.hdf5" ]; then
+      [ "$rc" = 0 ] || fail "$kind: a file at the output path after exit code $rc"
+      echo "note: $kind attempt $attempt: the run finished before the kill; not counted"
+      continue
+    fi
+    [ "$rc" != 0 ] || fail "$kind: exit code 0 but no output"
+    if [ "$kind" = sigterm ]; then
+      [ "$rc" = 4 ] || fail "SIGTERM while compressing: exit code $rc, expected 4"$'\n'"$(cat "$WORK/killed.log")"
+      grep -q "interrupted by SIGTERM" "$WORK/killed.log" || fail "SIGTERM: no message"$'\n'"$(cat "$WORK/killed.log")"
+      [ ! -e "$WORK/big.hdf5.partial.z" ] || fail "SIGTERM: the unfinished compressed file was left"
+    fi
+    [ -f "$WORK/big.hdf5.partial" ] && [ -f "$WORK/big.hdf5.partial.journal" ] \
+      || fail "$kind while compressing: partial file or journal gone"
+    run_dwipack 2 create "${BIG[@]}" --compression gzip:1 --resume -v INFO
+    expect_rc 0 "$kind: --resume"
+    expect_out "2 kept from the interrupted run" "$kind: --resume keeps both subjects"
+    no_leftovers "$WORK/big.hdf5" "$kind: --resume"
+    diffs=$(same_content "$WORK/big_plain.hdf5" "$WORK/big.hdf5") || fail "$kind: resumed file differs: $diffs"
+    hit=1
+    pass "$kind while compressing (exit code $rc): partial file kept, nothing at the output; --resume completes"
+    break
+  done
+  [ "$hit" = 1 ] || echo "note: $kind: every run finished before the kill landed (compression too fast here)"
+done
