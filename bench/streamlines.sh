@@ -5,11 +5,14 @@
 # Prints wall time, peak RSS and the ratios.
 #   bench/streamlines.sh [STREAMLINES] [MEAN_POINTS]     (defaults 1000000 100)
 set -euo pipefail
+# a relative $DWIPACK is relative to the caller's folder
+if [ -n "${DWIPACK:-}" ] && [[ $DWIPACK == */* ]]; then DWIPACK=$(realpath -m "$DWIPACK"); fi
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 POINTS=${2:-100}
-DWIPACK=${DWIPACK:-build/bin/dwipack}
-[ -x "$DWIPACK" ] || scripts/build.sh >/dev/null
+source bench/lib.sh
+bench_dwipack # $DWIPACK, else build/bin/dwipack (built when missing)
+bench_need_packages time python3-h5py python3-nibabel python3-dipy
 WORK=$(mktemp -d /tmp/dwipack-bench-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -30,12 +33,12 @@ measure() { # OUT_JSON_VAR command... : wall seconds and peak RSS (MB) via GNU t
   read -r wall rss_kb < "$WORK/time.txt"
   echo "$wall $((rss_kb / 1024))"
 }
-cat /dev/null > /dev/null
+bench_warm "$D/dwi_ml_ready/sub-01/tractography/bundle_a.trk" "$D/dwi_ml_ready/sub-01/masks/wm.nii.gz" # warm page cache
 sync; sleep 1
 read -r py_wall py_rss < <(measure /usr/bin/python3 bench/python_baseline.py "$D/dwi_ml_ready" "$WORK/py.hdf5" "$D/bench.json" sub-01)
 # dwipack is fast enough to run 3 times: the median is reported (this VM's page cache is noisy).
 runs=()
-for i in 1 2 3; do
+for _ in 1 2 3; do
   rm -f "$WORK/dw.hdf5"; sync; sleep 1
   runs+=("$(measure "$DWIPACK" create "$D/dwi_ml_ready" "$WORK/dw.hdf5" "$D/bench.json" "$D/list.txt" "$D/empty.txt" "$D/empty.txt")")
 done
