@@ -481,6 +481,169 @@ std::optional<std::map<std::string, JournalEntry>> resumable(const std::string& 
   return entries;
 }
 
+/// Rank 0: the plan of the job from the planning farm's results. Failed subjects stop the job
+/// (all their errors printed), or with --on_error skip are left out and listed. Throws Error.
+Plan assemble_plan(const FarmResults& planned, const Setup& setup, const CreateOptions& options) {
+  Plan plan;
+  std::vector<std::string> skipped; // --on_error skip: subjects whose inputs failed the checks
+  if (options.on_error == OnError::skip) {
+    for (size_t i = 0; i < planned.size(); ++i)
+      if (!planned[i]->ok) {
+        const std::string message = task_message(*planned[i], setup.chosen[i]);
+        log::warning("[rank " + std::to_string(planned[i]->rank) + "] " + message + " -> skipped");
+        skipped.push_back(setup.chosen[i]);
+        plan.skipped.push_back({setup.chosen[i], message});
+      }
+    if (skipped.size() == planned.size())
+      throw Error("every subject failed the input checks; nothing was written");
+  } else if (report_failures(planned, setup.chosen, 10) > 0) {
+    throw Error("input validation failed; nothing was written");
+  }
+  const auto without_skipped = [&](const std::vector<std::string>& list) {
+    std::vector<std::string> out;
+    for (const auto& id : list)
+      if (std::find(skipped.begin(), skipped.end(), id) == skipped.end()) out.push_back(id);
+    return out;
+  };
+  for (const auto& r : planned)
+    if (r->ok) plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
+  plan.training = without_skipped(setup.training);
+  plan.validation = without_skipped(setup.validation);
+  plan.testing = without_skipped(setup.testing);
+  plan.groups_config = setup.groups_config;
+  plan.layout_2021 = options.seed.enabled;
+  plan.space_2021 = options.seed.space;
+  plan.data_and_time = setup.data_and_time;
+  return plan;
+}
+
+/// Rank 0, --resume: the journal's entries as JSON ({"<subject>": {"plan", "datasets"}}), or
+/// null when the partial file cannot be continued.
+std::string resume_entries_text(const std::string& partial, const Plan& plan) {
+  const auto entries = resumable(partial, plan);
+  if (!entries) return "null";
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [id, e] : *entries)
+    j[id] = {{"plan", e.plan_digest}, {"datasets", e.datasets}};
+  return j.dump();
+}
+
+/// Rank 0's progress reporter, with the subjects skipped while planning already counted.
+std::unique_ptr<Progress>
+start_progress(const Plan& plan, int ranks, const std::string& output, const std::string& json_log) {
+  ProgressOptions po;
+  po.total_subjects = plan.subjects.size() + plan.skipped.size();
+  for (const auto& subject : plan.subjects) {
+    po.total_bytes_in += subject.input_bytes;
+    po.total_bytes_out += subject.output_bytes();
+  }
+  po.ranks = ranks;
+  po.output = output;
+  po.mode = progress_mode_for(STDERR_FILENO);
+  po.json_log_path = json_log;
+  auto progress = std::make_unique<Progress>(std::move(po));
+  for (const auto& [id, reason] : plan.skipped) {
+    SubjectRecord r;
+    r.subject = id;
+    r.status = SubjectStatus::skipped;
+    r.error = reason;
+    progress->subject_done(r);
+  }
+  return progress;
+}
+
+/// A write task: one subject's groups, read, processed and written into the layout (or, with
+/// --resume, read back and kept when its journal entry still holds). Returns the JSON result rank
+/// 0 receives: bytes, timings per group, and the plan digest and CRCs for the journal.
+std::string write_subject(const CreateOptions& options,
+                          const std::string& final_path,
+                          const Plan& plan,
+                          size_t s,
+                          const nlohmann::json& resume_entries,
+                          h5::Layout& layout,
+                          VolumeBuffers& buffers,
+                          StreamlineBuffers& streamline_buffers) {
+  const auto ts = std::chrono::steady_clock::now();
+  const SubjectPlan& subject = plan.subjects[s];
+  const std::string subject_plan_digest = subject_digest(subject, options.streamlines);
+  nlohmann::json result = {{"bytes_in", subject.input_bytes}, {"bytes_out", subject.output_bytes()}};
+  if (resume_entries.is_object() && resume_entries.contains(subject.id)) {
+    const auto& entry = resume_entries[subject.id];
+    std::string why = entry["plan"] != subject_plan_digest ? std::string("its inputs or options changed")
+                                                           : h5::verify_subject(layout, s, entry["datasets"]);
+    if (why.empty()) {
+      result["kept"] = true;
+      result["seconds"] = seconds_since(ts);
+      return result.dump();
+    }
+    log::info("--resume: subject " + quoted(subject.id) + " is redone: " + why);
+  }
+  nlohmann::json stages = nlohmann::json::object();
+  for (size_t g = 0; g < subject.groups.size(); ++g) {
+    const GroupPlan& group = subject.groups[g];
+    const auto tg = std::chrono::steady_clock::now();
+    with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
+      if (group.type == GroupType::volume) {
+        const VolumeGroupPlan& v = group.volume;
+        // The 2021 script's intermediate files: <hdf5>/<subject>_intermediate/<group>_*.nii.gz
+        const std::string seed_dir = parent_dir(final_path) + "/" + subject.id + "_intermediate";
+        const bool seed_intermediate = options.seed.enabled && options.save_intermediate;
+        const auto save = [&](const float* xyzf, const char* what) {
+          if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
+            throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
+          io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features, v.vox2ras,
+                               v.voxel_sizes, 1);
+        };
+        std::function<void(const float*)> before;
+        if (seed_intermediate) before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };
+        const float* data = load_volume_group(v, buffers, before);
+        if (seed_intermediate) save(data, "_standardized.nii.gz");
+        h5::write_volume(layout, plan, s, g, data);
+      } else {
+        h5::StreamlineWriter writer(layout, plan, s, g);
+        process_streamline_group(group.streamlines, options.streamlines, streamline_buffers, &writer);
+        write_connectivity_data(layout, plan, s, g, buffers);
+      }
+    });
+    stages[group.name] = seconds_since(tg);
+  }
+  result["seconds"] = seconds_since(ts);
+  result["stages"] = stages;
+  result["plan"] = subject_plan_digest;
+  result["datasets"] = h5::subject_checksums(layout, s);
+  return result.dump();
+}
+
+/// Rank 0, after the write farm: {"ok": bool, "dropped": [bool per subject], "skipped":
+/// [[subject, reason], ...]}. With --on_error skip, failed subjects are dropped (the run is still
+/// ok unless all failed); otherwise any failure (or an interruption) means not ok.
+std::string decide_outcome(const FarmResults& written, const Plan& plan, bool interrupted, bool skip) {
+  nlohmann::json outcome = {{"ok", true}, {"dropped", std::vector<bool>(plan.subjects.size(), false)}};
+  std::vector<std::string> names;
+  for (const auto& subject : plan.subjects)
+    names.push_back(subject.id);
+  if (interrupted) {
+    outcome["ok"] = false;
+  } else if (skip) {
+    for (size_t s = 0; s < written.size(); ++s)
+      if (!written[s] || !written[s]->ok) {
+        const std::string message =
+            written[s] ? task_message(*written[s], names[s]) : "subject " + quoted(names[s]) + ": not run";
+        log::warning("[rank " + std::to_string(written[s] ? written[s]->rank : 0) + "] " + message +
+                     " -> skipped");
+        outcome["dropped"][s] = true;
+        outcome["skipped"].push_back({names[s], message});
+      }
+    if (outcome.contains("skipped") && outcome["skipped"].size() == plan.subjects.size())
+      outcome["ok"] = false;
+  } else {
+    if (report_failures(written, names, 10) > 0) outcome["ok"] = false;
+    for (const auto& r : written)
+      if (!r) outcome["ok"] = false; // stopped early
+  }
+  return outcome.dump();
+}
+
 } // namespace
 
 int run_create(const CreateOptions& options, const mpi::Comm& comm) {
@@ -536,36 +699,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
   std::string plan_text;
   const bool planned_ok = rank0_then_broadcast(comm, plan_text, [&] {
-    Plan plan;
-    std::vector<std::string> skipped; // --on_error skip: subjects whose inputs failed the checks
-    if (skip) {
-      for (size_t i = 0; i < planned.size(); ++i)
-        if (!planned[i]->ok) {
-          const std::string message = task_message(*planned[i], setup.chosen[i]);
-          log::warning("[rank " + std::to_string(planned[i]->rank) + "] " + message + " -> skipped");
-          skipped.push_back(setup.chosen[i]);
-          plan.skipped.push_back({setup.chosen[i], message});
-        }
-      if (skipped.size() == planned.size())
-        throw Error("every subject failed the input checks; nothing was written");
-    } else if (report_failures(planned, setup.chosen, 10) > 0) {
-      throw Error("input validation failed; nothing was written");
-    }
-    const auto without_skipped = [&](const std::vector<std::string>& list) {
-      std::vector<std::string> out;
-      for (const auto& id : list)
-        if (std::find(skipped.begin(), skipped.end(), id) == skipped.end()) out.push_back(id);
-      return out;
-    };
-    for (const auto& r : planned)
-      if (r->ok) plan.subjects.push_back(nlohmann::json::parse(r->payload).get<SubjectPlan>());
-    plan.training = without_skipped(setup.training);
-    plan.validation = without_skipped(setup.validation);
-    plan.testing = without_skipped(setup.testing);
-    plan.groups_config = setup.groups_config;
-    plan.layout_2021 = options.seed.enabled;
-    plan.space_2021 = options.seed.space;
-    plan.data_and_time = setup.data_and_time;
+    Plan plan = assemble_plan(planned, setup, options);
     log::info("planned " + std::to_string(plan.subjects.size()) + " subject(s) in " +
               std::to_string(seconds_since(t0)) + " s");
     return nlohmann::json(plan).dump();
@@ -581,17 +715,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
   // --resume: rank 0 decides whether the partial file can be continued; all ranks learn the
   // journal's entries.
-  std::string resume_text;
-  if (coordinator) {
-    const auto entries = options.resume ? resumable(partial, plan) : std::nullopt;
-    nlohmann::json j = nullptr;
-    if (entries) {
-      j = nlohmann::json::object();
-      for (const auto& [id, e] : *entries)
-        j[id] = {{"plan", e.plan_digest}, {"datasets", e.datasets}};
-    }
-    resume_text = j.dump();
-  }
+  std::string resume_text = coordinator && options.resume ? resume_entries_text(partial, plan) : "null";
   comm.broadcast(resume_text, 0);
   const nlohmann::json resume_entries = nlohmann::json::parse(resume_text);
   const bool resuming = !resume_entries.is_null();
@@ -601,24 +725,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
   std::string progress_error;
   if (coordinator) {
     try {
-      ProgressOptions po;
-      po.total_subjects = plan.subjects.size() + plan.skipped.size();
-      for (const auto& subject : plan.subjects) {
-        po.total_bytes_in += subject.input_bytes;
-        po.total_bytes_out += subject.output_bytes();
-      }
-      po.ranks = comm.size();
-      po.output = setup.final_path;
-      po.mode = progress_mode_for(STDERR_FILENO);
-      po.json_log_path = options.log_json;
-      progress = std::make_unique<Progress>(std::move(po));
-      for (const auto& [id, reason] : plan.skipped) {
-        SubjectRecord r;
-        r.subject = id;
-        r.status = SubjectStatus::skipped;
-        r.error = reason;
-        progress->subject_done(r);
-      }
+      progress = start_progress(plan, comm.size(), setup.final_path, options.log_json);
     } catch (const Error& e) {
       progress_error = e.what();
     }
@@ -657,58 +764,8 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     const FarmResults written = run_farm(
         comm, plan.subjects.size(), largest_first(plan.subjects),
         [&](size_t s) {
-          const auto ts = std::chrono::steady_clock::now();
-          const SubjectPlan& subject = plan.subjects[s];
-          const std::string subject_plan_digest = subject_digest(subject, options.streamlines);
-          nlohmann::json result = {{"bytes_in", subject.input_bytes}, {"bytes_out", subject.output_bytes()}};
-          if (resuming && resume_entries.contains(subject.id)) {
-            const auto& entry = resume_entries[subject.id];
-            std::string why = entry["plan"] != subject_plan_digest
-                                  ? std::string("its inputs or options changed")
-                                  : h5::verify_subject(layout, s, entry["datasets"]);
-            if (why.empty()) {
-              result["kept"] = true;
-              result["seconds"] = seconds_since(ts);
-              return result.dump();
-            }
-            log::info("--resume: subject " + quoted(subject.id) + " is redone: " + why);
-          }
-          nlohmann::json stages = nlohmann::json::object();
-          for (size_t g = 0; g < subject.groups.size(); ++g) {
-            const GroupPlan& group = subject.groups[g];
-            const auto tg = std::chrono::steady_clock::now();
-            with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
-              if (group.type == GroupType::volume) {
-                const VolumeGroupPlan& v = group.volume;
-                // The 2021 script's intermediate files: <hdf5>/<subject>_intermediate/<group>_*.nii.gz
-                const std::string seed_dir =
-                    parent_dir(setup.final_path) + "/" + subject.id + "_intermediate";
-                const bool seed_intermediate = options.seed.enabled && options.save_intermediate;
-                const auto save = [&](const float* xyzf, const char* what) {
-                  if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
-                    throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
-                  io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features,
-                                       v.vox2ras, v.voxel_sizes, 1);
-                };
-                std::function<void(const float*)> before;
-                if (seed_intermediate)
-                  before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };
-                const float* data = load_volume_group(v, buffers, before);
-                if (seed_intermediate) save(data, "_standardized.nii.gz");
-                h5::write_volume(layout, plan, s, g, data);
-              } else {
-                h5::StreamlineWriter writer(layout, plan, s, g);
-                process_streamline_group(group.streamlines, options.streamlines, streamline_buffers, &writer);
-                write_connectivity_data(layout, plan, s, g, buffers);
-              }
-            });
-            stages[group.name] = seconds_since(tg);
-          }
-          result["seconds"] = seconds_since(ts);
-          result["stages"] = stages;
-          result["plan"] = subject_plan_digest;
-          result["datasets"] = h5::subject_checksums(layout, s);
-          return result.dump();
+          return write_subject(options, setup.final_path, plan, s, resume_entries, layout, buffers,
+                               streamline_buffers);
         },
         /*stop_on_error=*/!skip,
         [&](size_t s, const TaskResult& r) {
@@ -749,33 +806,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
     if (coordinator) progress->clear_line();
     const int signal = comm.max(interrupt::received());
     const bool interrupted = signal != 0;
-    std::string outcome_text;
-    if (coordinator) {
-      nlohmann::json outcome = {{"ok", true}, {"dropped", std::vector<bool>(plan.subjects.size(), false)}};
-      std::vector<std::string> names;
-      for (const auto& subject : plan.subjects)
-        names.push_back(subject.id);
-      if (interrupted) {
-        outcome["ok"] = false;
-      } else if (skip) {
-        for (size_t s = 0; s < written.size(); ++s)
-          if (!written[s] || !written[s]->ok) {
-            const std::string message = written[s] ? task_message(*written[s], names[s])
-                                                   : "subject " + quoted(names[s]) + ": not run";
-            log::warning("[rank " + std::to_string(written[s] ? written[s]->rank : 0) + "] " + message +
-                         " -> skipped");
-            outcome["dropped"][s] = true;
-            outcome["skipped"].push_back({names[s], message});
-          }
-        if (outcome.contains("skipped") && outcome["skipped"].size() == plan.subjects.size())
-          outcome["ok"] = false;
-      } else {
-        if (report_failures(written, names, 10) > 0) outcome["ok"] = false;
-        for (const auto& r : written)
-          if (!r) outcome["ok"] = false; // stopped early
-      }
-      outcome_text = outcome.dump();
-    }
+    std::string outcome_text = coordinator ? decide_outcome(written, plan, interrupted, skip) : "";
     comm.broadcast(outcome_text, 0);
     const nlohmann::json outcome = nlohmann::json::parse(outcome_text);
     const bool ok = outcome["ok"].get<bool>();

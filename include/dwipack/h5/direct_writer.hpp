@@ -1,10 +1,10 @@
 #pragma once
-// Raw data writes that bypass the page cache (the default; --buffered_io turns them off). A contiguous dataset, allocated when
-// the layout was created, is a fixed byte range of the file (H5Dget_offset); its rows can be
-// written there with pwrite while HDF5 keeps writing the metadata. Whole 4 KiB pages go through
-// an O_DIRECT descriptor (from an aligned bounce buffer); the partial pages at both ends go
-// through an ordinary one, so pages shared with HDF5 metadata or another dataset stay in the
-// page cache like every other write of the file.
+// Raw data writes that bypass the page cache (the default; --buffered_io turns them off). A contiguous
+// dataset, allocated when the layout was created, is a fixed byte range of the file (H5Dget_offset); its rows
+// can be written there with pwrite while HDF5 keeps writing the metadata. Whole 4 KiB pages go through an
+// O_DIRECT descriptor (from an aligned bounce buffer); the partial pages at both ends go through an ordinary
+// one, so pages shared with HDF5 metadata or another dataset stay in the page cache like every other write of
+// the file.
 //
 // Why: on VMs (and nodes under memory pressure) a buffered write of a new file costs the kernel
 // a fresh page per 4 KiB; measured here, O_DIRECT writes ran at 1.5-2 GB/s where buffered writes
