@@ -89,6 +89,22 @@ po::variables_map parse(const std::vector<std::string>& args,
   return vm;
 }
 
+/// The positional arguments collected under `name`; exactly as many as `names` lists, or a
+/// UsageError that names them.
+std::vector<std::string>
+positionals(const po::variables_map& vm, const std::string& name, const std::vector<std::string>& names) {
+  const auto values = vm.count(name) ? vm[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (values.size() != names.size()) {
+    std::string list;
+    for (const auto& n : names)
+      list += (list.empty() ? "" : " ") + n;
+    throw UsageError("expected " + std::to_string(names.size()) + " positional argument" +
+                     (names.size() == 1 ? "" : "s") + " (" + list + "), got " +
+                     std::to_string(values.size()));
+  }
+  return values;
+}
+
 /// The command line as a shell would need it typed again (provenance).
 std::string shell_quoted(int argc, char** argv) {
   std::string out;
@@ -203,12 +219,8 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
     if (launcher_rank() == 0) std::cout << create_usage << "\n" << named << "\n";
     return 0;
   }
-  const auto positional =
-      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (positional.size() != 6)
-    throw UsageError("expected 6 positional arguments (DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION "
-                     "TESTING), got " +
-                     std::to_string(positional.size()));
+  const auto positional = positionals(
+      vm, "positional", {"DWI_ML_READY", "OUT_HDF5", "CONFIG", "TRAINING", "VALIDATION", "TESTING"});
 
   pipeline::CreateOptions options;
   options.dwi_ml_ready = positional[0];
@@ -312,10 +324,7 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
     return 0;
   }
   const auto positional =
-      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (positional.size() != 4)
-    throw UsageError("expected 4 positional arguments (DATABASE_FOLDER CONFIG TRAINING VALIDATION), got " +
-                     std::to_string(positional.size()));
+      positionals(vm, "positional", {"DATABASE_FOLDER", "CONFIG", "TRAINING", "VALIDATION"});
   if (vm.count("step_size") && vm.count("compress"))
     throw UsageError("--step_size and --compress are mutually exclusive");
 
@@ -416,10 +425,7 @@ int run_inspect_command(const std::vector<std::string>& args) {
         << named << "\n";
     return 0;
   }
-  const auto files =
-      vm.count("file") ? vm["file"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (files.size() != 1)
-    throw UsageError("expected 1 positional argument (FILE), got " + std::to_string(files.size()));
+  const auto files = positionals(vm, "file", {"FILE"});
   const auto doc = tools::inspect_file(files[0]);
   if (vm.count("json"))
     std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -448,11 +454,7 @@ int run_extract_command(const std::vector<std::string>& args) {
         << named << "\n";
     return 0;
   }
-  const auto positional =
-      vm.count("positional") ? vm["positional"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (positional.size() != 4)
-    throw UsageError("expected 4 positional arguments (FILE SUBJECT GROUP OUT), got " +
-                     std::to_string(positional.size()));
+  const auto positional = positionals(vm, "positional", {"FILE", "SUBJECT", "GROUP", "OUT"});
   options.file = positional[0];
   options.subject = positional[1];
   options.group = positional[2];

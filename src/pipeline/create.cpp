@@ -145,6 +145,9 @@ struct Setup {
   std::string data_and_time;
   std::string intermediate_dir; ///< --save_intermediate: where the processed inputs go
   bool nothing_to_do = false;   ///< --resume, and the output is complete already
+  /// Rank 0's command line: the provenance attribute is written collectively, so every rank must
+  /// write the same value (launchers may start ranks with different argv[0] paths).
+  std::string command_line;
 };
 
 void warn_about_lists(const Setup& s, const std::string& root) {
@@ -234,12 +237,14 @@ Setup prepare(const CreateOptions& o) {
       throw Error("cannot create folder " + quoted(s.intermediate_dir) + ": " + std::strerror(errno));
   }
   s.data_and_time = data_and_time_now();
+  s.command_line = o.command_line;
   return s;
 }
 
 // clang-format off
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config, config_source, training,
-                                   validation, testing, chosen, data_and_time, intermediate_dir, nothing_to_do)
+                                   validation, testing, chosen, data_and_time, intermediate_dir, nothing_to_do,
+                                   command_line)
 // clang-format on
 
 /// Rank 0 runs `body`; its outcome (payload or error) reaches every rank. Returns false on every
@@ -816,7 +821,7 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
       h5::Provenance provenance;
       provenance.version = version;
       provenance.git_commit = git_commit;
-      provenance.command_line = options.command_line;
+      provenance.command_line = setup.command_line;
       provenance.ranks = comm.size();
       provenance.inputs = input_provenance(plan, dropped);
       for (const auto& [id, reason] : plan.skipped)

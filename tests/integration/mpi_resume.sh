@@ -140,8 +140,27 @@ expect_out "subject '$victim' is redone" "the damaged subject is redone"
 diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "resume after data loss differs: $diffs"
 pass "a journaled subject with damaged data ('$victim') is detected by its CRC and redone"
 
-# --resume on a complete output: nothing to do; on another layout (fewer frames): start over.
+# --resume on a complete output: nothing to do.
 run_dwipack 0 create "${ARGS[@]}" --resume -v INFO
 expect_rc 0 "--resume on a complete file"
 expect_out "nothing to do" "--resume on a complete file"
 pass "--resume with a complete output does nothing"
+
+# A partial file left by a run of another layout (its journal's digest differs), and one whose
+# journal is garbage: never reopened; the run starts over and still gives the reference content.
+rm -f "$WORK/out.hdf5"
+cp "$WORK/reference.hdf5" "$WORK/out.hdf5.partial"
+echo '{"journal":"dwipack resume journal","version":1,"layout":"0000000000000000"}' >"$WORK/out.hdf5.partial.journal"
+run_dwipack 3 create "${ARGS[@]}" --resume -v INFO
+expect_rc 0 "--resume with a partial file of another layout"
+expect_out "layout differs" "--resume with a partial file of another layout"
+expect_out "starting from scratch" "--resume with a partial file of another layout"
+diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "start-over after a foreign partial: $diffs"
+rm -f "$WORK/out.hdf5"
+head -c 5000 "$WORK/reference.hdf5" >"$WORK/out.hdf5.partial"
+echo 'not json' >"$WORK/out.hdf5.partial.journal"
+run_dwipack 0 create "${ARGS[@]}" --resume -v INFO
+expect_rc 0 "--resume with a garbage journal"
+expect_out "no valid first line" "--resume with a garbage journal"
+diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "start-over after a garbage journal: $diffs"
+pass "--resume never reopens a partial file of another layout or with an unreadable journal"
