@@ -345,6 +345,12 @@ void StreamlineWriter::points(int64_t row0, const float* xyz_vox, int64_t n_rows
              static_cast<uint64_t>(n_rows), d.path, &d.written, direct_);
 }
 
+size_t StreamlineWriter::points_page_phase() const {
+  if (!direct_) return 0;
+  const haddr_t base = H5Dget_offset(datasets_.data.handle.id());
+  return base == HADDR_UNDEF ? 0 : static_cast<size_t>(base % 4096);
+}
+
 void StreamlineWriter::streamline_arrays(const std::vector<int64_t>& offsets,
                                          const std::vector<int64_t>& lengths,
                                          const std::vector<float>& euclidean_lengths,

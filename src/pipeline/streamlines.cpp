@@ -40,29 +40,35 @@ std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h,
 }
 
 /// Hands full point blocks from the processing thread to the thread that writes them (the only
-/// one that calls HDF5 and MPI), so that processing overlaps writing. A few blocks circulate:
-/// the producer fills one while the consumer writes another.
+/// one that calls HDF5 and MPI), so that processing overlaps writing. A few blocks, allocated once
+/// per worker (StreamlineBuffers::blocks), circulate: the producer fills one while the consumer
+/// writes another.
 class BlockPipe {
 public:
-  BlockPipe(size_t n_blocks, size_t block_floats) : blocks_(n_blocks) {
-    for (auto& b : blocks_) {
-      b.reserve(block_floats);
-      free_.push_back(&b);
+  struct Block {
+    float* base = nullptr; ///< the page-aligned start of its storage
+    float* data = nullptr; ///< the first point (base + the file's page phase)
+    size_t floats = 0;     ///< used from data
+  };
+  /// Bytes of each storage vector beyond the block itself: page alignment and the page phase.
+  static constexpr size_t slack_floats = 2 * 4096 / sizeof(float);
+
+  explicit BlockPipe(std::vector<std::vector<float>>& storage) {
+    for (auto& b : storage) {
+      const auto address = reinterpret_cast<uintptr_t>(b.data());
+      free_.push_back(b.data() + (4096 - address % 4096) % 4096 / sizeof(float));
     }
   }
 
+  /// Producer: an empty block (the base of its storage) to start with.
+  float* first() { return take_free(); }
   /// Producer: give a full block, get an empty one (waits while all blocks are being written).
-  void hand_over(std::vector<float>& full) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !free_.empty() || cancelled_; });
-    if (cancelled_) throw Cancelled{};
-    std::vector<float>* empty = free_.back();
-    free_.pop_back();
-    empty->clear();
-    full.swap(*empty); // `empty` now holds the data, `full` the empty buffer
-    ready_.push_back(empty);
-    changed_.notify_all();
+  float* hand_over(const Block& full) {
+    push(full);
+    return take_free();
   }
+  /// Producer: give the last, partial block (nothing comes back).
+  void hand_over_last(const Block& full) { push(full); }
   /// Producer: no more blocks (normally or after an error).
   void close(std::exception_ptr error = nullptr) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -70,18 +76,18 @@ public:
     error_ = error;
     changed_.notify_all();
   }
-  /// Consumer: the next full block, or null when the producer has closed and all were taken.
-  std::vector<float>* pop() {
+  /// Consumer: the next full block; false when the producer has closed and all were taken.
+  bool pop(Block& block) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return !ready_.empty() || closed_; });
-    if (ready_.empty()) return nullptr;
-    std::vector<float>* block = ready_.front();
+    if (ready_.empty()) return false;
+    block = ready_.front();
     ready_.pop_front();
-    return block;
+    return true;
   }
-  void recycle(std::vector<float>* block) {
+  void recycle(const Block& block) {
     std::lock_guard<std::mutex> lock(mutex_);
-    free_.push_back(block);
+    free_.push_back(block.base);
     changed_.notify_all();
   }
   /// Consumer: stop the producer (it throws Cancelled at its next hand-over).
@@ -95,63 +101,111 @@ public:
   struct Cancelled {};
 
 private:
-  std::vector<std::vector<float>> blocks_;
-  std::vector<std::vector<float>*> free_;
-  std::deque<std::vector<float>*> ready_;
+  void push(const Block& full) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready_.push_back(full);
+    changed_.notify_all();
+  }
+  float* take_free() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !free_.empty() || cancelled_; });
+    if (cancelled_) throw Cancelled{};
+    float* empty = free_.back();
+    free_.pop_back();
+    return empty;
+  }
+
+  std::vector<float*> free_;
+  std::deque<Block> ready_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool closed_ = false, cancelled_ = false;
   std::exception_ptr error_;
 };
 
-/// Collects processed streamlines: counts always; when `hand_over` is set, also the points (in
-/// blocks given to hand_over when full) and the per-streamline arrays.
+/// Collects processed streamlines: counts always; with a pipe, also the points (written straight
+/// into the pipe's blocks, handed over when full) and the per-streamline arrays.
 class GroupAccumulator {
 public:
-  using HandOver = std::function<void(std::vector<float>& full_block)>;
-
-  GroupAccumulator(StreamlineBuffers& b, HandOver hand_over, size_t n_dps)
-      : b_(b), hand_over_(std::move(hand_over)), keep_(static_cast<bool>(hand_over_)) {
+  /// `page_phase`: StreamlineSink::points_page_phase().
+  GroupAccumulator(StreamlineBuffers& b, BlockPipe* pipe, size_t n_dps, size_t page_phase = 0)
+      : b_(b), pipe_(pipe), capacity_(b.block_points * 3), page_phase_(page_phase) {
     b_.offsets.clear();
     b_.lengths.clear();
     b_.euclidean_lengths.clear();
     b_.dps.assign(n_dps, {});
-    b_.block.clear();
-    if (keep_) b_.block.reserve(b_.block_points * 3);
+    if (pipe_) start_block(pipe_->first());
   }
 
+  bool keeps_points() const { return pipe_ != nullptr; }
+
+  /// Room for `n` points in the current block, handing it over first if they do not fit (rows
+  /// stay contiguous in the file whatever the block sizes). Null for a streamline longer than a
+  /// whole block: add() it instead.
+  float* room(int64_t n) {
+    const auto floats = 3 * static_cast<size_t>(n);
+    if (floats > capacity_) return nullptr;
+    if (used_ + floats > capacity_) next_block();
+    return block_ + used_;
+  }
+  /// The `n` points written at room(n) are final.
+  void commit(int64_t n, float euclidean_length) {
+    used_ += 3 * static_cast<size_t>(n);
+    record(n, euclidean_length);
+  }
+
+  /// Copy a streamline in (any length: it may straddle blocks).
   void add(const float* xyz_vox, int64_t n, float euclidean_length) {
-    if (keep_) {
+    if (pipe_) {
+      for (int64_t done = 0; done < n;) {
+        if (used_ == capacity_) next_block();
+        const auto take = std::min(static_cast<size_t>(n - done), (capacity_ - used_) / 3);
+        std::memcpy(block_ + used_, xyz_vox + 3 * done, 12 * take);
+        used_ += 3 * take;
+        done += static_cast<int64_t>(take);
+      }
+    }
+    record(n, euclidean_length);
+  }
+
+  void add_dps(size_t key, const float* values, int columns) {
+    if (pipe_) b_.dps[key].insert(b_.dps[key].end(), values, values + columns);
+  }
+
+  /// Hand over the last, partial block; returns the counts.
+  StreamlineCounts finish() {
+    if (pipe_ && used_ > 0) pipe_->hand_over_last({base_, block_, used_});
+    return {n_streamlines_, n_points_};
+  }
+
+private:
+  /// The first point of a block goes where its row falls within a file page (when that phase is
+  /// a whole number of floats), so that the writer can send whole pages without copying them.
+  void start_block(float* base) {
+    base_ = base;
+    const size_t phase = (page_phase_ + 12 * static_cast<size_t>(n_points_)) % 4096;
+    block_ = base + (phase % sizeof(float) == 0 ? phase / sizeof(float) : 0);
+    used_ = 0;
+  }
+  void next_block() { start_block(pipe_->hand_over({base_, block_, used_})); }
+
+  void record(int64_t n, float euclidean_length) {
+    if (pipe_) {
       b_.offsets.push_back(n_points_);
       b_.lengths.push_back(n);
       b_.euclidean_lengths.push_back(euclidean_length);
-      // Append in bulk; a streamline may straddle two blocks (rows stay contiguous in the file).
-      for (int64_t done = 0; done < n;) {
-        const auto room = static_cast<int64_t>(b_.block_points - b_.block.size() / 3);
-        const int64_t take = std::min(n - done, room);
-        b_.block.insert(b_.block.end(), xyz_vox + 3 * done, xyz_vox + 3 * (done + take));
-        done += take;
-        if (b_.block.size() >= b_.block_points * 3) hand_over_(b_.block);
-      }
     }
     n_points_ += n;
     ++n_streamlines_;
   }
 
-  void add_dps(size_t key, const float* values, int columns) {
-    if (keep_) b_.dps[key].insert(b_.dps[key].end(), values, values + columns);
-  }
-
-  /// Hand over the last, partial block; returns the counts.
-  StreamlineCounts finish() {
-    if (keep_ && !b_.block.empty()) hand_over_(b_.block);
-    return {n_streamlines_, n_points_};
-  }
-
-private:
   StreamlineBuffers& b_;
-  HandOver hand_over_;
-  bool keep_;
+  BlockPipe* pipe_;
+  size_t capacity_; ///< floats per block
+  size_t page_phase_;
+  float* base_ = nullptr;  ///< the current block's storage (page-aligned)
+  float* block_ = nullptr; ///< its first point
+  size_t used_ = 0;        ///< floats written to block_
   int64_t n_points_ = 0;
   int64_t n_streamlines_ = 0;
 };
@@ -168,6 +222,9 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
   const bool by_count = options.nb_points && *options.nb_points != 0;
   const bool by_compression = options.compress_mm && *options.compress_mm != 0;
   constexpr double max_segment_mm = 10.0; // dipy compress_streamlines' default, used by scilpy
+  // Without resampling, compression or removal, into HEAD's vox/corner space: convert_to_corner.
+  const bool fused = keep_points && !by_step && !by_count && !by_compression && !options.remove_invalid &&
+                     !plan.center_origin;
 
   // RAS mm (center) -> the stored space: HEAD's vox/corner, or the 2021 --space with center origin.
   const auto store = [&](const process::StreamlineSpace& space, float* pts, int64_t m) {
@@ -204,12 +261,33 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
             acc.add(nullptr, n, 0.0f);
             return;
           }
+          const auto outside_box = [&] {
+            return Error(where() + " has points outside the bounding box of its space (dimensions " +
+                         std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
+                         std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
+          };
+          if (fused) {
+            // The common case in one pass, straight into the block the writer thread will take.
+            float* dest = acc.room(n);
+            if (!dest) {
+              out.resize(static_cast<size_t>(3 * n));
+              dest = out.data();
+            }
+            float length_mm = 0.0f;
+            if (!process::convert_to_corner(space, xyz, n, dest, length_mm, buffers.convert))
+              throw outside_box();
+            if (dest == out.data())
+              acc.add(dest, n, length_mm);
+            else
+              acc.commit(n, length_mm);
+            for (size_t k = 0; k < columns.size(); ++k)
+              acc.add_dps(k, dps + columns[k].first, columns[k].second);
+            return;
+          }
           work.assign(xyz, xyz + 3 * n);
           if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
                            : !process::load_round_trip(space, work.data(), n))
-            throw Error(where() + " has points outside the bounding box of its space (dimensions " +
-                        std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
-                        std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
+            throw outside_box();
 
           if (verdict_only) {
             acc.add(nullptr, n, 0.0f);
@@ -276,12 +354,16 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   }
   // Writing: a processing thread (file reading and pure computation only) feeds point blocks to
   // this thread, which alone calls HDF5 and MPI, so that the processing overlaps the writes.
-  BlockPipe pipe(3, buffers.block_points * 3);
+  // The blocks are allocated (and first touched) once per worker, not per group.
+  buffers.blocks.resize(3);
+  for (auto& b : buffers.blocks)
+    b.resize(buffers.block_points * 3 + BlockPipe::slack_floats);
+  BlockPipe pipe(buffers.blocks);
+  const size_t page_phase = sink->points_page_phase();
   StreamlineCounts counts;
   std::thread producer([&] {
     try {
-      GroupAccumulator acc(
-          buffers, [&](std::vector<float>& full) { pipe.hand_over(full); }, plan.dps.size());
+      GroupAccumulator acc(buffers, &pipe, plan.dps.size(), page_phase);
       counts = run_files(plan, options, buffers, acc, false);
       pipe.close();
     } catch (...) {
@@ -290,10 +372,11 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   });
   try {
     int64_t row0 = 0;
-    while (std::vector<float>* block = pipe.pop()) {
-      const auto rows = static_cast<int64_t>(block->size() / 3);
+    BlockPipe::Block block;
+    while (pipe.pop(block)) {
+      const auto rows = static_cast<int64_t>(block.floats / 3);
       interrupt::check_interrupted(); // every block (24 MiB): a prompt stop on SIGTERM
-      sink->points(row0, block->data(), rows);
+      sink->points(row0, block.data, rows);
       row0 += rows;
       pipe.recycle(block);
     }

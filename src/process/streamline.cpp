@@ -255,6 +255,35 @@ Affine32 inverse32(const Affine32& a) {
 }
 
 namespace {
+#if defined(__SSE2__)
+/// Four interleaved points (x0 y0 z0 x1 | y1 z1 x2 y2 | z2 x3 y3 z3) as x, y and z of the four.
+inline void load_points4(const float* p, __m128& x, __m128& y, __m128& z) {
+  const __m128 a0 = _mm_loadu_ps(p), a1 = _mm_loadu_ps(p + 4), a2 = _mm_loadu_ps(p + 8);
+  // Each coordinate: pick its two values from each half ([c0 c0 c1 c1], [c2 c2 c3 c3]), then
+  // take elements 0 and 2 of both.
+  constexpr int even = _MM_SHUFFLE(2, 0, 2, 0);
+  x = _mm_shuffle_ps(_mm_shuffle_ps(a0, a0, _MM_SHUFFLE(3, 3, 0, 0)),
+                     _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(1, 1, 2, 2)), even);
+  y = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(0, 0, 1, 1)),
+                     _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(2, 2, 3, 3)), even);
+  z = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(1, 1, 2, 2)),
+                     _mm_shuffle_ps(a2, a2, _MM_SHUFFLE(3, 3, 0, 0)), even);
+}
+
+/// The inverse of load_points4: x, y, z of four points stored interleaved.
+inline void store_points4(__m128 x, __m128 y, __m128 z, float* p) {
+  const __m128 xy_lo = _mm_unpacklo_ps(x, y); // x0 y0 x1 y1
+  const __m128 xy_hi = _mm_unpackhi_ps(x, y); // x2 y2 x3 y3
+  const __m128 z0x1 = _mm_shuffle_ps(z, xy_lo, _MM_SHUFFLE(2, 2, 0, 0));
+  const __m128 y1z1 = _mm_shuffle_ps(y, z, _MM_SHUFFLE(1, 1, 1, 1));
+  const __m128 z2x3 = _mm_shuffle_ps(z, xy_hi, _MM_SHUFFLE(2, 2, 2, 2));
+  const __m128 x3y3z3 = _mm_shuffle_ps(xy_hi, z, _MM_SHUFFLE(3, 3, 3, 2));
+  _mm_storeu_ps(p, _mm_shuffle_ps(xy_lo, z0x1, _MM_SHUFFLE(2, 0, 1, 0)));
+  _mm_storeu_ps(p + 4, _mm_shuffle_ps(y1z1, xy_hi, _MM_SHUFFLE(1, 0, 2, 0)));
+  _mm_storeu_ps(p + 8, _mm_shuffle_ps(z2x3, x3y3z3, _MM_SHUFFLE(2, 1, 2, 0)));
+}
+#endif
+
 /// One point, scalar: the reference order of operations (see apply_affine32).
 inline void apply_affine32_point(const float* m, float* p) {
   const float x = p[0];
@@ -290,17 +319,8 @@ void apply_affine32(const Affine32& a, float* xyz, int64_t n) {
       row[r][c] = _mm_set1_ps(m[4 * r + c]);
   for (; i + 4 <= n; i += 4) {
     float* p = xyz + 3 * i;
-    // AoS x0 y0 z0 x1 | y1 z1 x2 y2 | z2 x3 y3 z3  ->  x, y, z of the 4 points
-    const __m128 a0 = _mm_loadu_ps(p), a1 = _mm_loadu_ps(p + 4), a2 = _mm_loadu_ps(p + 8);
-    // Each coordinate: pick its two values from each half ([c0 c0 c1 c1], [c2 c2 c3 c3]), then
-    // take elements 0 and 2 of both.
-    constexpr int even = _MM_SHUFFLE(2, 0, 2, 0);
-    const __m128 x = _mm_shuffle_ps(_mm_shuffle_ps(a0, a0, _MM_SHUFFLE(3, 3, 0, 0)),
-                                    _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(1, 1, 2, 2)), even);
-    const __m128 y = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(0, 0, 1, 1)),
-                                    _mm_shuffle_ps(a1, a2, _MM_SHUFFLE(2, 2, 3, 3)), even);
-    const __m128 z = _mm_shuffle_ps(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(1, 1, 2, 2)),
-                                    _mm_shuffle_ps(a2, a2, _MM_SHUFFLE(3, 3, 0, 0)), even);
+    __m128 x, y, z;
+    load_points4(p, x, y, z);
     __m128 q[3];
     for (int r = 0; r < 3; ++r) {
       __m128 acc = _mm_add_ps(zero, _mm_mul_ps(x, row[r][0]));
@@ -308,16 +328,7 @@ void apply_affine32(const Affine32& a, float* xyz, int64_t n) {
       acc = _mm_add_ps(acc, _mm_mul_ps(z, row[r][2]));
       q[r] = _mm_add_ps(acc, row[r][3]);
     }
-    // back to AoS: [x0 y0 z0 x1] [y1 z1 x2 y2] [z2 x3 y3 z3]
-    const __m128 xy_lo = _mm_unpacklo_ps(q[0], q[1]); // x0 y0 x1 y1
-    const __m128 xy_hi = _mm_unpackhi_ps(q[0], q[1]); // x2 y2 x3 y3
-    const __m128 z0x1 = _mm_shuffle_ps(q[2], xy_lo, _MM_SHUFFLE(2, 2, 0, 0));
-    const __m128 y1z1 = _mm_shuffle_ps(q[1], q[2], _MM_SHUFFLE(1, 1, 1, 1));
-    const __m128 z2x3 = _mm_shuffle_ps(q[2], xy_hi, _MM_SHUFFLE(2, 2, 2, 2));
-    const __m128 x3y3z3 = _mm_shuffle_ps(xy_hi, q[2], _MM_SHUFFLE(3, 3, 3, 2));
-    _mm_storeu_ps(p, _mm_shuffle_ps(xy_lo, z0x1, _MM_SHUFFLE(2, 0, 1, 0)));
-    _mm_storeu_ps(p + 4, _mm_shuffle_ps(y1z1, xy_hi, _MM_SHUFFLE(1, 0, 2, 0)));
-    _mm_storeu_ps(p + 8, _mm_shuffle_ps(z2x3, x3y3z3, _MM_SHUFFLE(2, 1, 2, 0)));
+    store_points4(q[0], q[1], q[2], p);
   }
 #endif
   for (; i < n; ++i)
@@ -582,6 +593,132 @@ int64_t compress_streamline(
   }
   kept.push_back(n - 1);
   return static_cast<int64_t>(kept.size());
+}
+
+} // namespace dwipack::process
+
+// ----------------------------------------------------------------------------------------------
+// The fused conversion
+
+namespace dwipack::process {
+
+namespace {
+
+/// x, y, z <- aff(m, (x, y, z)) with apply_affine32's operation order, on coordinate arrays (GCC
+/// vectorises this form; the interleaved one needs shuffles per pass).
+inline void
+affine_arrays(const Affine32& a, float* __restrict x, float* __restrict y, float* __restrict z, int64_t n) {
+  const float* m = a.m.data();
+  const float m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5], m6 = m[6], m7 = m[7],
+              m8 = m[8], m9 = m[9], m10 = m[10], m11 = m[11];
+  for (int64_t i = 0; i < n; ++i) {
+    const float px = x[i], py = y[i], pz = z[i];
+    x[i] = (((0.0f + px * m0) + py * m1) + pz * m2) + m3;
+    y[i] = (((0.0f + px * m4) + py * m5) + pz * m6) + m7;
+    z[i] = (((0.0f + px * m8) + py * m9) + pz * m10) + m11;
+  }
+}
+
+/// dipy's verdict on one axis of voxel-corner coordinates (VoxelBounds::valid): a NaN anywhere
+/// disables the axis' check, otherwise every value must lie in [0, dimension]. Integer
+/// or-reductions, which vectorise (a float min/max reduction would not, without fast-math).
+inline bool axis_valid(const float* v, int64_t n, float dimension) {
+  int nan = 0, outside = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    nan |= static_cast<int>(v[i] != v[i]);
+    outside |= static_cast<int>(v[i] < 0.0f) | static_cast<int>(v[i] > dimension);
+  }
+  return nan != 0 || outside == 0;
+}
+
+} // namespace
+
+bool convert_to_corner(const StreamlineSpace& space,
+                       const float* ras_mm,
+                       int64_t n,
+                       float* vox_corner,
+                       float& length_mm,
+                       ConvertScratch& scratch) {
+  const auto un = static_cast<size_t>(n);
+  if (scratch.x.size() < un) {
+    scratch.x.resize(un);
+    scratch.y.resize(un);
+    scratch.z.resize(un);
+    scratch.segments.resize(un);
+  }
+  float* __restrict x = scratch.x.data();
+  float* __restrict y = scratch.y.data();
+  float* __restrict z = scratch.z.data();
+  int64_t first_scalar = 0; // after the SIMD part
+#if defined(__SSE2__)
+  for (; first_scalar + 4 <= n; first_scalar += 4) {
+    const int64_t i = first_scalar;
+    __m128 px, py, pz;
+    load_points4(ras_mm + 3 * i, px, py, pz);
+    _mm_storeu_ps(x + i, px);
+    _mm_storeu_ps(y + i, py);
+    _mm_storeu_ps(z + i, pz);
+  }
+#endif
+  for (int64_t i = first_scalar; i < n; ++i) {
+    x[i] = ras_mm[3 * i];
+    y[i] = ras_mm[3 * i + 1];
+    z[i] = ras_mm[3 * i + 2];
+  }
+  const bool ras2vox_identity = is_identity(space.ras2vox);
+  const bool vox2ras_identity = is_identity(space.vox2ras);
+
+  // load_round_trip: to voxel corner space, the verdict, and back (rasmm_center_to_vox_corner,
+  // bounds, vox_corner_to_rasmm_center, with the same operations).
+  if (!ras2vox_identity) affine_arrays(space.ras2vox, x, y, z, n);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = x[i] + 0.5f;
+    y[i] = y[i] + 0.5f;
+    z[i] = z[i] + 0.5f;
+  }
+  const auto& dim = space.dimensions;
+  if (!axis_valid(x, n, static_cast<float>(dim[0])) || !axis_valid(y, n, static_cast<float>(dim[1])) ||
+      !axis_valid(z, n, static_cast<float>(dim[2])))
+    return false;
+  if (!vox2ras_identity) affine_arrays(space.vox2ras, x, y, z, n);
+  const std::array<double, 3> s = rasmm_half_voxel(space.vox2ras);
+  const double sx = -s[0], sy = -s[1], sz = -s[2];
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(static_cast<double>(x[i]) + sx);
+    y[i] = static_cast<float>(static_cast<double>(y[i]) + sy);
+    z[i] = static_cast<float>(static_cast<double>(z[i]) + sz);
+  }
+
+  // euclidean_length of the round-tripped points.
+  length_mm = 0.0f;
+  if (n >= 2) {
+    float* __restrict seg = scratch.segments.data();
+    for (int64_t k = 0; k + 1 < n; ++k) {
+      const float dx = x[k + 1] - x[k];
+      const float dy = y[k + 1] - y[k];
+      const float dz = z[k + 1] - z[k];
+      seg[k] = std::sqrt(dx * dx + dy * dy + dz * dz);
+    }
+    length_mm = pairwise_sum32(seg, n - 1);
+  }
+
+  // to_voxel_corner, interleaved into the output.
+  if (!ras2vox_identity) affine_arrays(space.ras2vox, x, y, z, n);
+  first_scalar = 0;
+#if defined(__SSE2__)
+  const __m128 half = _mm_set1_ps(0.5f);
+  for (; first_scalar + 4 <= n; first_scalar += 4) {
+    const int64_t i = first_scalar;
+    store_points4(_mm_add_ps(_mm_loadu_ps(x + i), half), _mm_add_ps(_mm_loadu_ps(y + i), half),
+                  _mm_add_ps(_mm_loadu_ps(z + i), half), vox_corner + 3 * i);
+  }
+#endif
+  for (int64_t i = first_scalar; i < n; ++i) {
+    vox_corner[3 * i] = x[i] + 0.5f;
+    vox_corner[3 * i + 1] = y[i] + 0.5f;
+    vox_corner[3 * i + 2] = z[i] + 0.5f;
+  }
+  return true;
 }
 
 } // namespace dwipack::process

@@ -374,6 +374,61 @@ TEST(StreamlineBasics, VoxelBoundsFollowNumpyNanPropagation) {
   EXPECT_FALSE(b.valid({10, 10, 10}));
 }
 
+TEST(StreamlineFused, ConvertToCornerIsBitIdenticalToTheSeparatePasses) {
+  // convert_to_corner must give exactly load_round_trip + euclidean_length + to_voxel_corner, for
+  // every length (SIMD groups of 4 and their scalar tails, numpy's 8192-element sum chunks),
+  // oblique, flipped and identity affines, and the same bounding-box verdict.
+  const std::vector<std::pair<Affine, std::array<int64_t, 3>>> spaces = {
+      {{1.25, 0.1, -0.05, -60, -0.08, 1.25, 0.2, -70, 0.03, -0.1, 1.5, -40, 0, 0, 0, 1}, {96, 114, 80}},
+      {{-2, 0, 0, 90, 0, 2, 0, -126, 0, 0, 2, -72, 0, 0, 0, 1}, {91, 109, 91}},
+      {{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, {64, 64, 64}}, // identity: skipped affines
+  };
+  std::mt19937 rng(20261126);
+  ConvertScratch scratch;
+  int checked = 0, refused = 0;
+  for (const auto& [vox2ras, dims] : spaces) {
+    const StreamlineSpace s = make_space(vox2ras, dims);
+    for (const int64_t n : {0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 100, 257, 8193, 8194, 20000}) {
+      for (const bool inside : {true, false}) {
+        // A random walk in voxel space, mapped to RAS mm; `inside == false` pushes one point out.
+        std::uniform_real_distribution<double> start(10.0, 50.0), step(-0.4, 0.4);
+        std::vector<float> ras(static_cast<size_t>(3 * n));
+        double v[3] = {start(rng), start(rng), start(rng)};
+        for (int64_t i = 0; i < n; ++i) {
+          for (double& c : v)
+            c = std::clamp(c + step(rng), 1.0, 60.0);
+          if (!inside && i == n / 2) v[1] = -3.0;
+          for (int r = 0; r < 3; ++r)
+            ras[static_cast<size_t>(3 * i + r)] =
+                static_cast<float>(vox2ras[4 * r] * v[0] + vox2ras[4 * r + 1] * v[1] +
+                                   vox2ras[4 * r + 2] * v[2] + vox2ras[4 * r + 3]);
+        }
+        std::vector<float> want = ras;
+        const bool want_ok = load_round_trip(s, want.data(), n);
+        const float want_length = euclidean_length(want.data(), n);
+        to_voxel_corner(s, want.data(), n);
+
+        std::vector<float> got(ras.size() + 1, -7.0f); // one guard value after the points
+        float got_length = -1.0f;
+        const bool got_ok = convert_to_corner(s, ras.data(), n, got.data(), got_length, scratch);
+        ASSERT_EQ(got_ok, want_ok) << "n = " << n;
+        EXPECT_EQ(got.back(), -7.0f) << "wrote past the end, n = " << n;
+        if (!want_ok) {
+          ++refused;
+          continue;
+        }
+        got.pop_back();
+        EXPECT_TRUE(same_bits(got, want)) << "n = " << n;
+        EXPECT_EQ(bits(got_length), bits(want_length))
+            << "n = " << n << ": " << got_length << " vs " << want_length;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 40);
+  EXPECT_GT(refused, 30); // the out-of-box streamlines (n >= 1) were refused by both
+}
+
 // ---------------------------------------------------------------------------------------------
 // Against numpy / dipy
 

@@ -9,6 +9,7 @@
 // collectively before any data is written); then while writing, with a sink that receives the
 // points in blocks, so a rank never holds a whole tractogram.
 #include "dwipack/io/tractogram.hpp"
+#include "dwipack/process/streamline.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -33,6 +34,10 @@ public:
   virtual ~StreamlineSink() = default;
   /// Rows [row0, row0 + n_rows) of the (P, 3) voxel-space points.
   virtual void points(int64_t row0, const float* xyz_vox, int64_t n_rows) = 0;
+  /// The byte position of point row 0 within a 4 KiB page of the file, when the points go
+  /// straight to the file (0 otherwise). Data handed to points() at the same position within a
+  /// page of memory reaches the disk without a copy (h5::DirectWriter). Called before points().
+  virtual size_t points_page_phase() const { return 0; }
   /// The per-streamline arrays, once all points were delivered. dps[k] is S x columns(k).
   virtual void streamline_arrays(const std::vector<int64_t>& offsets,
                                  const std::vector<int64_t>& lengths,
@@ -48,10 +53,11 @@ struct StreamlineCounts {
 /// Buffers a worker keeps across groups and subjects.
 struct StreamlineBuffers {
   io::TractogramScratch reader;
-  std::vector<float> work;      ///< the current streamline (RAS mm, transformed in place)
-  std::vector<float> resampled; ///< its resampled / compressed version
-  std::vector<int64_t> kept;    ///< indices kept by compression
-  std::vector<float> block;     ///< points waiting to be handed to the sink
+  std::vector<float> work;                ///< the current streamline (RAS mm, transformed in place)
+  std::vector<float> resampled;           ///< its resampled / compressed version
+  std::vector<int64_t> kept;              ///< indices kept by compression
+  process::ConvertScratch convert;        ///< convert_to_corner's coordinate arrays
+  std::vector<std::vector<float>> blocks; ///< point blocks between the processing and writing threads
   std::vector<int64_t> offsets, lengths;
   std::vector<float> euclidean_lengths;
   std::vector<std::vector<float>> dps;

@@ -79,6 +79,26 @@ bool remove_invalid_round_trip(const StreamlineSpace& space, float* xyz, int64_t
 /// Final storage: RAS mm -> voxel space with corner origin: v = fl32(aff(ras2vox, p) + 0.5), in place.
 void to_voxel_corner(const StreamlineSpace& space, float* xyz, int64_t n);
 
+/// Scratch memory for convert_to_corner, kept by the caller across streamlines (no allocation per
+/// streamline once it has seen the longest one).
+struct ConvertScratch {
+  std::vector<float> x, y, z;  ///< the streamline as three coordinate arrays (vectorisable loops)
+  std::vector<float> segments; ///< segment lengths, for numpy's pairwise sum
+};
+
+/// The whole per-point work of a conversion without resampling, compression or removal, fused
+/// into a few vectorised loops over one streamline held in L1 cache: load_round_trip (the
+/// verdict is returned; false leaves `vox_corner` unspecified), then euclidean_length of the
+/// round-tripped points (`length_mm`), then to_voxel_corner, written to `vox_corner` (n x 3, may
+/// not overlap `ras_mm`). Bit-identical to those three calls in sequence (tested), two to three
+/// times faster: one pass in and out of the interleaved layout instead of six.
+bool convert_to_corner(const StreamlineSpace& space,
+                       const float* ras_mm,
+                       int64_t n,
+                       float* vox_corner,
+                       float& length_mm,
+                       ConvertScratch& scratch);
+
 /// numpy's np.sum of a contiguous float32 array (spec §6.5): pairwise summation inside chunks of
 /// 8192 elements (the iterator buffer), chunk sums added in order to a float32 total from 0.
 float pairwise_sum32(const float* values, int64_t n);
