@@ -88,6 +88,8 @@ void DirectWriter::write(const void* data, size_t n_bytes, uint64_t file_offset,
     n_bytes -= whole;
     whole = 0;
   }
+  std::unique_lock<std::mutex> bounce_lock(bounce_mutex_, std::defer_lock);
+  if (whole > 0 && direct_ok_) bounce_lock.lock();
   while (whole > 0 && direct_ok_) {
     const size_t n = std::min(whole, bounce_bytes);
     std::memcpy(bounce_.get(), bytes, n);

@@ -155,6 +155,20 @@ Handle create_dataset(hid_t parent,
                "creating dataset '" + where + "'"));
 }
 
+std::optional<std::pair<uint64_t, uint64_t>>
+direct_range(hid_t dataset, hid_t mem_type, uint64_t row0, uint64_t nrows, const std::string& where) {
+  // The dataset's bytes are one range of the file (C order, little-endian like this machine).
+  const haddr_t base = H5Dget_offset(dataset);
+  Handle file_type(check_id(H5Dget_type(dataset), "getting the type of '" + where + "'"));
+  if (base == HADDR_UNDEF || H5Tget_size(file_type.id()) != H5Tget_size(mem_type)) return std::nullopt;
+  const std::vector<uint64_t> dims = dataset_dims(dataset, where);
+  uint64_t row_bytes = H5Tget_size(mem_type);
+  for (size_t i = 1; i < dims.size(); ++i)
+    row_bytes *= dims[i];
+  if (dims.empty() || row0 + nrows > dims[0]) throw Error("writing '" + where + "': rows out of range");
+  return std::make_pair(base + row0 * row_bytes, nrows * row_bytes);
+}
+
 void write_rows(hid_t dataset,
                 hid_t mem_type,
                 const void* data,
@@ -164,17 +178,9 @@ void write_rows(hid_t dataset,
                 Crc32* crc,
                 DirectWriter* direct) {
   if (direct) {
-    // The dataset's bytes are one range of the file (C order, little-endian like this machine).
-    const haddr_t base = H5Dget_offset(dataset);
-    Handle file_type(check_id(H5Dget_type(dataset), "getting the type of '" + where + "'"));
-    if (base != HADDR_UNDEF && H5Tget_size(file_type.id()) == H5Tget_size(mem_type)) {
-      const std::vector<uint64_t> dims = dataset_dims(dataset, where);
-      uint64_t row_bytes = H5Tget_size(mem_type);
-      for (size_t i = 1; i < dims.size(); ++i)
-        row_bytes *= dims[i];
-      if (dims.empty() || row0 + nrows > dims[0]) throw Error("writing '" + where + "': rows out of range");
-      direct->write(data, nrows * row_bytes, base + row0 * row_bytes, where);
-      if (crc) crc->update(data, nrows * row_bytes);
+    if (const auto range = direct_range(dataset, mem_type, row0, nrows, where)) {
+      direct->write(data, range->second, range->first, where);
+      if (crc) crc->update(data, range->second);
       return;
     }
   }

@@ -328,6 +328,22 @@ void write_volume(
              &d.written, layout.direct);
 }
 
+std::optional<VolumeDirectWrite>
+volume_direct_write(Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group) {
+  if (!layout.direct) return std::nullopt;
+  const auto& g = plan.subjects[subject].groups[group];
+  Dataset& d = layout.groups[subject][group].data;
+  const auto range =
+      direct_range(d.handle.id(), H5T_NATIVE_FLOAT, 0, static_cast<uint64_t>(g.volume.shape[0]), d.path);
+  if (!range) return std::nullopt;
+  return VolumeDirectWrite{layout.direct, range->first, range->second, &d.written, d.path};
+}
+
+void VolumeDirectWrite::write(const float* data_xyzf) const {
+  direct->write(data_xyzf, bytes, file_offset, where);
+  written->update(data_xyzf, bytes);
+}
+
 StreamlineWriter::StreamlineWriter(Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group)
     : datasets_(layout.groups[subject][group]), direct_(layout.direct),
       where_(group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name)),

@@ -28,13 +28,16 @@
 #include <cstring>
 #include <ctime>
 #include <dirent.h>
+#include <exception>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace dwipack::pipeline {
@@ -584,34 +587,93 @@ std::string write_subject(const CreateOptions& options,
     log::info("--resume: subject " + quoted(subject.id) + " is redone: " + why);
   }
   nlohmann::json stages = nlohmann::json::object();
+  const bool seed_intermediate = options.seed.enabled && options.save_intermediate;
+  const auto in_group = [&](size_t g, const std::function<void()>& work) {
+    with_context("subject " + quoted(subject.id) + ": group " + quoted(subject.groups[g].name), work);
+  };
+  const auto volume_group = [&](size_t g, const std::function<void(const float*)>& write) {
+    const GroupPlan& group = subject.groups[g];
+    const VolumeGroupPlan& v = group.volume;
+    // The 2021 script's intermediate files: <hdf5>/<subject>_intermediate/<group>_*.nii.gz
+    const std::string seed_dir = parent_dir(final_path) + "/" + subject.id + "_intermediate";
+    const auto save = [&](const float* xyzf, const char* what) {
+      if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
+      io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features, v.vox2ras,
+                           v.voxel_sizes, 1);
+    };
+    std::function<void(const float*)> before;
+    if (seed_intermediate) before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };
+    const float* data = load_volume_group(v, buffers, before);
+    if (seed_intermediate) save(data, "_standardized.nii.gz");
+    write(data);
+  };
+
+  // With direct I/O a volume group needs no HDF5 call once its file range is known, so the
+  // subject's volume groups run on a second thread while this one does the streamline groups
+  // (HDF5 is not thread-safe: every HDF5 call stays here). On one rank that puts the serial
+  // volume path beside the streamline path on the other core.
+  std::vector<std::pair<size_t, h5::VolumeDirectWrite>> background;
+  bool any_streamlines = false;
+  for (const auto& group : subject.groups)
+    any_streamlines = any_streamlines || group.type == GroupType::streamlines;
+  if (any_streamlines && !seed_intermediate)
+    for (size_t g = 0; g < subject.groups.size(); ++g) {
+      if (subject.groups[g].type != GroupType::volume) continue;
+      auto target = h5::volume_direct_write(layout, plan, s, g);
+      if (!target) {
+        background.clear(); // all or none: they share the volume buffers
+        break;
+      }
+      background.emplace_back(g, std::move(*target));
+    }
+  std::map<size_t, double> background_seconds;
+  std::exception_ptr background_error;
+  std::thread volumes;
+  if (!background.empty())
+    volumes = std::thread([&] {
+      try {
+        for (const auto& [g, target] : background) {
+          const auto tg = std::chrono::steady_clock::now();
+          in_group(
+              g, [&, &target = target] { volume_group(g, [&](const float* data) { target.write(data); }); });
+          background_seconds[g] = seconds_since(tg);
+        }
+      } catch (...) {
+        background_error = std::current_exception();
+      }
+    });
+  struct Joiner { // on every path out of here, errors included
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } joiner{volumes};
+
   for (size_t g = 0; g < subject.groups.size(); ++g) {
     const GroupPlan& group = subject.groups[g];
+    if (group.type == GroupType::volume && !background.empty()) continue;
     const auto tg = std::chrono::steady_clock::now();
-    with_context("subject " + quoted(subject.id) + ": group " + quoted(group.name), [&] {
+    in_group(g, [&] {
       if (group.type == GroupType::volume) {
-        const VolumeGroupPlan& v = group.volume;
-        // The 2021 script's intermediate files: <hdf5>/<subject>_intermediate/<group>_*.nii.gz
-        const std::string seed_dir = parent_dir(final_path) + "/" + subject.id + "_intermediate";
-        const bool seed_intermediate = options.seed.enabled && options.save_intermediate;
-        const auto save = [&](const float* xyzf, const char* what) {
-          if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
-            throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
-          io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features, v.vox2ras,
-                               v.voxel_sizes, 1);
-        };
-        std::function<void(const float*)> before;
-        if (seed_intermediate) before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };
-        const float* data = load_volume_group(v, buffers, before);
-        if (seed_intermediate) save(data, "_standardized.nii.gz");
-        h5::write_volume(layout, plan, s, g, data);
+        volume_group(g, [&](const float* data) { h5::write_volume(layout, plan, s, g, data); });
       } else {
         h5::StreamlineWriter writer(layout, plan, s, g);
         process_streamline_group(group.streamlines, options.streamlines, streamline_buffers, &writer);
-        write_connectivity_data(layout, plan, s, g, buffers);
+        // The connectivity labels are read with the volume buffers: after the volume thread.
+        if (background.empty()) write_connectivity_data(layout, plan, s, g, buffers);
       }
     });
     stages[group.name] = seconds_since(tg);
   }
+  if (volumes.joinable()) volumes.join();
+  if (background_error) std::rethrow_exception(background_error);
+  for (const auto& [g, seconds] : background_seconds)
+    stages[subject.groups[g].name] = seconds;
+  if (!background.empty())
+    for (size_t g = 0; g < subject.groups.size(); ++g)
+      if (subject.groups[g].type == GroupType::streamlines)
+        in_group(g, [&] { write_connectivity_data(layout, plan, s, g, buffers); });
   result["seconds"] = seconds_since(ts);
   result["stages"] = stages;
   result["plan"] = subject_plan_digest;

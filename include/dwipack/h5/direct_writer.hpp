@@ -11,9 +11,11 @@
 // of a new file ran at 0.4-0.7 GB/s (docs/design.md). Where a file system refuses O_DIRECT
 // (tmpfs, some FUSE mounts) dwipack falls back to ordinary writes; where it is slow (some NFS
 // setups), --buffered_io turns it off.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace dwipack::h5 {
@@ -27,6 +29,7 @@ public:
   DirectWriter& operator=(const DirectWriter&) = delete;
 
   /// Write `n_bytes` at `file_offset`. Throws Error naming `where` (and the system's reason).
+  /// Thread-safe (the subject's volume and streamline groups write from different threads).
   void write(const void* data, size_t n_bytes, uint64_t file_offset, const std::string& where);
 
 private:
@@ -34,7 +37,8 @@ private:
   void write_all(int fd, const unsigned char* data, size_t n, uint64_t offset, const std::string& where);
   int direct_fd_ = -1;
   int buffered_fd_ = -1;
-  bool direct_ok_ = true; ///< false once the file system refused an O_DIRECT write
+  std::atomic<bool> direct_ok_{true}; ///< false once the file system refused an O_DIRECT write
+  std::mutex bounce_mutex_;           ///< one thread at a time uses the bounce buffer
   std::string path_;
   struct FreeDeleter {
     void operator()(void* p) const noexcept;

@@ -14,7 +14,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dwipack::h5 {
@@ -57,6 +59,12 @@ Handle create_dataset(hid_t parent,
                       hid_t file_type,
                       const std::vector<uint64_t>& dims,
                       const std::string& where);
+
+/// Where rows [row0, row0 + nrows) of `dataset` lie in the file when they can be written there
+/// directly (contiguous, allocated storage; memory and file types of the same size): {file
+/// offset, bytes}. Nullopt otherwise. Throws Error if the rows are out of range.
+std::optional<std::pair<uint64_t, uint64_t>>
+direct_range(hid_t dataset, hid_t mem_type, uint64_t row0, uint64_t nrows, const std::string& where);
 
 /// Independent. Write rows [row0, row0 + nrows) along the first axis of a dataset from a
 /// C-order buffer of `mem_type` values. Large writes are split into pieces below 1 GiB (MPI-IO

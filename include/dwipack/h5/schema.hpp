@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace dwipack::h5 {
@@ -87,6 +89,22 @@ std::string group_path(const std::string& subject, const std::string& group);
 /// A volume group's (X, Y, Z, F) float32 C-order data.
 void write_volume(
     Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group, const float* data_xyzf);
+
+/// A volume group's write resolved up front (the HDF5 calls happen in volume_direct_write, on
+/// the calling thread), so that another thread can do it with plain pwrite()s while this one
+/// keeps using HDF5: the subject's volume and streamline groups then run side by side.
+struct VolumeDirectWrite {
+  DirectWriter* direct = nullptr;
+  uint64_t file_offset = 0;
+  uint64_t bytes = 0;
+  Crc32* written = nullptr; ///< the dataset's CRC: only the writing thread may touch it
+  std::string where;
+  /// Write the group's (X, Y, Z, F) float32 data. Calls no HDF5 or MPI function.
+  void write(const float* data_xyzf) const;
+};
+/// Nullopt when the group must go through write_volume (no direct I/O, or no fixed file range).
+std::optional<VolumeDirectWrite>
+volume_direct_write(Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group);
 
 /// Receives a streamline group's processed data and writes it (see pipeline::StreamlineSink).
 class StreamlineWriter : public pipeline::StreamlineSink {
