@@ -8,12 +8,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -230,9 +236,9 @@ public:
   }
 
   /// Decode (and drop) the rest of the current member so that its CRC32 and length are checked.
-  void finish_member(std::vector<unsigned char>& sink) {
+  void finish_member(unsigned char* sink, size_t sink_bytes) {
     while (!member_done_ && !cut_short_)
-      read(sink.data(), sink.size(), true);
+      read(sink, sink_bytes, true);
   }
 
   bool cut_short() const { return cut_short_; }
@@ -471,6 +477,76 @@ std::string truncated_message(int64_t expected, int64_t got, bool cut_short) {
          std::to_string(got) + (cut_short ? " (the gzip stream is cut short)" : "");
 }
 
+/// Reads the voxel data of one file in order, a block of whole frames at a time (pread for .nii,
+/// ISA-L for .nii.gz), with the same checks and messages either way.
+class FrameReader {
+public:
+  FrameReader(const NiftiHeader& hdr, ReadScratch& scratch)
+      : hdr_(hdr), fd_(open_for_reading(hdr.path)),
+        frame_bytes_(hdr.voxels_per_frame() * hdr.bytes_per_voxel) {
+    if (hdr.gzipped)
+      gz_.emplace(fd_.get(), scratch.compressed, scratch.chunk_bytes);
+    else
+      ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL); // a hint only: failure is harmless
+  }
+
+  /// Decode the next `count` frames into dst.
+  void read(unsigned char* dst, int64_t count) {
+    const int64_t data_bytes = hdr_.data_bytes();
+    const int64_t done = next_frame_ * frame_bytes_;
+    const int64_t want = count * frame_bytes_;
+    if (!gz_) {
+      const size_t got = pread_full(fd_.get(), dst, static_cast<size_t>(want), hdr_.vox_offset + done);
+      if (static_cast<int64_t>(got) < want)
+        throw Error(truncated_message(data_bytes, done + static_cast<int64_t>(got), false));
+    } else {
+      if (next_frame_ == 0) skip_header();
+      const size_t got = gz_->read(dst, static_cast<size_t>(want));
+      if (static_cast<int64_t>(got) < want)
+        throw Error(truncated_message(data_bytes, done + static_cast<int64_t>(got), gz_->cut_short()));
+    }
+    next_frame_ += count;
+  }
+
+  /// After the last frame: decode and drop the member's trailing bytes (if any) so that its CRC
+  /// is checked.
+  void finish() {
+    if (!gz_) return;
+    gz_->finish_member(sink_.data(), sink_.size());
+    if (gz_->cut_short())
+      throw Error("truncated: the gzip stream ends before its end-of-stream marker and CRC32 "
+                  "(the voxel data itself is complete)");
+  }
+
+private:
+  void skip_header() {
+    for (int64_t skipped = 0; skipped < hdr_.vox_offset;) {
+      const auto want = static_cast<size_t>(
+          std::min<int64_t>(hdr_.vox_offset - skipped, static_cast<int64_t>(sink_.size())));
+      const size_t got = gz_->read(sink_.data(), want);
+      if (got < want) throw Error(truncated_message(hdr_.data_bytes(), 0, gz_->cut_short()));
+      skipped += static_cast<int64_t>(got);
+    }
+  }
+
+  const NiftiHeader& hdr_;
+  FileDescriptor fd_;
+  int64_t frame_bytes_;
+  std::optional<GzipReader> gz_;
+  std::vector<unsigned char> sink_ = std::vector<unsigned char>(64 * 1024);
+  int64_t next_frame_ = 0;
+};
+
+/// Blocks of frames handed from the decoding thread to the converting one through two slots.
+struct SlotPipe {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int64_t produced = 0; ///< blocks decoded
+  int64_t consumed = 0; ///< blocks converted (their slot is free again)
+  bool stop = false;    ///< the converting thread failed: the decoder stops
+  std::exception_ptr error;
+};
+
 void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch) {
   const process::Scaling scaling = process::nibabel_scaling(hdr.datatype, hdr.scl_slope, hdr.scl_inter);
   const int64_t nb_frames = hdr.nb_frames();
@@ -478,54 +554,88 @@ void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_of
     throw Error("features [" + std::to_string(f_offset) + ", " + std::to_string(f_offset + nb_frames) +
                 ") do not fit in " + std::to_string(f_total));
   const int64_t frame_bytes = hdr.voxels_per_frame() * hdr.bytes_per_voxel;
-  const int64_t data_bytes = hdr.data_bytes();
-  const int64_t frames_per_block = std::clamp<int64_t>(scratch.block_bytes / frame_bytes, 1, nb_frames);
-  ensure_size(scratch.frames, frames_per_block * frame_bytes);
-  unsigned char* block = scratch.frames.data();
-
-  auto convert = [&](int64_t first_frame, int64_t count) {
-    process::convert_frames(block, hdr.datatype, hdr.byte_swapped, scaling, hdr.shape3(), count, out, f_total,
-                            f_offset + first_frame);
+  const int64_t nx = hdr.dim[0];
+  auto convert = [&](const unsigned char* block, int64_t first_frame, int64_t count, int64_t x0, int64_t x1) {
+    process::convert_frames_x(block, hdr.datatype, hdr.byte_swapped, scaling, hdr.shape3(), count, out,
+                              f_total, f_offset + first_frame, x0, x1);
   };
+  FrameReader reader(hdr, scratch);
 
-  FileDescriptor fd = open_for_reading(hdr.path);
-  if (!hdr.gzipped) {
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL); // a hint only: failure is harmless
+  const int64_t k = std::max<int64_t>(1, scratch.pipeline_frames);
+  if (scratch.threads < 2 || nb_frames <= k) {
+    const int64_t frames_per_block = std::clamp<int64_t>(scratch.block_bytes / frame_bytes, 1, nb_frames);
+    unsigned char* block = scratch.frames.get(frames_per_block * frame_bytes);
     for (int64_t frame = 0; frame < nb_frames; frame += frames_per_block) {
       const int64_t count = std::min(frames_per_block, nb_frames - frame);
-      const int64_t want = count * frame_bytes;
-      const size_t got =
-          pread_full(fd.get(), block, static_cast<size_t>(want), hdr.vox_offset + frame * frame_bytes);
-      if (static_cast<int64_t>(got) < want)
-        throw Error(truncated_message(data_bytes, frame * frame_bytes + static_cast<int64_t>(got), false));
-      convert(frame, count);
+      reader.read(block, count);
+      convert(block, frame, count, 0, nx);
     }
+    reader.finish();
     return;
   }
 
-  GzipReader gz(fd.get(), scratch.compressed, scratch.chunk_bytes);
-  // skip the header and extensions
-  for (int64_t skipped = 0; skipped < hdr.vox_offset;) {
-    const auto want =
-        static_cast<size_t>(std::min<int64_t>(hdr.vox_offset - skipped, frames_per_block * frame_bytes));
-    const size_t got = gz.read(block, want);
-    if (got < want) throw Error(truncated_message(data_bytes, 0, gz.cut_short()));
-    skipped += static_cast<int64_t>(got);
+  // Pipelined: a helper thread decodes block b into slot b % 2 while this thread converts block
+  // b - 1 (the inflate is serial, so everything else has to run beside it). The last block is
+  // converted by both, split along x (disjoint, contiguous parts of `out`). The helper only reads
+  // the file and inflates; it is joined on every path and its errors are rethrown here.
+  const int64_t slot_bytes = k * frame_bytes;
+  unsigned char* slots = scratch.frames.get(2 * slot_bytes);
+  const int64_t nb_blocks = (nb_frames + k - 1) / k;
+  const int64_t last_first = (nb_blocks - 1) * k, last_count = nb_frames - last_first;
+  unsigned char* last_slot = slots + ((nb_blocks - 1) % 2) * slot_bytes;
+  const int64_t x_split = nx / 2;
+  SlotPipe pipe;
+  std::thread decoder([&] {
+    try {
+      for (int64_t b = 0; b < nb_blocks; ++b) {
+        {
+          std::unique_lock<std::mutex> lock(pipe.mutex);
+          pipe.changed.wait(lock, [&] { return pipe.stop || b - pipe.consumed < 2; });
+          if (pipe.stop) return;
+        }
+        reader.read(slots + (b % 2) * slot_bytes, std::min(k, nb_frames - b * k));
+        {
+          std::lock_guard<std::mutex> lock(pipe.mutex);
+          pipe.produced = b + 1;
+        }
+        pipe.changed.notify_all();
+      }
+      reader.finish();
+      convert(last_slot, last_first, last_count, x_split, nx);
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(pipe.mutex);
+        pipe.error = std::current_exception();
+      }
+      pipe.changed.notify_all();
+    }
+  });
+  try {
+    for (int64_t b = 0; b < nb_blocks; ++b) {
+      {
+        std::unique_lock<std::mutex> lock(pipe.mutex);
+        pipe.changed.wait(lock, [&] { return pipe.produced > b || pipe.error; });
+        if (pipe.produced <= b) break; // the decoder failed
+      }
+      const bool last = b == nb_blocks - 1;
+      convert(slots + (b % 2) * slot_bytes, b * k, std::min(k, nb_frames - b * k), 0, last ? x_split : nx);
+      {
+        std::lock_guard<std::mutex> lock(pipe.mutex);
+        pipe.consumed = b + 1;
+      }
+      pipe.changed.notify_all();
+    }
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(pipe.mutex);
+      pipe.stop = true;
+    }
+    pipe.changed.notify_all();
+    decoder.join();
+    throw;
   }
-  for (int64_t frame = 0; frame < nb_frames; frame += frames_per_block) {
-    const int64_t count = std::min(frames_per_block, nb_frames - frame);
-    const auto want = static_cast<size_t>(count * frame_bytes);
-    const size_t got = gz.read(block, want);
-    if (got < want)
-      throw Error(
-          truncated_message(data_bytes, frame * frame_bytes + static_cast<int64_t>(got), gz.cut_short()));
-    convert(frame, count);
-  }
-  // trailing bytes of the member (if any) are decoded and dropped so that its CRC is checked
-  gz.finish_member(scratch.frames);
-  if (gz.cut_short())
-    throw Error("truncated: the gzip stream ends before its end-of-stream marker and CRC32 "
-                "(the voxel data itself is complete)");
+  decoder.join();
+  if (pipe.error) std::rethrow_exception(pipe.error);
 }
 
 } // namespace

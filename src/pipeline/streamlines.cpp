@@ -39,89 +39,155 @@ std::vector<std::pair<int, int>> dps_columns(const io::TractogramHeader& h,
   return out;
 }
 
-/// Hands full point blocks from the processing thread to the thread that writes them (the only
-/// one that calls HDF5 and MPI), so that processing overlaps writing. A few blocks, allocated once
-/// per worker (StreamlineBuffers::blocks), circulate: the producer fills one while the consumer
-/// writes another.
-class BlockPipe {
+/// A hand-off between two threads with a fixed set of reusable buffers: the producer takes an
+/// empty buffer, fills it and hands it over (`Full` describes a filled one); the consumer takes
+/// full ones in order and gives their buffers back. Nothing is allocated while it runs.
+template <class Empty, class Full> class Handoff {
 public:
-  struct Block {
-    float* base = nullptr; ///< the page-aligned start of its storage
-    float* data = nullptr; ///< the first point (base + the file's page phase)
-    size_t floats = 0;     ///< used from data
-  };
-  /// Bytes of each storage vector beyond the block itself: page alignment and the page phase.
-  static constexpr size_t slack_floats = 2 * 4096 / sizeof(float);
+  explicit Handoff(std::vector<Empty> buffers) : free_(std::move(buffers)) {}
 
-  explicit BlockPipe(std::vector<std::vector<float>>& storage) {
-    for (auto& b : storage) {
-      const auto address = reinterpret_cast<uintptr_t>(b.data());
-      free_.push_back(b.data() + (4096 - address % 4096) % 4096 / sizeof(float));
-    }
+  /// Producer: an empty buffer (waits while all are in use).
+  Empty take() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !free_.empty() || cancelled_; });
+    if (cancelled_) throw Cancelled{};
+    Empty empty = free_.back();
+    free_.pop_back();
+    return empty;
   }
-
-  /// Producer: an empty block (the base of its storage) to start with.
-  float* first() { return take_free(); }
-  /// Producer: give a full block, get an empty one (waits while all blocks are being written).
-  float* hand_over(const Block& full) {
-    push(full);
-    return take_free();
+  /// Producer: a filled buffer, for the consumer.
+  void give(const Full& full) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready_.push_back(full);
+    changed_.notify_all();
   }
-  /// Producer: give the last, partial block (nothing comes back).
-  void hand_over_last(const Block& full) { push(full); }
-  /// Producer: no more blocks (normally or after an error).
+  /// Producer: no more buffers (normally or after an error, which the consumer rethrows).
   void close(std::exception_ptr error = nullptr) {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
     error_ = error;
     changed_.notify_all();
   }
-  /// Consumer: the next full block; false when the producer has closed and all were taken.
-  bool pop(Block& block) {
+  /// Consumer: the next full buffer; false when the producer has closed and all were taken.
+  bool pop(Full& full) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return !ready_.empty() || closed_; });
     if (ready_.empty()) return false;
-    block = ready_.front();
+    full = ready_.front();
     ready_.pop_front();
     return true;
   }
-  void recycle(const Block& block) {
+  /// Consumer: a buffer is free again.
+  void recycle(Empty empty) {
     std::lock_guard<std::mutex> lock(mutex_);
-    free_.push_back(block.base);
+    free_.push_back(empty);
     changed_.notify_all();
   }
-  /// Consumer: stop the producer (it throws Cancelled at its next hand-over).
+  /// Consumer: stop the producer (it throws Cancelled at its next take()).
   void cancel() {
     std::lock_guard<std::mutex> lock(mutex_);
     cancelled_ = true;
     changed_.notify_all();
   }
+  /// After the producer has closed.
   std::exception_ptr error() const { return error_; }
 
   struct Cancelled {};
 
 private:
-  void push(const Block& full) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ready_.push_back(full);
-    changed_.notify_all();
-  }
-  float* take_free() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !free_.empty() || cancelled_; });
-    if (cancelled_) throw Cancelled{};
-    float* empty = free_.back();
-    free_.pop_back();
-    return empty;
-  }
-
-  std::vector<float*> free_;
-  std::deque<Block> ready_;
+  std::vector<Empty> free_;
+  std::deque<Full> ready_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool closed_ = false, cancelled_ = false;
   std::exception_ptr error_;
 };
+
+/// Point blocks from the processing thread to the thread that writes them (the only one that
+/// calls HDF5 and MPI), so that processing overlaps writing. A few blocks, allocated once per
+/// worker (StreamlineBuffers::blocks), circulate.
+struct Block {
+  float* base = nullptr; ///< the page-aligned start of its storage
+  float* data = nullptr; ///< the first point (base + the file's page phase)
+  size_t floats = 0;     ///< used from data
+};
+using BlockPipe = Handoff<float*, Block>;
+/// Floats of each block's storage beyond the block itself: page alignment and the page phase.
+constexpr size_t block_slack_floats = 2 * 4096 / sizeof(float);
+
+std::vector<float*> page_aligned_starts(std::vector<std::vector<float>>& storage) {
+  std::vector<float*> starts;
+  for (auto& b : storage) {
+    const auto address = reinterpret_cast<uintptr_t>(b.data());
+    starts.push_back(b.data() + (4096 - address % 4096) % 4096 / sizeof(float));
+  }
+  return starts;
+}
+
+/// io::read_streamlines on a thread of its own, handing batches of streamlines to the calling
+/// thread, which calls `visit` on each in file order: parsing (and the kernel's copy out of the
+/// page cache) overlaps the processing. Errors come out as in a single thread: the streamlines
+/// read before a reader error are all visited first, then that error is thrown.
+int64_t
+read_ahead(const io::TractogramHeader& header, const io::StreamlineVisitor& visit, StreamlineBuffers& b) {
+  constexpr size_t batches = 3;
+  constexpr size_t batch_floats = size_t{1} << 18; // 1 MiB of points: stays in L2
+  b.read_batches.resize(batches);
+  std::vector<ReadBatch*> empty;
+  for (auto& batch : b.read_batches)
+    empty.push_back(&batch);
+  Handoff<ReadBatch*, ReadBatch*> pipe(std::move(empty));
+
+  std::thread reader([&] {
+    ReadBatch* batch = nullptr;
+    try {
+      batch = pipe.take();
+      batch->clear();
+      io::read_streamlines(
+          header,
+          [&](int64_t, const float* xyz, int64_t n, const float* dps) {
+            const auto floats = 3 * static_cast<size_t>(n);
+            if (!batch->counts.empty() && batch->points.size() + floats > batch_floats) {
+              pipe.give(batch);
+              batch = pipe.take();
+              batch->clear();
+            }
+            batch->points.insert(batch->points.end(), xyz, xyz + floats);
+            batch->counts.push_back(n);
+            batch->dps.insert(batch->dps.end(), dps, dps + header.n_properties);
+          },
+          b.reader);
+      if (!batch->counts.empty()) pipe.give(batch);
+      pipe.close();
+    } catch (const decltype(pipe)::Cancelled&) {
+      pipe.close();
+    } catch (...) {
+      if (batch && !batch->counts.empty()) pipe.give(batch); // what was read before the error
+      pipe.close(std::current_exception());
+    }
+  });
+  int64_t index = 0;
+  try {
+    ReadBatch* batch = nullptr;
+    while (pipe.pop(batch)) {
+      const float* xyz = batch->points.data();
+      const float* dps = batch->dps.data();
+      for (const int64_t n : batch->counts) {
+        visit(index++, xyz, n, dps);
+        xyz += 3 * n;
+        dps += header.n_properties;
+      }
+      pipe.recycle(batch);
+    }
+  } catch (...) {
+    pipe.cancel();
+    reader.join();
+    throw;
+  }
+  reader.join();
+  if (pipe.error()) std::rethrow_exception(pipe.error());
+  return index;
+}
 
 /// Collects processed streamlines: counts always; with a pipe, also the points (written straight
 /// into the pipe's blocks, handed over when full) and the per-streamline arrays.
@@ -134,7 +200,7 @@ public:
     b_.lengths.clear();
     b_.euclidean_lengths.clear();
     b_.dps.assign(n_dps, {});
-    if (pipe_) start_block(pipe_->first());
+    if (pipe_) start_block(pipe_->take());
   }
 
   bool keeps_points() const { return pipe_ != nullptr; }
@@ -174,7 +240,7 @@ public:
 
   /// Hand over the last, partial block; returns the counts.
   StreamlineCounts finish() {
-    if (pipe_ && used_ > 0) pipe_->hand_over_last({base_, block_, used_});
+    if (pipe_ && used_ > 0) pipe_->give({base_, block_, used_});
     return {n_streamlines_, n_points_};
   }
 
@@ -187,7 +253,10 @@ private:
     block_ = base + (phase % sizeof(float) == 0 ? phase / sizeof(float) : 0);
     used_ = 0;
   }
-  void next_block() { start_block(pipe_->hand_over({base_, block_, used_})); }
+  void next_block() {
+    pipe_->give({base_, block_, used_});
+    start_block(pipe_->take());
+  }
 
   void record(int64_t n, float euclidean_length) {
     if (pipe_) {
@@ -246,97 +315,95 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
     auto& work = buffers.work;
     auto& out = buffers.resampled;
 
-    const int64_t n_read = io::read_streamlines(
-        header,
-        [&](int64_t index, const float* xyz, int64_t n, const float* dps) {
-          const auto where = [&] {
-            return "file " + quoted(file.path) + ": streamline " + std::to_string(index);
-          };
-          // dipy's load_tractogram refuses a file with any point outside the volume's box. A
-          // counting pass with nothing to resample needs only that verdict, not the points, and
-          // most streamlines are far from the border: a cheap conservative test settles them.
-          const bool verdict_only =
-              counting && !by_step && !by_count && !by_compression && !options.remove_invalid;
-          if (verdict_only && process::surely_in_bounding_box(space, xyz, n)) {
-            acc.add(nullptr, n, 0.0f);
-            return;
-          }
-          const auto outside_box = [&] {
-            return Error(where() + " has points outside the bounding box of its space (dimensions " +
-                         std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
-                         std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
-          };
-          if (fused) {
-            // The common case in one pass, straight into the block the writer thread will take.
-            float* dest = acc.room(n);
-            if (!dest) {
-              out.resize(static_cast<size_t>(3 * n));
-              dest = out.data();
-            }
-            float length_mm = 0.0f;
-            if (!process::convert_to_corner(space, xyz, n, dest, length_mm, buffers.convert))
-              throw outside_box();
-            if (dest == out.data())
-              acc.add(dest, n, length_mm);
-            else
-              acc.commit(n, length_mm);
-            for (size_t k = 0; k < columns.size(); ++k)
-              acc.add_dps(k, dps + columns[k].first, columns[k].second);
-            return;
-          }
-          work.assign(xyz, xyz + 3 * n);
-          if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
-                           : !process::load_round_trip(space, work.data(), n))
-            throw outside_box();
+    const io::StreamlineVisitor visit = [&](int64_t index, const float* xyz, int64_t n, const float* dps) {
+      const auto where = [&] {
+        return "file " + quoted(file.path) + ": streamline " + std::to_string(index);
+      };
+      // dipy's load_tractogram refuses a file with any point outside the volume's box. A
+      // counting pass with nothing to resample needs only that verdict, not the points, and
+      // most streamlines are far from the border: a cheap conservative test settles them.
+      const bool verdict_only =
+          counting && !by_step && !by_count && !by_compression && !options.remove_invalid;
+      if (verdict_only && process::surely_in_bounding_box(space, xyz, n)) {
+        acc.add(nullptr, n, 0.0f);
+        return;
+      }
+      const auto outside_box = [&] {
+        return Error(where() + " has points outside the bounding box of its space (dimensions " +
+                     std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
+                     std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
+      };
+      if (fused) {
+        // The common case in one pass, straight into the block the writer thread will take.
+        float* dest = acc.room(n);
+        if (!dest) {
+          out.resize(static_cast<size_t>(3 * n));
+          dest = out.data();
+        }
+        float length_mm = 0.0f;
+        if (!process::convert_to_corner(space, xyz, n, dest, length_mm, buffers.convert)) throw outside_box();
+        if (dest == out.data())
+          acc.add(dest, n, length_mm);
+        else
+          acc.commit(n, length_mm);
+        for (size_t k = 0; k < columns.size(); ++k)
+          acc.add_dps(k, dps + columns[k].first, columns[k].second);
+        return;
+      }
+      work.assign(xyz, xyz + 3 * n);
+      if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
+                       : !process::load_round_trip(space, work.data(), n))
+        throw outside_box();
 
-          if (verdict_only) {
-            acc.add(nullptr, n, 0.0f);
-            return;
-          }
-          float* pts = work.data();
-          int64_t m = n;
-          if (by_step) {
-            m = process::step_size_point_count(work.data(), n, *options.step_size_mm);
-            if (m == 0)
-              throw Error(where() + " cannot be resampled with --step_size: it has " + std::to_string(n) +
-                          " point(s) and length " + std::to_string(process::length_double(work.data(), n)) +
-                          " mm");
-          } else if (by_count) {
-            m = *options.nb_points;
-            if (n < 2)
-              throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) +
-                          " point(s)");
-          }
-          // While counting, the new points matter only if --remove_invalid must test them.
-          const bool need_points = keep_points || options.remove_invalid;
-          if ((by_step || by_count) && !need_points) {
-            acc.add(nullptr, m, 0.0f);
-            return;
-          }
-          if (by_step || by_count) {
-            out.resize(static_cast<size_t>(3 * m));
-            process::set_number_of_points(work.data(), n, out.data(), m);
-            pts = out.data();
-          } else if (by_compression) {
-            m = process::compress_streamline(work.data(), n, *options.compress_mm, max_segment_mm,
-                                             buffers.kept);
-            out.resize(static_cast<size_t>(3 * m));
-            for (int64_t i = 0; i < m; ++i)
-              std::memcpy(out.data() + 3 * i, work.data() + 3 * buffers.kept[static_cast<size_t>(i)], 12);
-            pts = out.data();
-          }
-          if (options.remove_invalid && !process::remove_invalid_round_trip(space, pts, m)) return;
-          if (counting) {
-            acc.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
-            return;
-          }
-          const float length_mm = process::euclidean_length(pts, m);
-          store(space, pts, m);
-          acc.add(pts, m, length_mm);
-          for (size_t k = 0; k < columns.size(); ++k)
-            acc.add_dps(k, dps + columns[k].first, columns[k].second);
-        },
-        buffers.reader);
+      if (verdict_only) {
+        acc.add(nullptr, n, 0.0f);
+        return;
+      }
+      float* pts = work.data();
+      int64_t m = n;
+      if (by_step) {
+        m = process::step_size_point_count(work.data(), n, *options.step_size_mm);
+        if (m == 0)
+          throw Error(where() + " cannot be resampled with --step_size: it has " + std::to_string(n) +
+                      " point(s) and length " + std::to_string(process::length_double(work.data(), n)) +
+                      " mm");
+      } else if (by_count) {
+        m = *options.nb_points;
+        if (n < 2)
+          throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) +
+                      " point(s)");
+      }
+      // While counting, the new points matter only if --remove_invalid must test them.
+      const bool need_points = keep_points || options.remove_invalid;
+      if ((by_step || by_count) && !need_points) {
+        acc.add(nullptr, m, 0.0f);
+        return;
+      }
+      if (by_step || by_count) {
+        out.resize(static_cast<size_t>(3 * m));
+        process::set_number_of_points(work.data(), n, out.data(), m);
+        pts = out.data();
+      } else if (by_compression) {
+        m = process::compress_streamline(work.data(), n, *options.compress_mm, max_segment_mm, buffers.kept);
+        out.resize(static_cast<size_t>(3 * m));
+        for (int64_t i = 0; i < m; ++i)
+          std::memcpy(out.data() + 3 * i, work.data() + 3 * buffers.kept[static_cast<size_t>(i)], 12);
+        pts = out.data();
+      }
+      if (options.remove_invalid && !process::remove_invalid_round_trip(space, pts, m)) return;
+      if (counting) {
+        acc.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
+        return;
+      }
+      const float length_mm = process::euclidean_length(pts, m);
+      store(space, pts, m);
+      acc.add(pts, m, length_mm);
+      for (size_t k = 0; k < columns.size(); ++k)
+        acc.add_dps(k, dps + columns[k].first, columns[k].second);
+    };
+    // Writing: parse on a second thread. Counting (planning, on every rank at once): one thread.
+    const int64_t n_read =
+        counting ? io::read_streamlines(header, visit, buffers.reader) : read_ahead(header, visit, buffers);
     if (n_read == 0 && counting) log::warning("file " + quoted(file.path) + " holds no streamline"); // once
   }
   return acc.finish();
@@ -357,8 +424,8 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   // The blocks are allocated (and first touched) once per worker, not per group.
   buffers.blocks.resize(3);
   for (auto& b : buffers.blocks)
-    b.resize(buffers.block_points * 3 + BlockPipe::slack_floats);
-  BlockPipe pipe(buffers.blocks);
+    b.resize(buffers.block_points * 3 + block_slack_floats);
+  BlockPipe pipe(page_aligned_starts(buffers.blocks));
   const size_t page_phase = sink->points_page_phase();
   StreamlineCounts counts;
   std::thread producer([&] {
@@ -372,13 +439,13 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   });
   try {
     int64_t row0 = 0;
-    BlockPipe::Block block;
+    Block block;
     while (pipe.pop(block)) {
       const auto rows = static_cast<int64_t>(block.floats / 3);
       interrupt::check_interrupted(); // every block (24 MiB): a prompt stop on SIGTERM
       sink->points(row0, block.data, rows);
       row0 += rows;
-      pipe.recycle(block);
+      pipe.recycle(block.base);
     }
   } catch (...) {
     pipe.cancel();

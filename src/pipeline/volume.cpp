@@ -17,7 +17,19 @@ float* VolumeBuffers::data(size_t n) {
   return data_.get();
 }
 
+float* VolumeBuffers::part(size_t n) {
+  if (n > part_capacity_) {
+    part_.reset();
+    part_.reset(new float[n]);
+    part_capacity_ = n;
+  }
+  return part_.get();
+}
+
 namespace {
+
+/// Files of at most this many frames are standardized per_file in a contiguous buffer.
+constexpr int64_t small_file_frames = 4;
 
 /// Union of (mask > 0) over the mask files, as dwi_ml's std_mask (one byte per voxel, C order).
 const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
@@ -53,6 +65,7 @@ const float* load_volume_group(const VolumeGroupPlan& plan,
   const uint8_t* mask = nullptr;
   if (plan.standardization != Standardization::none) mask = load_mask(plan, buffers);
 
+  const int threads = buffers.scratch().threads;
   const auto rule = plan.rules_2021 ? process::StdRule::zero_to_one : process::StdRule::clamp_1e6;
   int64_t f_offset = 0;
   for (size_t i = 0; i < plan.files.size(); ++i) {
@@ -61,19 +74,37 @@ const float* load_volume_group(const VolumeGroupPlan& plan,
     if (h.nb_frames() != plan.frames_per_file[i] || h.shape3() != plan.shape)
       throw Error("file " + quoted(path) +
                   ": header changed since the inputs were checked (shape or frames)");
-    io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
-    interrupt::check_interrupted();
-    if (plan.standardization == Standardization::per_file)
+    const int64_t nf = h.nb_frames();
+    const bool per_file = plan.standardization == Standardization::per_file;
+    auto standardize_file = [&](float* array, int64_t features, int64_t f0) {
       with_context("standardization per_file of file " + quoted(path), [&] {
-        process::standardize(data, n_voxels, f_total, f_offset, h.nb_frames(), false, mask, rule);
+        process::standardize(array, n_voxels, features, f0, nf, false, mask, rule, threads);
       });
+    };
+    if (per_file && nf <= small_file_frames && nf < f_total) {
+      // A file of a few frames among many features (a T1 beside a DWI): read and standardize it
+      // contiguously, then scatter it once, instead of three strided passes over the whole array
+      // (same operations on the same values in the same order: the same bytes).
+      float* part = buffers.part(static_cast<size_t>(n_voxels * nf));
+      io::read_nifti_into(h, part, nf, 0, buffers.scratch());
+      interrupt::check_interrupted();
+      standardize_file(part, nf, 0);
+      for (int64_t v = 0; v < n_voxels; ++v)
+        for (int64_t f = 0; f < nf; ++f)
+          data[v * f_total + f_offset + f] = part[v * nf + f];
+    } else {
+      io::read_nifti_into(h, data, f_total, f_offset, buffers.scratch());
+      interrupt::check_interrupted();
+      if (per_file) standardize_file(data, f_total, f_offset);
+    }
     f_offset += plan.frames_per_file[i];
   }
   if (before_standardization) before_standardization(data);
   if (plan.standardization == Standardization::all || plan.standardization == Standardization::independent) {
     const bool independent = plan.standardization == Standardization::independent;
-    with_context(std::string("standardization ") + to_string(plan.standardization),
-                 [&] { process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask, rule); });
+    with_context(std::string("standardization ") + to_string(plan.standardization), [&] {
+      process::standardize(data, n_voxels, f_total, 0, f_total, independent, mask, rule, threads);
+    });
   }
   return data;
 }

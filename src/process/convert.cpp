@@ -352,6 +352,21 @@ void convert_frames(const void* raw,
                     float* out,
                     int64_t f_total,
                     int64_t f_offset) {
+  convert_frames_x(raw, datatype, byte_swapped, scaling, shape, nb_frames, out, f_total, f_offset, 0,
+                   shape[0]);
+}
+
+void convert_frames_x(const void* raw,
+                      int datatype,
+                      bool byte_swapped,
+                      const Scaling& scaling,
+                      const std::array<int64_t, 3>& shape,
+                      int64_t nb_frames,
+                      float* out,
+                      int64_t f_total,
+                      int64_t f_offset,
+                      int64_t x_begin,
+                      int64_t x_end) {
   RunFn run = nullptr;
   if (!with_type(datatype, [&](auto t) {
         using T = decltype(t);
@@ -361,7 +376,8 @@ void convert_frames(const void* raw,
   const int64_t nx = shape[0], ny = shape[1], nz = shape[2];
   if (nx < 1 || ny < 1 || nz < 1 || nb_frames < 0 || f_offset < 0 || f_offset + nb_frames > f_total)
     throw Error("convert_frames: invalid shape or feature range");
-  if (nb_frames == 0) return;
+  if (x_begin < 0 || x_end > nx || x_begin > x_end) throw Error("convert_frames: invalid x range");
+  if (nb_frames == 0 || x_begin == x_end) return;
   const Factors k{scaling.slope, scaling.inter};
 
   const auto size = static_cast<int64_t>(datatype_size(datatype));
@@ -370,13 +386,14 @@ void convert_frames(const void* raw,
 
   // A 3-D transpose (x fastest in, z fastest out) plus frame interleave, done by tiles of
   // (frame, z, x) at one y: convert raw rows (contiguous reads, vectorisable) into the tile, then
-  // write it out voxel by voxel, each voxel's frames being contiguous in `out`. The tile (at most
-  // 256 KiB) stays in L2; its frame stride is padded by a cache line so that the strided reads of
-  // the second step do not all fall into one L1 set (4 KiB aliasing).
+  // write it out voxel by voxel, each voxel's frames being contiguous in `out` (one output stream:
+  // measured faster than 4x4 SSE transposes writing four voxels' streams at once). The tile (at
+  // most 256 KiB) stays in L2; its frame stride is padded by a cache line so that the strided
+  // reads of the second step do not all fall into one L1 set (4 KiB aliasing).
   // When few frames come per call, every call still sweeps the whole output; that cost is the
-  // caller's choice of block size (see io::ReadScratch::block_bytes).
+  // caller's choice of block size (see io::ReadScratch).
   constexpr int64_t tile_floats = 64 * 1024;
-  const int64_t tx = std::min<int64_t>(nx, 64);
+  const int64_t tx = std::min<int64_t>(x_end - x_begin, 64);
   const int64_t tt = std::min<int64_t>(nb_frames, std::max<int64_t>(1, tile_floats / tx));
   const int64_t tz = std::clamp<int64_t>(tile_floats / (tx * tt), 1, std::min<int64_t>(nz, 16));
   const int64_t frame_stride = tz * tx + 16;
@@ -387,8 +404,8 @@ void convert_frames(const void* raw,
     for (int64_t y = 0; y < ny; ++y) {
       for (int64_t z0 = 0; z0 < nz; z0 += tz) {
         const int64_t nzb = std::min(tz, nz - z0);
-        for (int64_t x0 = 0; x0 < nx; x0 += tx) {
-          const int64_t nxb = std::min(tx, nx - x0);
+        for (int64_t x0 = x_begin; x0 < x_end; x0 += tx) {
+          const int64_t nxb = std::min(tx, x_end - x0);
           for (int64_t t = 0; t < nt; ++t)
             for (int64_t z = 0; z < nzb; ++z) {
               const int64_t in_index = (t0 + t) * frame_voxels + x0 + nx * (y + ny * (z0 + z));

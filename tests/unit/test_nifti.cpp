@@ -175,6 +175,60 @@ TEST_F(NiftiReference, LandsAtItsFeatureOffsetInAWiderArray) {
   EXPECT_GE(checked, 40);
 }
 
+TEST_F(NiftiReference, PipelinedDecodeGivesTheSameBytesAsSerial) {
+  // The decoder thread + converting thread path (2 slots of k frames, last block split along x)
+  // against nibabel and against the serial path, for k that divides the frame count and k that
+  // does not, at a feature offset in a wider array, with whole and tiny gzip reads.
+  const float sentinel = -4242.0f;
+  int checked = 0;
+  for (const json& c : cases()) {
+    const std::string name = c.at("name");
+    const NiftiHeader h = read_nifti_header(fixtures().path(c.at("file")));
+    if (h.nb_frames() < 2 || (name.rfind("lay_", 0) != 0 && name.rfind("int16_", 0) != 0 &&
+                              name.rfind("float32_", 0) != 0 && name.rfind("uint8_", 0) != 0))
+      continue;
+    const std::vector<float> want = load_raw<float>(fixtures().path(c.at("ref")));
+    const int64_t frames = h.nb_frames(), voxels = h.voxels_per_frame(), f_total = frames + 3, f_offset = 2;
+    ReadScratch serial_scratch;
+    serial_scratch.threads = 1;
+    std::vector<float> serial(static_cast<size_t>(voxels * f_total), sentinel);
+    read_nifti_into(h, serial.data(), f_total, f_offset, serial_scratch);
+    for (const int64_t k : {int64_t{1}, int64_t{2}, int64_t{3}, frames - 1}) {
+      if (k < 1 || k >= frames) continue;
+      for (const int64_t chunk : {int64_t{4} << 20, int64_t{61}}) {
+        SCOPED_TRACE(name + ", k " + std::to_string(k) + ", chunk " + std::to_string(chunk));
+        ReadScratch scratch;
+        scratch.threads = 2;
+        scratch.pipeline_frames = k;
+        scratch.chunk_bytes = chunk;
+        std::vector<float> out(static_cast<size_t>(voxels * f_total), sentinel);
+        read_nifti_into(h, out.data(), f_total, f_offset, scratch);
+        EXPECT_TRUE(same_bits(out, serial));
+        size_t bad = 0;
+        for (int64_t v = 0; v < voxels; ++v)
+          for (int64_t f = 0; f < f_total; ++f) {
+            const bool mine = f >= f_offset && f < f_offset + frames;
+            const float expected = mine ? want[static_cast<size_t>(v * frames + f - f_offset)] : sentinel;
+            bad += bits(out[static_cast<size_t>(v * f_total + f)]) != bits(expected);
+          }
+        EXPECT_EQ(bad, 0u);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 40);
+}
+
+TEST_F(NiftiReference, PipelinedScratchIsTwoSlots) {
+  // raw memory of the pipelined path: two slots of pipeline_frames frames, not the whole file
+  const NiftiHeader big = read_nifti_header(fixtures().path("lay_big_frames.nii.gz"));
+  ASSERT_GE(big.nb_frames(), 3);
+  ReadScratch scratch;
+  scratch.pipeline_frames = 1;
+  read_all(big, scratch);
+  EXPECT_EQ(scratch.frames.size(), 2 * big.voxels_per_frame() * big.bytes_per_voxel);
+}
+
 TEST_F(NiftiReference, RefusesWhatNibabelCannotRead) {
   for (const json& r : fixtures().manifest.at("refused")) {
     const std::string path = fixtures().path(r.at("file"));
@@ -308,16 +362,20 @@ TEST(NiftiErrors, EveryRefusalNamesTheFileAndTheFact) {
     if (r.phase == Phase::data) {
       EXPECT_NO_THROW(read_nifti_header(path));
     }
-    for (const int64_t chunk : {int64_t{4} << 20, int64_t{5}}) { // whole file in one read, and in pieces
-      auto read_everything = [&] {
-        const NiftiHeader h = read_nifti_header(path);
-        ReadScratch scratch;
-        scratch.chunk_bytes = chunk;
-        std::vector<float> out(static_cast<size_t>(h.voxels_per_frame() * h.nb_frames()));
-        read_nifti_into(h, out.data(), h.nb_frames(), 0, scratch);
-      };
-      EXPECT_THAT(read_everything, ThrowsMessage<Error>(HasSubstr(expected)));
-    }
+    for (const int64_t chunk : {int64_t{4} << 20, int64_t{5}}) // whole file in one read, and in pieces
+      for (const int threads : {1, 2}) {                       // serial; decoder thread, 1-frame slots
+        SCOPED_TRACE("chunk " + std::to_string(chunk) + ", threads " + std::to_string(threads));
+        auto read_everything = [&] {
+          const NiftiHeader h = read_nifti_header(path);
+          ReadScratch scratch;
+          scratch.chunk_bytes = chunk;
+          scratch.threads = threads;
+          scratch.pipeline_frames = 1;
+          std::vector<float> out(static_cast<size_t>(h.voxels_per_frame() * h.nb_frames()));
+          read_nifti_into(h, out.data(), h.nb_frames(), 0, scratch);
+        };
+        EXPECT_THAT(read_everything, ThrowsMessage<Error>(HasSubstr(expected)));
+      }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -123,6 +124,88 @@ TEST(Standardize, PerFileTouchesOnlyItsFeatures) {
     EXPECT_EQ(v.data[static_cast<size_t>(i * 4 + 3)], before[static_cast<size_t>(i * 4 + 3)]);
   }
   expect_close(got, want);
+}
+
+/// The straightforward implementation (one running double sum per statistic, voxel after voxel,
+/// feature after feature; apply in float32) that the optimised one must match bit for bit.
+void standardize_reference(float* data,
+                           int64_t n_voxels,
+                           int64_t f_total,
+                           int64_t f0,
+                           int64_t nf,
+                           bool independent,
+                           const uint8_t* mask) {
+  const size_t n_stats = independent ? static_cast<size_t>(nf) : 1;
+  auto selected = [&](const float* voxel, int64_t v) {
+    if (mask) return mask[v] != 0;
+    for (int64_t f = 0; f < nf; ++f)
+      if (voxel[f] == 0.0f) return false;
+    return true;
+  };
+  std::vector<double> sum(n_stats, 0.0), sq(n_stats, 0.0);
+  int64_t count = 0;
+  for (int64_t v = 0; v < n_voxels; ++v) {
+    const float* voxel = data + v * f_total + f0;
+    if (!selected(voxel, v)) continue;
+    ++count;
+    for (int64_t f = 0; f < nf; ++f)
+      sum[independent ? static_cast<size_t>(f) : 0] += static_cast<double>(voxel[f]);
+  }
+  const double per_stat = independent ? static_cast<double>(count) : static_cast<double>(count * nf);
+  std::vector<double> mean(n_stats);
+  for (size_t i = 0; i < n_stats; ++i)
+    mean[i] = sum[i] / per_stat;
+  for (int64_t v = 0; v < n_voxels; ++v) {
+    const float* voxel = data + v * f_total + f0;
+    if (!selected(voxel, v)) continue;
+    for (int64_t f = 0; f < nf; ++f) {
+      const size_t i = independent ? static_cast<size_t>(f) : 0;
+      const double d = static_cast<double>(voxel[f]) - mean[i];
+      sq[i] += d * d;
+    }
+  }
+  std::vector<float> m(n_stats), sd(n_stats);
+  for (size_t i = 0; i < n_stats; ++i) {
+    m[i] = static_cast<float>(mean[i]);
+    sd[i] = std::max(static_cast<float>(std::sqrt(sq[i] / per_stat)), dwipack::process::min_std);
+  }
+  for (int64_t v = 0; v < n_voxels; ++v)
+    for (int64_t f = 0; f < nf; ++f) {
+      float& x = data[v * f_total + f0 + f];
+      const size_t i = independent ? static_cast<size_t>(f) : 0;
+      x = (x - m[i]) / sd[i];
+    }
+}
+
+TEST(Standardize, SameBytesAsTheReferenceForAnyThreadCount) {
+  // 41 x 37 x 33 voxels x 24 features: above the size where 2 threads split the application;
+  // the whole array, a sub-range (per_file), with and without mask, one or per-feature stats.
+  Volume v = make_volume(41, 37, 33, 24, 11);
+  std::vector<uint8_t> mask(static_cast<size_t>(v.n_voxels()));
+  for (size_t i = 0; i < mask.size(); ++i)
+    mask[i] = v.data[i * 24] > 900.0f ? 1 : 0;
+  struct Range {
+    int64_t f0, nf;
+  };
+  int checked = 0;
+  for (const Range r : {Range{0, 24}, Range{1, 22}, Range{23, 1}})
+    for (const bool independent : {false, true})
+      for (const bool with_mask : {false, true}) {
+        SCOPED_TRACE("f0 " + std::to_string(r.f0) + " nf " + std::to_string(r.nf) +
+                     (independent ? " independent" : "") + (with_mask ? " mask" : ""));
+        std::vector<float> want = v.data;
+        standardize_reference(want.data(), v.n_voxels(), v.f, r.f0, r.nf, independent,
+                              with_mask ? mask.data() : nullptr);
+        for (const int threads : {1, 2}) {
+          std::vector<float> got = v.data;
+          standardize(got.data(), v.n_voxels(), v.f, r.f0, r.nf, independent,
+                      with_mask ? mask.data() : nullptr, dwipack::process::StdRule::clamp_1e6, threads);
+          EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << threads << " threads";
+          ++checked;
+        }
+      }
+  EXPECT_EQ(checked, 24);
 }
 
 TEST(Standardize, KnownValues) {

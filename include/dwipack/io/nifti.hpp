@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,23 +46,50 @@ struct NiftiHeader {
 /// RGB, float128, ...), vox_offset inside the header, invalid intercept with a valid slope.
 NiftiHeader read_nifti_header(const std::string& path);
 
+/// Grow-only byte buffer whose new bytes are left uninitialised: no pass over fresh pages before
+/// the decoder writes them (std::vector would zero them first).
+class ByteBuffer {
+public:
+  /// At least n bytes; the content is unspecified after a growth.
+  unsigned char* get(int64_t n) {
+    if (n > size_) {
+      data_.reset();
+      data_.reset(new unsigned char[static_cast<size_t>(n)]);
+      size_ = n;
+    }
+    return data_.get();
+  }
+  int64_t size() const { return size_; }
+
+private:
+  std::unique_ptr<unsigned char[]> data_;
+  int64_t size_ = 0;
+};
+
 /// Buffers reused across files and subjects (fresh memory is slow to touch on these VMs).
 struct ReadScratch {
   std::vector<unsigned char> compressed; ///< input chunk
-  std::vector<unsigned char> frames;     ///< a block of decoded raw frames
-  /// Decode this many bytes of frames at a time (rounded down to whole frames, at least one).
-  /// The transpose writes each voxel's features once per block, so a block holding the whole file
-  /// (any DWI below 1 GiB of raw data) makes it one pass over the output instead of one per few
-  /// frames: 4x faster on a 64-frame DWI, for as much more memory as the raw file.
+  ByteBuffer frames;                     ///< decoded raw frames (one block, or the pipeline's slots)
+  /// Serial path: decode this many bytes of frames at a time (rounded down to whole frames, at
+  /// least one). The transpose writes each voxel's features once per block, so a block holding the
+  /// whole file (any DWI below 1 GiB of raw data) makes it one pass over the output instead of one
+  /// per few frames: 4x faster on a 64-frame DWI, for as much more memory as the raw file.
   int64_t block_bytes = int64_t{1} << 30;
   /// Read this many bytes of a .gz file at a time. Tests lower both to exercise the boundaries.
   int64_t chunk_bytes = int64_t{4} << 20;
+  /// With 2 threads, a file of more than `pipeline_frames` frames is decoded by a helper thread
+  /// (file reading and inflate only) into two slots of `pipeline_frames` frames while the calling
+  /// thread converts the previous slot; both convert the last one (halves along x). Same output
+  /// bytes as the serial path; raw memory 2 x pipeline_frames frames instead of the whole file.
+  int threads = 2;
+  int64_t pipeline_frames = 16;
 };
 
 /// Read every voxel of `hdr`'s file, convert to float32 exactly as nibabel's
 /// get_fdata(dtype=float32) does, and transpose from NIfTI order (x fastest) into `out`, which is
 /// a C-order (X, Y, Z, f_total) float32 array; this file's frames land at features
-/// [f_offset, f_offset + hdr.nb_frames()). Extra memory: up to scratch.block_bytes of raw frames.
+/// [f_offset, f_offset + hdr.nb_frames()). Extra memory: up to scratch.block_bytes of raw frames
+/// (serial), or two slots of scratch.pipeline_frames frames (scratch.threads >= 2).
 /// Throws Error naming the file for I/O errors, truncation and corrupt gzip (CRC, bad stream).
 void read_nifti_into(
     const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch);

@@ -50,12 +50,25 @@ struct StreamlineCounts {
   int64_t n_points = 0;
 };
 
+/// Streamlines parsed ahead by the reader thread (RAS mm), waiting to be processed.
+struct ReadBatch {
+  std::vector<float> points;   ///< the streamlines' points, one after the other
+  std::vector<int64_t> counts; ///< points per streamline
+  std::vector<float> dps;      ///< n_properties values per streamline
+  void clear() {
+    points.clear();
+    counts.clear();
+    dps.clear();
+  }
+};
+
 /// Buffers a worker keeps across groups and subjects.
 struct StreamlineBuffers {
   io::TractogramScratch reader;
   std::vector<float> work;                ///< the current streamline (RAS mm, transformed in place)
   std::vector<float> resampled;           ///< its resampled / compressed version
   std::vector<int64_t> kept;              ///< indices kept by compression
+  std::vector<ReadBatch> read_batches;    ///< between the reader and the processing thread
   process::ConvertScratch convert;        ///< convert_to_corner's coordinate arrays
   std::vector<std::vector<float>> blocks; ///< point blocks between the processing and writing threads
   std::vector<int64_t> offsets, lengths;

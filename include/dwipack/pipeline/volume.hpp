@@ -19,7 +19,10 @@ public:
   float* data(size_t n);
   std::vector<uint8_t>& mask() { return mask_; }
   std::vector<float>& mask_values() { return mask_values_; }
+  /// Decoding and standardization use scratch().threads threads (2 by default; 1: all serial).
   io::ReadScratch& scratch() { return scratch_; }
+  /// A float array of at least n elements for one small file (content unspecified).
+  float* part(size_t n);
   size_t capacity_bytes() const { return capacity_ * sizeof(float); }
 
 private:
@@ -28,6 +31,8 @@ private:
   std::vector<uint8_t> mask_;
   std::vector<float> mask_values_;
   io::ReadScratch scratch_;
+  std::unique_ptr<float[]> part_;
+  size_t part_capacity_ = 0;
 };
 
 /// Read, join and standardize one group. Returns the (X, Y, Z, F) array, which lives in

@@ -51,6 +51,21 @@ void convert_frames(const void* raw,
                     int64_t f_total,
                     int64_t f_offset);
 
+/// convert_frames for the voxels with x in [x_begin, x_end) only: that part of `out` (x is its
+/// slowest axis) is written exactly as convert_frames writes it and nothing else is touched, so
+/// threads can share a block by splitting x.
+void convert_frames_x(const void* raw,
+                      int nifti_datatype,
+                      bool byte_swapped,
+                      const Scaling& scaling,
+                      const std::array<int64_t, 3>& shape,
+                      int64_t nb_frames,
+                      float* out,
+                      int64_t f_total,
+                      int64_t f_offset,
+                      int64_t x_begin,
+                      int64_t x_end);
+
 /// Bytes per voxel of a supported datatype, 0 if unsupported.
 int datatype_size(int nifti_datatype);
 /// True for the signed and unsigned integer datatypes.

@@ -26,6 +26,8 @@ enum class StdRule { clamp_1e6, zero_to_one };
 /// non-zero, or, when `mask` is null, the voxels where every one of the nf features is non-zero.
 /// `independent` gives one mean/std per feature instead of one over all of them.
 /// Throws Error when no voxel qualifies (dwi_ml would silently write NaN everywhere).
+/// `threads` >= 2 splits the (element-wise) application over two threads for large arrays; the
+/// statistics are accumulated in one fixed order, so the result is the same bytes for any value.
 StandardizeStats standardize(float* data,
                              int64_t n_voxels,
                              int64_t f_total,
@@ -33,6 +35,7 @@ StandardizeStats standardize(float* data,
                              int64_t nf,
                              bool independent,
                              const uint8_t* mask,
-                             StdRule rule = StdRule::clamp_1e6);
+                             StdRule rule = StdRule::clamp_1e6,
+                             int threads = 1);
 
 } // namespace dwipack::process
