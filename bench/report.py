@@ -197,10 +197,12 @@ def cmd_table(args):
             runs["python"]["stages_s"] = json.loads(f.read().strip().splitlines()[-1])["stages"]
     for name in ("one", "mpi", "volumes", "streamlines"):
         runs[name] = median_run(res, name, args.repeat)
+    if os.path.exists(os.path.join(res, "onecore.1.time")):
+        runs["onecore"] = median_run(res, "onecore", args.repeat)
     if os.path.exists(os.path.join(res, "compressed.1.time")):
         runs["compressed"] = median_run(res, "compressed", 1)
     all_in = inputs["nii_gz"] + inputs["trk"]
-    in_bytes = {"python": all_in, "one": all_in, "mpi": all_in, "compressed": all_in, "volumes": inputs["nii_gz"],
+    in_bytes = {"python": all_in, "one": all_in, "onecore": all_in, "mpi": all_in, "compressed": all_in, "volumes": inputs["nii_gz"],
                 "streamlines": inputs["trk"] + inputs["mask"]}
     for name, run in runs.items():
         run["in_bytes"] = in_bytes[name]
@@ -223,6 +225,8 @@ def cmd_table(args):
         "python_over_2workers": py["wall_s"] / mpi["wall_s"] if py else None,
         "python_over_1rank_cpu": py["cpu_s"] / one["cpu_s"] if py else None,
         "speedup_2workers": one["wall_s"] / mpi["wall_s"],
+        "speedup_2workers_vs_1core": runs["onecore"]["wall_s"] / mpi["wall_s"] if "onecore" in runs else None,
+        "one_rank_threads_speedup": runs["onecore"]["wall_s"] / one["wall_s"] if "onecore" in runs else None,
         "volume_path_gb_per_s": vol_rate,
         "volume_path_cpu_gb_per_s": vol_cpu_rate,
         "volume_path_over_decode": vol_rate / limits["decode"]["gb_per_s"],
@@ -254,7 +258,10 @@ def cmd_table(args):
     targets = [
         target("end to end, 1 rank, vs Python baseline", ratios["python_over_1rank"], TARGET_SPEEDUP,
                note="" if py else "Python baseline skipped", cpu_value=ratios["python_over_1rank_cpu"]),
-        target(f"{args.ranks - 1} workers vs 1 rank (throughput)", ratios["speedup_2workers"], TARGET_SCALING),
+        target(f"{args.ranks - 1} workers vs 1 rank (throughput)", ratios["speedup_2workers"], TARGET_SCALING,
+               note="" if ratios["speedup_2workers_vs_1core"] is None else
+               f"1 rank has helper threads on every core; vs 1 rank held to 1 core: "
+               f"{ratios['speedup_2workers_vs_1core']:.2f}x"),
         target("volume path vs libdeflate decode (1 rank)", ratios["volume_path_over_decode"], TARGET_DECODE,
                unit="%", cpu_value=ratios["volume_path_over_decode_cpu"]),
         target("streamline path, .trk per rank", trk_rate, TARGET_TRK_GBS, unit="GB/s", cpu_value=trk_cpu_rate),
@@ -336,6 +343,7 @@ def print_table(rep):
         p(f"    O_DIRECT + fsync (no page cache)            {w.get('direct_gb_per_s', 0):6.2f} GB/s")
 
     labels = {"python": "Python baseline, 1 process", "one": "dwipack, 1 rank",
+              "onecore": "dwipack, 1 rank held to 1 core",
               "mpi": f"dwipack, mpirun -n {rep['ranks_mpi']}", "volumes": "dwipack, 1 rank, volumes only",
               "compressed": f"dwipack, mpirun -n {rep['ranks_mpi']}, gzip",
               "streamlines": "dwipack, 1 rank, streamlines only"}
@@ -360,6 +368,10 @@ def print_table(rep):
         p(f"  Python / dwipack: {ratios['python_over_1rank']:.1f}x (1 rank), "
           f"{ratios['python_over_2workers']:.1f}x ({rep['ranks_mpi'] - 1} workers); "
           f"in CPU time {ratios['python_over_1rank_cpu']:.1f}x (1 rank)")
+    if ratios["speedup_2workers_vs_1core"] is not None:
+        p(f"  scaling: {rep['ranks_mpi'] - 1} workers on the {rep['machine'].get('cores', 2)} cores are "
+          f"{ratios['speedup_2workers_vs_1core']:.2f}x a rank held to 1 core; 1 rank with its helper threads on all "
+          f"cores is {ratios['one_rank_threads_speedup']:.2f}x a rank held to 1 core")
     p(f"  volume path (1 rank, volumes only): {ratios['volume_path_gb_per_s']:.2f} GB/s of uncompressed NIfTI "
       f"= {100 * ratios['volume_path_over_decode']:.0f}% of the decode rate "
       f"(per CPU s: {ratios['volume_path_cpu_gb_per_s']:.2f} GB/s = {100 * ratios['volume_path_over_decode_cpu']:.0f}%)")

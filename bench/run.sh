@@ -187,6 +187,9 @@ run_one() {
     one)
       bench_warm "${NII[@]}" "${TRK[@]}"
       bench_timed "$R" "$tag" "$DWIPACK" create "$D/dwi_ml_ready" "$O/$name.hdf5" "$D/full.json" "${lists[@]}" ;;
+    onecore) # 1 rank held to one core: no helper threads (mpi::cores_per_worker), the per-core baseline
+      bench_warm "${NII[@]}" "${TRK[@]}"
+      bench_timed "$R" "$tag" taskset -c 0 "$DWIPACK" create "$D/dwi_ml_ready" "$O/$name.hdf5" "$D/full.json" "${lists[@]}" ;;
     mpi)
       bench_warm "${NII[@]}" "${TRK[@]}"
       bench_timed "$R" "$tag" mpirun -n "$RANKS" "$PWD/bench/rank_time.sh" "$R/$tag.rank" \
@@ -217,10 +220,10 @@ fi
 COMPRESSED=""
 if "$DWIPACK" create --help 2>/dev/null | grep -q -- '--compression'; then COMPRESSED=compressed; fi
 
-step "4/5 dwipack: 1 rank, mpirun -n $RANKS, volumes only, streamlines only; $REPEAT time(s) each${COMPRESSED:+; mpirun --compression gzip once}"
+step "4/5 dwipack: 1 rank, 1 rank on 1 core, mpirun -n $RANKS, volumes only, streamlines only; $REPEAT time(s) each${COMPRESSED:+; mpirun --compression gzip once}"
 for ((rep = 1; rep <= REPEAT; rep++)); do
-  names=(one mpi volumes streamlines)
-  if [ "$rep" = 1 ] && [ -n "$COMPRESSED" ]; then names=(one mpi compressed volumes streamlines); fi
+  names=(one onecore mpi volumes streamlines)
+  if [ "$rep" = 1 ] && [ -n "$COMPRESSED" ]; then names=(one onecore mpi compressed volumes streamlines); fi
   for name in "${names[@]}"; do
     run_one "$name" "$name.$rep"
     printf '   %-12s run %d: %s s\n' "$name" "$rep" "$(cut -d' ' -f1 "$R/$name.$rep.time")"

@@ -357,8 +357,13 @@ void StreamlineWriter::points(int64_t row0, const float* xyz_vox, int64_t n_rows
   if (row0 != written_points_) throw Error(where_ + ": points must be written in order");
   written_points_ = row0 + n_rows;
   Dataset& d = datasets_.data;
+  // No CRC here: the producer takes it while the rows are in cache (points_crc).
   write_rows(d.handle.id(), H5T_NATIVE_FLOAT, xyz_vox, static_cast<uint64_t>(row0),
-             static_cast<uint64_t>(n_rows), d.path, &d.written, direct_);
+             static_cast<uint64_t>(n_rows), d.path, nullptr, direct_);
+}
+
+void StreamlineWriter::points_crc(const Crc32& crc) {
+  datasets_.data.written = crc;
 }
 
 size_t StreamlineWriter::points_page_phase() const {

@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
+#include <sched.h>
 
 namespace dwipack::mpi {
 namespace {
@@ -29,6 +30,23 @@ template <class Ready> void wait_sleeping(Ready&& ready) {
 }
 
 } // namespace
+
+int cores_per_worker(const Comm& comm) {
+  comm.sleepy_barrier();
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+        "grouping the ranks by node");
+  int local_ranks = 1;
+  MPI_Comm_size(node, &local_ranks);
+  int lowest_rank = comm.rank();
+  check(MPI_Allreduce(MPI_IN_PLACE, &lowest_rank, 1, MPI_INT, MPI_MIN, node), "finding the node's ranks");
+  MPI_Comm_free(&node);
+  const int workers = std::max(1, local_ranks - (lowest_rank == 0 && comm.size() > 1 ? 1 : 0));
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  return std::max(1, cores / workers);
+}
 
 void sleep_us(int64_t us) {
   timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};

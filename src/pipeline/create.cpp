@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -396,9 +397,12 @@ void print_plan(const Plan& plan, const std::string& out) {
   std::printf("dry run: %zu subject(s), %s of data would be written to '%s'; nothing was written.\n",
               plan.subjects.size(), megabytes(total).c_str(), out.c_str());
   if (largest_group > 0)
-    std::printf("largest volume group: %s (%s); memory per worker task: about %s\n", largest_where.c_str(),
-                megabytes(largest_group).c_str(),
-                megabytes(largest_group + largest_group / 10 + 200'000'000).c_str());
+    std::printf(
+        "largest volume group: %s (%s); memory per worker task: about %s\n", largest_where.c_str(),
+        megabytes(largest_group).c_str(),
+        // the group, its largest file's raw voxels (decoded whole before the transpose, up to
+        // 1 GiB), streamline blocks and per-streamline arrays
+        megabytes(largest_group + std::min<int64_t>(largest_group, int64_t{1} << 30) + 200'000'000).c_str());
   std::fflush(stdout);
 }
 
@@ -570,7 +574,8 @@ std::string write_subject(const CreateOptions& options,
                           const nlohmann::json& resume_entries,
                           h5::Layout& layout,
                           VolumeBuffers& buffers,
-                          StreamlineBuffers& streamline_buffers) {
+                          StreamlineBuffers& streamline_buffers,
+                          int cores) {
   const auto ts = std::chrono::steady_clock::now();
   const SubjectPlan& subject = plan.subjects[s];
   const std::string subject_plan_digest = subject_digest(subject, options.streamlines);
@@ -613,11 +618,14 @@ std::string write_subject(const CreateOptions& options,
   // subject's volume groups run on a second thread while this one does the streamline groups
   // (HDF5 is not thread-safe: every HDF5 call stays here). On one rank that puts the serial
   // volume path beside the streamline path on the other core.
+  // Helper threads (this one, the volume decoder's, the streamline reader) only when the rank has
+  // a core to spare (mpi::cores_per_worker): on a busy core they only add switching and copies.
   std::vector<std::pair<size_t, h5::VolumeDirectWrite>> background;
   bool any_streamlines = false;
   for (const auto& group : subject.groups)
     any_streamlines = any_streamlines || group.type == GroupType::streamlines;
-  if (any_streamlines && !seed_intermediate)
+  const bool spare_core = cores >= 2;
+  if (spare_core && any_streamlines && !seed_intermediate)
     for (size_t g = 0; g < subject.groups.size(); ++g) {
       if (subject.groups[g].type != GroupType::volume) continue;
       auto target = h5::volume_direct_write(layout, plan, s, g);
@@ -627,6 +635,12 @@ std::string write_subject(const CreateOptions& options,
       }
       background.emplace_back(g, std::move(*target));
     }
+  // The volume decoder's own thread only when no streamline group runs beside it; the streamline
+  // reader's only while the volume thread is not running.
+  buffers.scratch().threads = spare_core && !any_streamlines ? 2 : 1;
+  std::atomic<bool> volumes_running{!background.empty()};
+  streamline_buffers.read_ahead = spare_core;
+  streamline_buffers.busy = &volumes_running;
   std::map<size_t, double> background_seconds;
   std::exception_ptr background_error;
   std::thread volumes;
@@ -642,13 +656,16 @@ std::string write_subject(const CreateOptions& options,
       } catch (...) {
         background_error = std::current_exception();
       }
+      volumes_running = false;
     });
   struct Joiner { // on every path out of here, errors included
     std::thread& t;
+    StreamlineBuffers& b;
     ~Joiner() {
       if (t.joinable()) t.join();
+      b.busy = nullptr; // it points to this function's flag
     }
-  } joiner{volumes};
+  } joiner{volumes, streamline_buffers};
 
   for (size_t g = 0; g < subject.groups.size(); ++g) {
     const GroupPlan& group = subject.groups[g];
@@ -827,12 +844,13 @@ int run_create(const CreateOptions& options, const mpi::Comm& comm) {
 
     VolumeBuffers buffers;
     StreamlineBuffers streamline_buffers;
+    const int cores = mpi::cores_per_worker(comm);
     size_t done = 0, kept = 0;
     const FarmResults written = run_farm(
         comm, plan.subjects.size(), largest_first(plan.subjects),
         [&](size_t s) {
           return write_subject(options, setup.final_path, plan, s, resume_entries, layout, buffers,
-                               streamline_buffers);
+                               streamline_buffers, cores);
         },
         /*stop_on_error=*/!skip,
         [&](size_t s, const TaskResult& r) {

@@ -218,6 +218,7 @@ public:
   void commit(int64_t n, float euclidean_length) {
     used_ += 3 * static_cast<size_t>(n);
     record(n, euclidean_length);
+    if (used_ - checked_ >= crc_stride_floats) checksum();
   }
 
   /// Copy a streamline in (any length: it may straddle blocks).
@@ -229,6 +230,7 @@ public:
         std::memcpy(block_ + used_, xyz_vox + 3 * done, 12 * take);
         used_ += 3 * take;
         done += static_cast<int64_t>(take);
+        if (used_ - checked_ >= crc_stride_floats) checksum();
       }
     }
     record(n, euclidean_length);
@@ -239,8 +241,14 @@ public:
   }
 
   /// Hand over the last, partial block; returns the counts.
+  /// CRC-32 of every point row handed over, in row order (taken while the rows were in cache).
+  const Crc32& points_crc() const { return crc_; }
+
   StreamlineCounts finish() {
-    if (pipe_ && used_ > 0) pipe_->give({base_, block_, used_});
+    if (pipe_ && used_ > 0) {
+      checksum();
+      pipe_->give({base_, block_, used_});
+    }
     return {n_streamlines_, n_points_};
   }
 
@@ -251,12 +259,20 @@ private:
     base_ = base;
     const size_t phase = (page_phase_ + 12 * static_cast<size_t>(n_points_)) % 4096;
     block_ = base + (phase % sizeof(float) == 0 ? phase / sizeof(float) : 0);
-    used_ = 0;
+    used_ = checked_ = 0;
   }
   void next_block() {
+    checksum();
     pipe_->give({base_, block_, used_});
     start_block(pipe_->take());
   }
+
+  /// Rows written since the last call into the CRC, while they are still in cache (every 256 KiB).
+  void checksum() {
+    crc_.update(block_ + checked_, sizeof(float) * (used_ - checked_));
+    checked_ = used_;
+  }
+  static constexpr size_t crc_stride_floats = size_t{1} << 16;
 
   void record(int64_t n, float euclidean_length) {
     if (pipe_) {
@@ -275,6 +291,8 @@ private:
   float* base_ = nullptr;  ///< the current block's storage (page-aligned)
   float* block_ = nullptr; ///< its first point
   size_t used_ = 0;        ///< floats written to block_
+  size_t checked_ = 0;     ///< floats of block_ already in crc_
+  Crc32 crc_;
   int64_t n_points_ = 0;
   int64_t n_streamlines_ = 0;
 };
@@ -401,9 +419,11 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
       for (size_t k = 0; k < columns.size(); ++k)
         acc.add_dps(k, dps + columns[k].first, columns[k].second);
     };
-    // Writing: parse on a second thread. Counting (planning, on every rank at once): one thread.
+    // Writing, with a core to spare: parse on a second thread. Counting (planning, on every rank
+    // at once): one thread.
+    const bool ahead = !counting && buffers.read_ahead && !(buffers.busy && buffers.busy->load());
     const int64_t n_read =
-        counting ? io::read_streamlines(header, visit, buffers.reader) : read_ahead(header, visit, buffers);
+        ahead ? read_ahead(header, visit, buffers) : io::read_streamlines(header, visit, buffers.reader);
     if (n_read == 0 && counting) log::warning("file " + quoted(file.path) + " holds no streamline"); // once
   }
   return acc.finish();
@@ -428,10 +448,12 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   BlockPipe pipe(page_aligned_starts(buffers.blocks));
   const size_t page_phase = sink->points_page_phase();
   StreamlineCounts counts;
+  Crc32 points_crc;
   std::thread producer([&] {
     try {
       GroupAccumulator acc(buffers, &pipe, plan.dps.size(), page_phase);
       counts = run_files(plan, options, buffers, acc, false);
+      points_crc = acc.points_crc();
       pipe.close();
     } catch (...) {
       pipe.close(std::current_exception());
@@ -454,6 +476,7 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
   }
   producer.join();
   if (pipe.error()) std::rethrow_exception(pipe.error());
+  sink->points_crc(points_crc);
   sink->streamline_arrays(buffers.offsets, buffers.lengths, buffers.euclidean_lengths, buffers.dps);
   return counts;
 }

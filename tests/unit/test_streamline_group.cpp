@@ -34,6 +34,7 @@ public:
     xyz_.insert(xyz_.end(), xyz, xyz + 3 * n_rows);
     ++calls_;
   }
+  void points_crc(const Crc32& crc) override { crc_ = crc; }
   void streamline_arrays(const std::vector<int64_t>& offsets,
                          const std::vector<int64_t>& lengths,
                          const std::vector<float>& euclidean_lengths,
@@ -46,6 +47,7 @@ public:
   std::vector<int64_t> offsets_, lengths_;
   std::vector<float> euclidean_;
   int calls_ = 0;
+  Crc32 crc_;
 };
 
 const Affine kVox2Ras{1.25, 0, 0, -60, 0, 1.25, 0, -70, 0, 0, 1.5, -40, 0, 0, 0, 1};
@@ -133,6 +135,10 @@ TEST(StreamlineGroup, ThreadedWritingMatchesThePureFunctionsAtEveryBlockSize) {
     EXPECT_TRUE(same_bits(sink.xyz_, want_xyz));
     EXPECT_TRUE(same_bits(sink.euclidean_, want_lengths_mm));
     EXPECT_EQ(sink.lengths_, want_counts);
+    Crc32 want_crc; // the producer's running CRC is the CRC of the rows as delivered
+    want_crc.update(sink.xyz_.data(), sizeof(float) * sink.xyz_.size());
+    EXPECT_EQ(sink.crc_.value, want_crc.value);
+    EXPECT_EQ(sink.crc_.bytes, want_crc.bytes);
     if (block_points < 100) {
       EXPECT_GT(sink.calls_, 100);
     }

@@ -112,6 +112,7 @@ public:
   StreamlineWriter(Layout& layout, const pipeline::Plan& plan, size_t subject, size_t group);
   void points(int64_t row0, const float* xyz_vox, int64_t n_rows) override;
   size_t points_page_phase() const override;
+  void points_crc(const Crc32& crc) override;
   void streamline_arrays(const std::vector<int64_t>& offsets,
                          const std::vector<int64_t>& lengths,
                          const std::vector<float>& euclidean_lengths,

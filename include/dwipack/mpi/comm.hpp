@@ -69,6 +69,12 @@ private:
 /// reach the next collective call.
 [[noreturn]] void abort_job(MPI_Comm comm, int exit_code);
 
+/// Collective. The CPU cores each worker rank of this node may use: the cores this process may
+/// run on (its affinity mask, i.e. SLURM's allocation or mpirun's binding) divided by the worker
+/// ranks on the node (rank 0 only coordinates and sleeps, so it counts only when it is alone).
+/// At least 1. Workers start helper threads only when this is 2 or more.
+int cores_per_worker(const Comm& comm);
+
 /// Sleep for `us` microseconds (wraps nanosleep).
 void sleep_us(int64_t us);
 
