@@ -89,8 +89,21 @@ public:
     cancelled_ = true;
     changed_.notify_all();
   }
-  /// After the producer has closed.
-  std::exception_ptr error() const { return error_; }
+  /// Consumer: `each` on every full buffer in order, then join the producer thread and rethrow
+  /// its error, if any. If `each` throws, the producer is cancelled and joined first.
+  template <class Each> void drain(std::thread& producer, Each&& each) {
+    try {
+      Full full;
+      while (pop(full))
+        each(full);
+    } catch (...) {
+      cancel();
+      producer.join();
+      throw;
+    }
+    producer.join();
+    if (error_) std::rethrow_exception(error_);
+  }
 
   struct Cancelled {};
 
@@ -167,25 +180,16 @@ read_ahead(const io::TractogramHeader& header, const io::StreamlineVisitor& visi
     }
   });
   int64_t index = 0;
-  try {
-    ReadBatch* batch = nullptr;
-    while (pipe.pop(batch)) {
-      const float* xyz = batch->points.data();
-      const float* dps = batch->dps.data();
-      for (const int64_t n : batch->counts) {
-        visit(index++, xyz, n, dps);
-        xyz += 3 * n;
-        dps += header.n_properties;
-      }
-      pipe.recycle(batch);
+  pipe.drain(reader, [&](ReadBatch* batch) {
+    const float* xyz = batch->points.data();
+    const float* dps = batch->dps.data();
+    for (const int64_t n : batch->counts) {
+      visit(index++, xyz, n, dps);
+      xyz += 3 * n;
+      dps += header.n_properties;
     }
-  } catch (...) {
-    pipe.cancel();
-    reader.join();
-    throw;
-  }
-  reader.join();
-  if (pipe.error()) std::rethrow_exception(pipe.error());
+    pipe.recycle(batch);
+  });
   return index;
 }
 
@@ -459,23 +463,14 @@ StreamlineCounts process_streamline_group(const StreamlineGroupPlan& plan,
       pipe.close(std::current_exception());
     }
   });
-  try {
-    int64_t row0 = 0;
-    Block block;
-    while (pipe.pop(block)) {
-      const auto rows = static_cast<int64_t>(block.floats / 3);
-      interrupt::check_interrupted(); // every block (24 MiB): a prompt stop on SIGTERM
-      sink->points(row0, block.data, rows);
-      row0 += rows;
-      pipe.recycle(block.base);
-    }
-  } catch (...) {
-    pipe.cancel();
-    producer.join();
-    throw;
-  }
-  producer.join();
-  if (pipe.error()) std::rethrow_exception(pipe.error());
+  int64_t row0 = 0;
+  pipe.drain(producer, [&](const Block& block) {
+    const auto rows = static_cast<int64_t>(block.floats / 3);
+    interrupt::check_interrupted(); // every block (24 MiB): a prompt stop on SIGTERM
+    sink->points(row0, block.data, rows);
+    row0 += rows;
+    pipe.recycle(block.base);
+  });
   sink->points_crc(points_crc);
   sink->streamline_arrays(buffers.offsets, buffers.lengths, buffers.euclidean_lengths, buffers.dps);
   return counts;
