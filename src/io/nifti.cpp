@@ -3,19 +3,18 @@
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/process/convert.hpp"
+#include "dwipack/util/handoff.hpp"
 #include "posix_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -537,16 +536,6 @@ private:
   int64_t next_frame_ = 0;
 };
 
-/// Blocks of frames handed from the decoding thread to the converting one through two slots.
-struct SlotPipe {
-  std::mutex mutex;
-  std::condition_variable changed;
-  int64_t produced = 0; ///< blocks decoded
-  int64_t consumed = 0; ///< blocks converted (their slot is free again)
-  bool stop = false;    ///< the converting thread failed: the decoder stops
-  std::exception_ptr error;
-};
-
 void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch) {
   const process::Scaling scaling = process::nibabel_scaling(hdr.datatype, hdr.scl_slope, hdr.scl_inter);
   const int64_t nb_frames = hdr.nb_frames();
@@ -556,15 +545,15 @@ void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_of
   const int64_t frame_bytes = hdr.voxels_per_frame() * hdr.bytes_per_voxel;
   const int64_t nx = hdr.dim[0];
   auto convert = [&](const unsigned char* block, int64_t first_frame, int64_t count, int64_t x0, int64_t x1) {
-    process::convert_frames_x(block, hdr.datatype, hdr.byte_swapped, scaling, hdr.shape3(), count, out,
-                              f_total, f_offset + first_frame, x0, x1);
+    process::convert_frames(block, hdr.datatype, hdr.byte_swapped, scaling, hdr.shape3(), count, out, f_total,
+                            f_offset + first_frame, {x0, x1});
   };
   FrameReader reader(hdr, scratch);
 
   const int64_t k = std::max<int64_t>(1, scratch.pipeline_frames);
   if (scratch.threads < 2 || nb_frames <= k) {
     const int64_t frames_per_block = std::clamp<int64_t>(scratch.block_bytes / frame_bytes, 1, nb_frames);
-    unsigned char* block = scratch.frames.get(frames_per_block * frame_bytes);
+    unsigned char* block = scratch.frames.get(static_cast<size_t>(frames_per_block * frame_bytes));
     for (int64_t frame = 0; frame < nb_frames; frame += frames_per_block) {
       const int64_t count = std::min(frames_per_block, nb_frames - frame);
       reader.read(block, count);
@@ -574,68 +563,49 @@ void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_of
     return;
   }
 
-  // Pipelined: a helper thread decodes block b into slot b % 2 while this thread converts block
-  // b - 1 (the inflate is serial, so everything else has to run beside it). The last block is
-  // converted by both, split along x (disjoint, contiguous parts of `out`). The helper only reads
-  // the file and inflates; it is joined on every path and its errors are rethrown here.
+  // Pipelined: a helper thread decodes the next block into one of two slots while this thread
+  // converts the previous one (the inflate is serial, so everything else has to run beside it).
+  // The last block is converted by both, split along x (disjoint, contiguous parts of `out`). The
+  // helper only reads the file and inflates (then converts its half); it is joined on every path
+  // and its errors are rethrown here.
   const int64_t slot_bytes = k * frame_bytes;
-  unsigned char* slots = scratch.frames.get(2 * slot_bytes);
+  unsigned char* slots = scratch.frames.get(static_cast<size_t>(2 * slot_bytes));
   const int64_t nb_blocks = (nb_frames + k - 1) / k;
   const int64_t last_first = (nb_blocks - 1) * k, last_count = nb_frames - last_first;
-  unsigned char* last_slot = slots + ((nb_blocks - 1) % 2) * slot_bytes;
   const int64_t x_split = nx / 2;
-  SlotPipe pipe;
+  struct Decoded {
+    unsigned char* slot;
+    int64_t block;
+  };
+  Handoff<unsigned char*, Decoded> pipe({slots, slots + slot_bytes});
+  std::exception_ptr half_error; // of the decoder's half of the last block
   std::thread decoder([&] {
+    unsigned char* last_slot = nullptr;
     try {
       for (int64_t b = 0; b < nb_blocks; ++b) {
-        {
-          std::unique_lock<std::mutex> lock(pipe.mutex);
-          pipe.changed.wait(lock, [&] { return pipe.stop || b - pipe.consumed < 2; });
-          if (pipe.stop) return;
-        }
-        reader.read(slots + (b % 2) * slot_bytes, std::min(k, nb_frames - b * k));
-        {
-          std::lock_guard<std::mutex> lock(pipe.mutex);
-          pipe.produced = b + 1;
-        }
-        pipe.changed.notify_all();
+        unsigned char* slot = pipe.take();
+        reader.read(slot, std::min(k, nb_frames - b * k));
+        last_slot = slot;
+        pipe.give({slot, b});
       }
       reader.finish();
+      pipe.close();
+    } catch (...) {
+      pipe.close(std::current_exception());
+      return;
+    }
+    try {
       convert(last_slot, last_first, last_count, x_split, nx);
     } catch (...) {
-      {
-        std::lock_guard<std::mutex> lock(pipe.mutex);
-        pipe.error = std::current_exception();
-      }
-      pipe.changed.notify_all();
+      half_error = std::current_exception();
     }
   });
-  try {
-    for (int64_t b = 0; b < nb_blocks; ++b) {
-      {
-        std::unique_lock<std::mutex> lock(pipe.mutex);
-        pipe.changed.wait(lock, [&] { return pipe.produced > b || pipe.error; });
-        if (pipe.produced <= b) break; // the decoder failed
-      }
-      const bool last = b == nb_blocks - 1;
-      convert(slots + (b % 2) * slot_bytes, b * k, std::min(k, nb_frames - b * k), 0, last ? x_split : nx);
-      {
-        std::lock_guard<std::mutex> lock(pipe.mutex);
-        pipe.consumed = b + 1;
-      }
-      pipe.changed.notify_all();
-    }
-  } catch (...) {
-    {
-      std::lock_guard<std::mutex> lock(pipe.mutex);
-      pipe.stop = true;
-    }
-    pipe.changed.notify_all();
-    decoder.join();
-    throw;
-  }
-  decoder.join();
-  if (pipe.error) std::rethrow_exception(pipe.error);
+  pipe.drain(decoder, [&](const Decoded& d) {
+    const bool last = d.block == nb_blocks - 1;
+    convert(d.slot, d.block * k, std::min(k, nb_frames - d.block * k), 0, last ? x_split : nx);
+    pipe.recycle(d.slot);
+  });
+  if (half_error) std::rethrow_exception(half_error);
 }
 
 } // namespace

@@ -622,16 +622,18 @@ std::string write_subject(const CreateOptions& options,
   // a core to spare (mpi::cores_per_worker): on a busy core they only add switching and copies.
   std::vector<std::pair<size_t, h5::VolumeDirectWrite>> background;
   bool any_streamlines = false;
-  int64_t volume_bytes = 0;
+  int64_t volume_bytes = 0, streamline_bytes = 0;
   for (const auto& group : subject.groups) {
     any_streamlines = any_streamlines || group.type == GroupType::streamlines;
     if (group.type == GroupType::volume) volume_bytes += group.volume.bytes();
+    if (group.type == GroupType::streamlines) streamline_bytes += group.streamlines.bytes();
   }
   const bool spare_core = cores >= 2;
-  // Small volume groups (a mask, a T1 alone: tens of milliseconds) stay on this thread, in order:
-  // a thread for them would only keep the streamline reader from starting (see below).
-  constexpr int64_t background_min_bytes = int64_t{64} << 20;
-  if (spare_core && any_streamlines && !seed_intermediate && volume_bytes >= background_min_bytes)
+  // Volume groups that are a small share of the subject's work (a mask beside a tractogram: the
+  // volume path costs about 4x the streamline path per output byte) stay on this thread, in
+  // order: a thread for them would only keep the streamline reader from starting (see below).
+  const bool volumes_worth_a_thread = 8 * volume_bytes >= streamline_bytes;
+  if (spare_core && any_streamlines && !seed_intermediate && volumes_worth_a_thread)
     for (size_t g = 0; g < subject.groups.size(); ++g) {
       if (subject.groups[g].type != GroupType::volume) continue;
       auto target = h5::volume_direct_write(layout, plan, s, g);

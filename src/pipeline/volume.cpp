@@ -4,27 +4,7 @@
 #include "dwipack/process/standardize.hpp"
 #include "dwipack/util/interrupt.hpp"
 
-#include <new>
-
 namespace dwipack::pipeline {
-
-float* VolumeBuffers::data(size_t n) {
-  if (n > capacity_) {
-    data_.reset();             // free first: never hold two big buffers at once
-    data_.reset(new float[n]); // default-initialised: no pass over memory we overwrite anyway
-    capacity_ = n;
-  }
-  return data_.get();
-}
-
-float* VolumeBuffers::part(size_t n) {
-  if (n > part_capacity_) {
-    part_.reset();
-    part_.reset(new float[n]);
-    part_capacity_ = n;
-  }
-  return part_.get();
-}
 
 namespace {
 

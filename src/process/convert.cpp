@@ -351,22 +351,8 @@ void convert_frames(const void* raw,
                     int64_t nb_frames,
                     float* out,
                     int64_t f_total,
-                    int64_t f_offset) {
-  convert_frames_x(raw, datatype, byte_swapped, scaling, shape, nb_frames, out, f_total, f_offset, 0,
-                   shape[0]);
-}
-
-void convert_frames_x(const void* raw,
-                      int datatype,
-                      bool byte_swapped,
-                      const Scaling& scaling,
-                      const std::array<int64_t, 3>& shape,
-                      int64_t nb_frames,
-                      float* out,
-                      int64_t f_total,
-                      int64_t f_offset,
-                      int64_t x_begin,
-                      int64_t x_end) {
+                    int64_t f_offset,
+                    XRange x_range) {
   RunFn run = nullptr;
   if (!with_type(datatype, [&](auto t) {
         using T = decltype(t);
@@ -376,6 +362,7 @@ void convert_frames_x(const void* raw,
   const int64_t nx = shape[0], ny = shape[1], nz = shape[2];
   if (nx < 1 || ny < 1 || nz < 1 || nb_frames < 0 || f_offset < 0 || f_offset + nb_frames > f_total)
     throw Error("convert_frames: invalid shape or feature range");
+  const int64_t x_begin = x_range.begin, x_end = x_range.end < 0 ? nx : x_range.end;
   if (x_begin < 0 || x_end > nx || x_begin > x_end) throw Error("convert_frames: invalid x range");
   if (nb_frames == 0 || x_begin == x_end) return;
   const Factors k{scaling.slope, scaling.inter};

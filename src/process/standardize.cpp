@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <thread>
 
 namespace dwipack::process {
@@ -33,7 +32,7 @@ void apply_range(float* data,
                  int64_t nf,
                  const float* __restrict mean,
                  const float* __restrict std_dev,
-                 bool independent) {
+                 bool independent) noexcept {
   if (!independent) {
     const float m = mean[0], s = std_dev[0];
     if (nf == f_total) { // the whole array: one contiguous run
@@ -153,18 +152,11 @@ StandardizeStats standardize(float* data,
     apply_range(data, 0, n_voxels, f_total, f0, nf, m, s, independent);
     return stats;
   }
+  // apply_range is arithmetic only (it cannot throw), so the helper needs no error plumbing.
   const int64_t half = n_voxels / 2;
-  std::exception_ptr error;
-  std::thread helper([&] {
-    try {
-      apply_range(data, half, n_voxels, f_total, f0, nf, m, s, independent);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  apply_range(data, 0, half, f_total, f0, nf, m, s, independent); // does not throw
+  std::thread helper([&] { apply_range(data, half, n_voxels, f_total, f0, nf, m, s, independent); });
+  apply_range(data, 0, half, f_total, f0, nf, m, s, independent);
   helper.join();
-  if (error) std::rethrow_exception(error);
   return stats;
 }
 

@@ -106,7 +106,7 @@ TEST(ConvertFrames, TilingMatchesNaiveTransposeOnAwkwardShapes) {
 }
 
 TEST(ConvertFrames, XRangesTouchOnlyTheirPartAndJoinToTheWhole) {
-  // convert_frames_x over [0, s) and [s, nx), in either order: the same array as one call, and
+  // convert_frames over x in [0, s) and [s, nx), in either order: the same array as one call, and
   // each call leaves the other part alone
   for (const auto& [shape, frames] : std::vector<std::pair<Shape, int64_t>>{
            {{70, 3, 35}, 3}, {{130, 2, 17}, 1}, {{1, 2, 2}, 5}, {{9, 4, 3}, 7}}) {
@@ -120,13 +120,13 @@ TEST(ConvertFrames, XRangesTouchOnlyTheirPartAndJoinToTheWhole) {
       SCOPED_TRACE(testing::Message()
                    << shape[0] << "x" << shape[1] << "x" << shape[2] << "x" << frames << " split " << split);
       std::vector<float> out(want.size(), -1.0f);
-      dwipack::process::convert_frames_x(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, frames,
-                                         out.data(), f_total, 1, split, shape[0]);
+      convert_frames(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, frames, out.data(), f_total, 1,
+                     {split, shape[0]});
       const size_t first_part = static_cast<size_t>(split * shape[1] * shape[2] * f_total);
       for (size_t i = 0; i < first_part; ++i)
         ASSERT_EQ(out[i], -1.0f) << i;
-      dwipack::process::convert_frames_x(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, frames,
-                                         out.data(), f_total, 1, 0, split);
+      convert_frames(raw.data(), NIFTI_TYPE_FLOAT32, false, Scaling{}, shape, frames, out.data(), f_total, 1,
+                     {0, split});
       EXPECT_EQ(out, want);
     }
   }
@@ -134,8 +134,7 @@ TEST(ConvertFrames, XRangesTouchOnlyTheirPartAndJoinToTheWhole) {
   const int16_t raw = 1;
   EXPECT_THAT(
       [&] {
-        dwipack::process::convert_frames_x(&raw, NIFTI_TYPE_INT16, false, Scaling{}, {1, 1, 1}, 1, &out, 1, 0,
-                                           0, 2);
+        convert_frames(&raw, NIFTI_TYPE_INT16, false, Scaling{}, {1, 1, 1}, 1, &out, 1, 0, {0, 2});
       },
       ThrowsMessage<Error>(HasSubstr("invalid x range")));
 }

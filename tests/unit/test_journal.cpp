@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 
 using dwipack::pipeline::JournalEntry;
@@ -114,6 +116,36 @@ TEST(DirectWriter, UnalignedRangesLandExactlyWhereAsked) {
       c = static_cast<char>(rng());
     writer->write(bytes.data() + 1, size, offset, "test range");
     expected.replace(offset, size, bytes.substr(1));
+  }
+  writer.reset();
+  EXPECT_EQ(read_file(path), expected);
+}
+
+TEST(DirectWriter, DataAtTheFilesPagePhaseIsWrittenWithoutTheBounceBuffer) {
+  // The streamline blocks are laid out so that memory and file share their position within a
+  // page: the whole pages then go to O_DIRECT straight from the caller's memory. Every phase
+  // (page-aligned, float-aligned, odd) and a range shorter than a page land exactly.
+  TempDir dir;
+  const std::string path = dir / "f.bin";
+  std::string expected(9 * 4096, '\x22');
+  write_file(path, expected);
+  auto writer = dwipack::h5::DirectWriter::open(path);
+  ASSERT_NE(writer, nullptr) << "O_DIRECT refused on the test folder's file system";
+  void* memory = nullptr;
+  ASSERT_EQ(posix_memalign(&memory, 4096, 8 * 4096), 0);
+  std::unique_ptr<unsigned char, decltype(&std::free)> page_aligned(static_cast<unsigned char*>(memory),
+                                                                    &std::free);
+  std::mt19937 rng(11);
+  for (const size_t phase : {size_t{0}, size_t{12}, size_t{1001}, size_t{4092}}) {
+    for (const size_t size : {size_t{3 * 4096 + 5}, size_t{4096 - phase}, size_t{2 * 4096}}) {
+      SCOPED_TRACE("phase " + std::to_string(phase) + ", size " + std::to_string(size));
+      unsigned char* data = page_aligned.get() + phase;
+      for (size_t i = 0; i < size; ++i)
+        data[i] = static_cast<unsigned char>(rng());
+      const size_t offset = 4096 + phase; // same position within a page as `data`
+      writer->write(data, size, offset, "test range");
+      expected.replace(offset, size, reinterpret_cast<const char*>(data), size);
+    }
   }
   writer.reset();
   EXPECT_EQ(read_file(path), expected);

@@ -224,9 +224,10 @@ TEST_F(NiftiReference, PipelinedScratchIsTwoSlots) {
   const NiftiHeader big = read_nifti_header(fixtures().path("lay_big_frames.nii.gz"));
   ASSERT_GE(big.nb_frames(), 3);
   ReadScratch scratch;
+  scratch.threads = 2;
   scratch.pipeline_frames = 1;
   read_all(big, scratch);
-  EXPECT_EQ(scratch.frames.size(), 2 * big.voxels_per_frame() * big.bytes_per_voxel);
+  EXPECT_EQ(scratch.frames.size(), static_cast<size_t>(2 * big.voxels_per_frame() * big.bytes_per_voxel));
 }
 
 TEST_F(NiftiReference, RefusesWhatNibabelCannotRead) {

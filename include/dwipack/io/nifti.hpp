@@ -4,9 +4,10 @@
 // rewritten as 0; data read from a sibling x.nii when x.nii.gz is asked for) and is ~4x faster.
 #include "dwipack/process/affine.hpp"
 
+#include "dwipack/util/grow_buffer.hpp"
+
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,30 +47,10 @@ struct NiftiHeader {
 /// RGB, float128, ...), vox_offset inside the header, invalid intercept with a valid slope.
 NiftiHeader read_nifti_header(const std::string& path);
 
-/// Grow-only byte buffer whose new bytes are left uninitialised: no pass over fresh pages before
-/// the decoder writes them (std::vector would zero them first).
-class ByteBuffer {
-public:
-  /// At least n bytes; the content is unspecified after a growth.
-  unsigned char* get(int64_t n) {
-    if (n > size_) {
-      data_.reset();
-      data_.reset(new unsigned char[static_cast<size_t>(n)]);
-      size_ = n;
-    }
-    return data_.get();
-  }
-  int64_t size() const { return size_; }
-
-private:
-  std::unique_ptr<unsigned char[]> data_;
-  int64_t size_ = 0;
-};
-
 /// Buffers reused across files and subjects (fresh memory is slow to touch on these VMs).
 struct ReadScratch {
   std::vector<unsigned char> compressed; ///< input chunk
-  ByteBuffer frames;                     ///< decoded raw frames (one block, or the pipeline's slots)
+  GrowBuffer<unsigned char> frames;      ///< decoded raw frames (one block, or the pipeline's slots)
   /// Serial path: decode this many bytes of frames at a time (rounded down to whole frames, at
   /// least one). The transpose writes each voxel's features once per block, so a block holding the
   /// whole file (any DWI below 1 GiB of raw data) makes it one pass over the output instead of one
@@ -81,7 +62,7 @@ struct ReadScratch {
   /// (file reading and inflate only) into two slots of `pipeline_frames` frames while the calling
   /// thread converts the previous slot; both convert the last one (halves along x). Same output
   /// bytes as the serial path; raw memory 2 x pipeline_frames frames instead of the whole file.
-  int threads = 2;
+  int threads = 1; ///< 1: serial; the caller raises it where a core is spare (mpi::cores_per_worker)
   int64_t pipeline_frames = 16;
 };
 

@@ -3,6 +3,7 @@
 // joined along the last axis, then standardize it as configured.
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/pipeline/plan.hpp"
+#include "dwipack/util/grow_buffer.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -16,23 +17,21 @@ namespace dwipack::pipeline {
 class VolumeBuffers {
 public:
   /// A float array of at least n elements; its content is unspecified.
-  float* data(size_t n);
+  float* data(size_t n) { return data_.get(n); }
   std::vector<uint8_t>& mask() { return mask_; }
   std::vector<float>& mask_values() { return mask_values_; }
-  /// Decoding and standardization use scratch().threads threads (2 by default; 1: all serial).
+  /// Decoding and standardization use scratch().threads threads (1 by default: serial).
   io::ReadScratch& scratch() { return scratch_; }
   /// A float array of at least n elements for one small file (content unspecified).
-  float* part(size_t n);
-  size_t capacity_bytes() const { return capacity_ * sizeof(float); }
+  float* part(size_t n) { return part_.get(n); }
+  size_t capacity_bytes() const { return data_.size() * sizeof(float); }
 
 private:
-  std::unique_ptr<float[]> data_;
-  size_t capacity_ = 0;
+  GrowBuffer<float> data_;
   std::vector<uint8_t> mask_;
   std::vector<float> mask_values_;
   io::ReadScratch scratch_;
-  std::unique_ptr<float[]> part_;
-  size_t part_capacity_ = 0;
+  GrowBuffer<float> part_;
 };
 
 /// Read, join and standardize one group. Returns the (X, Y, Z, F) array, which lives in

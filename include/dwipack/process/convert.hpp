@@ -36,11 +36,20 @@ struct Scaling {
 /// for an unsupported datatype.
 Scaling nibabel_scaling(int nifti_datatype, double scl_slope, double scl_inter);
 
+/// A range of x, the first voxel axis: [begin, end); end < 0 means up to the last x.
+struct XRange {
+  int64_t begin = 0;
+  int64_t end = -1;
+};
+
 /// Convert `nb_frames` consecutive raw frames (each shape[0]*shape[1]*shape[2] voxels in NIfTI
 /// order: x fastest) into `out`, a C-order (X, Y, Z, f_total) array (last index fastest), at
 /// features [f_offset, f_offset + nb_frames): out[((x*Y + y)*Z + z)*f_total + f_offset + t] is
 /// voxel (x, y, z) of frame t. `byte_swapped` says the raw values need a byte swap.
 /// NaN and Inf are kept. Throws Error for an unsupported datatype.
+/// With `x_range`, only the voxels with x in [x_range.begin, x_range.end) are converted: that
+/// part of `out` (x is its slowest axis) is written exactly as by a whole call and nothing else is
+/// touched, so threads can share a block by splitting x.
 void convert_frames(const void* raw,
                     int nifti_datatype,
                     bool byte_swapped,
@@ -49,22 +58,8 @@ void convert_frames(const void* raw,
                     int64_t nb_frames,
                     float* out,
                     int64_t f_total,
-                    int64_t f_offset);
-
-/// convert_frames for the voxels with x in [x_begin, x_end) only: that part of `out` (x is its
-/// slowest axis) is written exactly as convert_frames writes it and nothing else is touched, so
-/// threads can share a block by splitting x.
-void convert_frames_x(const void* raw,
-                      int nifti_datatype,
-                      bool byte_swapped,
-                      const Scaling& scaling,
-                      const std::array<int64_t, 3>& shape,
-                      int64_t nb_frames,
-                      float* out,
-                      int64_t f_total,
-                      int64_t f_offset,
-                      int64_t x_begin,
-                      int64_t x_end);
+                    int64_t f_offset,
+                    XRange x_range = {});
 
 /// Bytes per voxel of a supported datatype, 0 if unsupported.
 int datatype_size(int nifti_datatype);
