@@ -1,4 +1,4 @@
-"""The Python baseline: what dwi_ml's HDF5Creator does for each subject (spec §6, §7.3), with the
+"""The Python baseline: what dwi_ml's HDF5Creator does for each subject (docs/format.md §4, §5.3), with the
 same nibabel / dipy / h5py calls, from Debian's packages, in one process. Used by the benchmarks
 to time dwi_ml's path side by side with dwipack on the same files.
 

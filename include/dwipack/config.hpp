@@ -1,5 +1,5 @@
 #pragma once
-// The JSON groups config (dwi_ml's format, spec §6, §8) and the subject lists, parsed into typed
+// The JSON groups config (dwi_ml's format, docs/format.md §4, §5) and the subject lists, parsed into typed
 // structs once and validated; every error names the file and the JSON location.
 #include <nlohmann/json.hpp>
 

@@ -72,7 +72,7 @@ StandardizeStats standardize(float* data,
   // The sums are accumulated in double, voxel after voxel and feature after feature, always in
   // this order (the output must not depend on the thread count): one running sum per statistic.
   // (dwi_ml sums in float32; double is closer to the exact value and stays within the 5e-4
-  // agreement the spec asks for.)
+  // agreement of docs/format.md §4.5.)
   // Pass 1: sums.
   std::vector<double> sum(n_stats, 0.0);
   int64_t count = 0;

@@ -331,7 +331,7 @@ std::string write_dataset(const DatasetSpec& spec) {
     write_subject(root + "/" + id, s, spec, spec.seed * 1000u + static_cast<uint32_t>(n));
   }
 
-  // The config mirrors dwi_ml's own test config (spec §10).
+  // The config mirrors dwi_ml's own test config (docs/format.md §1.3).
   std::string config = "{\n"
                        "  \"input\": {\n"
                        "    \"type\": \"volume\",\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed-era command line (../shared/seed/creating_hdf5.txt), unchanged, through the
+# The seed-era command line (docs/format.md §7.1), unchanged, through the
 # `create_hdf5_dataset` / `create_hdf5_dataset.py` entry points: 2021 layout checked through h5py
 # against what the 2021 reader requires and against nibabel/dipy doing the 2021 processing.
 source "$(dirname "$0")/lib.sh"

@@ -88,7 +88,7 @@ def check_list_attr(attrs, name, expected):
 
 
 def dwi_ml_reader_paths(f):
-    """The access paths of dwi_ml's MultiSubjectDataset.load_data (spec §9.1), step by step."""
+    """The access paths of dwi_ml's MultiSubjectDataset.load_data (docs/format.md §6.1), step by step."""
     # required file attributes; 'Not defined by user' becomes None
     for name in ("step_size", "compress"):
         value = f.attrs[name]
@@ -228,7 +228,7 @@ def main():
         expect(fcpl.get_link_creation_order() == 0, "root group tracks link creation order")
         expect(f.id.get_access_plist().get_libver_bounds()[0] == h5py.h5f.LIBVER_EARLIEST, "libver")
 
-        # --- root attributes (spec §3.1) ---
+        # --- root attributes (docs/format.md §3.1) ---
         expected_attrs = {"data_and_time", "chosen_subjs", "groups_config", "training_subjs",
                           "validation_subjs", "testing_subjs", "step_size", "nb_points", "compress"}
         expect(set(f.attrs.keys()) >= expected_attrs, f"root attrs {sorted(f.attrs.keys())}")

@@ -1,5 +1,5 @@
 """Check a file written by the seed-era command line (`create_hdf5_dataset`) through h5py: the
-2021 layout (spec §4), what the 2021 reader requires (spec §9.2), and the values against
+2021 layout (docs/format.md §7.2), what the 2021 reader requires (docs/format.md §6.2), and the values against
 nibabel/dipy doing what the 2021 script did (with the modern fixes dwipack applies: lengths of the
 kept streamlines, float32/int64 dtypes).
 

@@ -1,4 +1,4 @@
-"""What dwi_ml (HEAD, spec §6) computes for a volume group, written with nibabel and numpy only.
+"""What dwi_ml (HEAD, docs/format.md §4) computes for a volume group, written with nibabel and numpy only.
 
 This is the independent reference the end-to-end tests compare dwipack's output with: it follows
 dwi_ml's hdf5_creation.py / io.py / dwi.py logic (load_file_to4d, _process_one_volume_group,
@@ -73,7 +73,7 @@ def process_volume_group(group_cfg, subject_dir):
 
 def process_streamline_group(group_cfg, subject_dir, reference, step_size=None, nb_points=None,
                              compress=None, remove_invalid=False):
-    """dwi_ml's _process_one_streamline_group with dipy (spec §7.3). Returns a dict with the
+    """dwi_ml's _process_one_streamline_group with dipy (docs/format.md §5.3). Returns a dict with the
     stored arrays (data in voxel space, corner origin; offsets; lengths; euclidean_lengths;
     dps) and the space attributes of the first file."""
     from dipy.io.stateful_tractogram import StatefulTractogram

@@ -1,4 +1,4 @@
-"""dwi_ml's standardize_data (HEAD, spec §6.4) applied with numpy, as the reference for
+"""dwi_ml's standardize_data (HEAD, docs/format.md §4.4) applied with numpy, as the reference for
 dwipack's process::standardize. Reads a raw float32 C-order (X,Y,Z,F) array and an optional
 uint8 mask, writes the standardized float32 array.
 

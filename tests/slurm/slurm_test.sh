@@ -138,7 +138,7 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("", 0))
 print(*(x.getsockname()[1] for x in s))')
 
-# toolchain.md §4: CPUs=4 with config_overrides so that --ntasks=3 runs on a 2-core machine
+# docs/toolchain.md §7: CPUs=4 with config_overrides so that --ntasks=3 runs on a 2-core machine
 # (otherwise the job stays PENDING forever); NodeName=localhost with `slurmd -N localhost`.
 # cred_expire (default 120 s) is also how long a requeued job waits before it may start again;
 # the scheduler intervals (default 60 and 30 s) decide how soon after that it does.

@@ -69,7 +69,7 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want)
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i)
     worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
-  // The spec's agreement bound for standardized values (dwi_ml sums in float32, we in double).
+  // The agreement bound for standardized values (docs/format.md §4.5: dwi_ml sums in float32, we in double).
   EXPECT_LE(worst, 5e-4);
   // ...and in practice much closer: a difference this large would mean a formula error.
   EXPECT_LE(worst, 1e-4);

@@ -1,6 +1,6 @@
 #pragma once
 // Files, groups, datasets and attributes with the h5py-equivalent properties dwi_ml's readers
-// expect (spec §2, §12): superblock v0, no link/attribute creation-order tracking, no object
+// expect (docs/format.md §2): superblock v0, no link/attribute creation-order tracking, no object
 // timestamps, contiguous datasets without fill, variable-length UTF-8 string attributes, link and
 // attribute names in ASCII charset when they are ASCII (as h5py does).
 //

@@ -1,8 +1,8 @@
 #pragma once
-// Processing one streamline group of one subject, the way dwi_ml's HDF5Creator does it (spec
-// §7.3): for each file in order, load (with dipy's bounding-box check), keep the requested data
-// per streamline, resample or compress, optionally drop invalid streamlines, measure euclidean
-// lengths in RAS mm, convert to voxel space with corner origin, and append.
+// Processing one streamline group of one subject, the way dwi_ml's HDF5Creator does it
+// (docs/format.md §5.3): for each file in order, load (with dipy's bounding-box check), keep the
+// requested data per streamline, resample or compress, optionally drop invalid streamlines, measure
+// euclidean lengths in RAS mm, convert to voxel space with corner origin, and append.
 //
 // The same code runs twice: while planning, without a sink, only to count streamlines and
 // points (their sizes are known only after processing, and every dataset must be created

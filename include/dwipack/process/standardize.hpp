@@ -1,5 +1,5 @@
 #pragma once
-// Z-score standardization of volume features, dwi_ml's standardize_data (spec §6.4). Pure.
+// Z-score standardization of volume features, dwi_ml's standardize_data (docs/format.md §4.4). Pure.
 #include <cstdint>
 #include <vector>
 

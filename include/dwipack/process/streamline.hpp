@@ -1,5 +1,5 @@
 #pragma once
-// Streamline numerics of dipy / nibabel / scilpy as dwi_ml uses them (spec §7.4-§7.7). Pure: no
+// Streamline numerics of dipy / nibabel / scilpy as dwi_ml uses them (docs/format.md §5.4-§5.7). Pure: no
 // files, no HDF5, no MPI. Every function works on one streamline: `xyz` is n x 3 float32,
 // row-major (x0 y0 z0 x1 y1 z1 ...).
 #include "dwipack/process/affine.hpp"
@@ -49,7 +49,8 @@ struct VoxelBounds {
   bool valid(const std::array<int64_t, 3>& dimensions) const;
 };
 
-/// dipy's load_tractogram(bbox_valid_check=True) for one streamline in RAS mm, in place (§7.4 step 1):
+/// dipy's load_tractogram(bbox_valid_check=True) for one streamline in RAS mm, in place
+/// (docs/format.md §5.4 step 1):
 /// v = aff(ras2vox, p) + 0.5 (voxel corner space); if any coordinate of v is < 0 or > dimension,
 /// returns false (dipy refuses the whole file); otherwise p = aff(vox2ras, v) then
 /// p = fl32(double(p) - double(R)·[0.5, 0.5, 0.5]) (back to RAS mm, center origin), true.
@@ -99,12 +100,12 @@ bool convert_to_corner(const StreamlineSpace& space,
                        float& length_mm,
                        ConvertScratch& scratch);
 
-/// numpy's np.sum of a contiguous float32 array (spec §6.5): pairwise summation inside chunks of
+/// numpy's np.sum of a contiguous float32 array (docs/format.md §4.5): pairwise summation inside chunks of
 /// 8192 elements (the iterator buffer), chunk sums added in order to a float32 total from 0.
 float pairwise_sum32(const float* values, int64_t n);
 
-/// dipy.tracking.metrics.length in float32 (§7.5): segment lengths sqrt32(((0+dx²)+dy²)+dz²)
-/// summed with numpy's pairwise float32 summation. 0 for fewer than 2 points.
+/// dipy.tracking.metrics.length in float32 (docs/format.md §5.5): segment lengths
+/// sqrt32(((0+dx²)+dy²)+dz²) summed with numpy's pairwise float32 summation. 0 for fewer than 2 points.
 float euclidean_length(const float* xyz, int64_t n);
 
 /// dipy's Cython length in double (float32 differences promoted to double), for --step_size.
