@@ -404,7 +404,7 @@ def print_table(rep):
               f" (tolerance {c['tolerance']:g}, max abs diff {c['max_abs_diff']:.2g}, "
               f"{c['values_checked']:,} values)" if c["ok"] else "DIFFERENT: " + "; ".join(c["problems"][:5])))
 
-    p(f"\n{'target (issue 7)':42}{'measured':>11}{'per CPU s':>11}{'target':>13}  result")
+    p(f"\n{'target':42}{'measured':>11}{'per CPU s':>11}{'target':>13}  result")
     for t in rep["targets"]:
         def fmt(v):
             if v is None:
