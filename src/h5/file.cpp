@@ -95,7 +95,7 @@ File File::create_parallel(const std::string& path, MPI_Comm comm) {
   Handle fcpl(check_id(H5Pcreate(H5P_FILE_CREATE), "creating a file creation property list"));
   // h5py's defaults: no creation-order tracking, so readers iterate children in name order.
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id());
-  return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path);
+  return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path, true);
 }
 
 File File::open_parallel(const std::string& path, MPI_Comm comm) {
@@ -103,7 +103,7 @@ File File::open_parallel(const std::string& path, MPI_Comm comm) {
   check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
   check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id());
-  return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path);
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path, true);
 }
 
 bool File::enable_direct_writes() {
@@ -118,7 +118,11 @@ void File::flush() const {
 
 File File::open_read(const std::string& path) {
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path);
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path, false);
+}
+
+File::~File() {
+  if (parallel_) handle_.release(); // never a collective call here (see file.hpp)
 }
 
 void File::close() {
@@ -213,6 +217,11 @@ void write_rows(hid_t dataset,
     if (crc) crc->update(bytes + done * row_bytes, static_cast<size_t>(n * row_elems * elem_size));
     done += n;
   }
+}
+
+size_t page_phase(hid_t dataset) {
+  const haddr_t base = H5Dget_offset(dataset);
+  return base == HADDR_UNDEF ? 0 : static_cast<size_t>(base % 4096);
 }
 
 Crc32 read_crc(hid_t dataset, hid_t mem_type, const std::string& where) {

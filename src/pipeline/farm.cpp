@@ -3,6 +3,8 @@
 #include "dwipack/error.hpp"
 #include "dwipack/util/interrupt.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <new>
 
@@ -27,11 +29,13 @@ TaskResult run_one(size_t task, int rank, const std::function<std::string(size_t
     r.ok = true;
   } catch (const Error& e) {
     r.payload = e.what();
+    r.frames = e.frames();
   } catch (const std::bad_alloc&) {
     r.payload = "out of memory";
   } catch (const std::exception& e) {
     r.payload = std::string("unexpected error: ") + e.what();
   }
+  if (!r.ok && r.frames.empty()) r.frames = {r.payload};
   return r;
 }
 
@@ -73,6 +77,12 @@ FarmResults run_farm(const mpi::Comm& comm,
         r.ok = msg[8] != 0;
         r.rank = worker;
         r.payload = msg.substr(9);
+        if (!r.ok) { // the worker sent the error's frames
+          r.frames = nlohmann::json::parse(r.payload).get<std::vector<std::string>>();
+          r.payload = r.frames.front();
+          for (size_t i = 1; i < r.frames.size(); ++i)
+            r.payload += ": " + r.frames[i];
+        }
         if (!r.ok && stop_on_error) stopping = true;
         if (on_result) on_result(static_cast<size_t>(task), r);
         results[static_cast<size_t>(task)] = std::move(r);
@@ -99,7 +109,7 @@ FarmResults run_farm(const mpi::Comm& comm,
     int64_t task = 0;
     std::memcpy(&task, reply.data(), 8);
     TaskResult r = run_one(static_cast<size_t>(task), rank, run_task);
-    msg = encode_result(task, r.ok, r.payload);
+    msg = encode_result(task, r.ok, r.ok ? r.payload : nlohmann::json(r.frames).dump());
   }
   return {};
 }

@@ -1,6 +1,7 @@
 #include "dwipack/pipeline/plan.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/format/table.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/npy.hpp"
@@ -13,13 +14,6 @@
 #include <sys/stat.h>
 
 namespace dwipack::pipeline {
-
-int64_t SubjectPlan::output_bytes() const {
-  int64_t total = 0;
-  for (const auto& g : groups)
-    total += g.type == GroupType::volume ? g.volume.bytes() : g.streamlines.bytes();
-  return total;
-}
 
 // ---- planning one subject ----
 
@@ -202,10 +196,9 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
                                           const io::NiftiHeader* reference,
                                           StreamlineBuffers& buffers) {
   StreamlineGroupPlan p;
-  if (options.seed.enabled) {
-    p.storage_space = options.seed.space;
-    p.center_origin = true;
-  }
+  const format::Format& layout = format::format_of(options.kind);
+  if (layout.points_space_option) p.storage_space = options.seed.space;
+  p.center_origin = layout.points_center_origin;
   std::vector<std::string> files = resolve(subject_dir, gc.files, options, "files");
   if (files.empty()) throw Error("no input file left for this group (all were missing)");
   for (size_t i = 0; i < files.size(); ++i) {
@@ -372,16 +365,12 @@ SubjectPlan plan_subject(const std::string& subject_dir,
                          const std::string& subject_id,
                          const Config& modern_config,
                          const PlanOptions& options) {
-  const Config config =
-      options.seed.enabled
-          ? with_context(
-                "subject " + quoted(subject_id),
-                [&] { return seed_subject_config(modern_config, subject_dir, subject_id, options.seed); })
-          : modern_config;
+  const Config config = options.seed.enabled
+                            ? seed_subject_config(modern_config, subject_dir, subject_id, options.seed)
+                            : modern_config;
   SubjectPlan plan;
   plan.id = subject_id;
-  if (!io::is_directory(subject_dir))
-    throw Error("subject " + quoted(subject_id) + ": folder " + quoted(subject_dir) + " does not exist");
+  if (!io::is_directory(subject_dir)) throw Error("folder " + quoted(subject_dir) + " does not exist");
 
   io::NiftiHeader reference; // first volume group's first file
   std::string reference_group;
@@ -391,7 +380,7 @@ SubjectPlan plan_subject(const std::string& subject_dir,
   for (GroupType pass : {GroupType::volume, GroupType::streamlines}) {
     for (const auto& gc : config.groups) {
       if (gc.type != pass) continue;
-      with_context("subject " + quoted(subject_id) + ": group " + quoted(gc.name), [&] {
+      with_context("group " + quoted(gc.name), [&] {
         GroupPlan g;
         g.name = gc.name;
         g.type = gc.type;
@@ -406,7 +395,7 @@ SubjectPlan plan_subject(const std::string& subject_dir,
         }
         io::NiftiHeader first;
         g.volume = plan_volume_group(subject_dir, gc, options, plan.inputs, first);
-        g.volume.rules_2021 = options.seed.enabled;
+        g.volume.rules = format::format_of(options.kind).volume_rules;
         if (options.seed.enabled) last_volume_first_file = first; // the 2021 reference for a .tck
         if (reference_group.empty()) {
           reference = first;

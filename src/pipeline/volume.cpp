@@ -24,7 +24,7 @@ const uint8_t* load_mask(const VolumeGroupPlan& plan, VolumeBuffers& buffers) {
     io::NiftiHeader h = io::read_nifti_header(path);
     io::read_nifti_into(h, values.data(), 1, 0, buffers.scratch());
     // dwi_ml: mask > 0; the 2021 code: any non-zero value (astype(bool))
-    if (plan.rules_2021)
+    if (plan.rules.mask_nonzero)
       for (size_t v = 0; v < n; ++v)
         mask[v] |= values[v] != 0.0f ? 1 : 0;
     else
@@ -46,7 +46,7 @@ const float* load_volume_group(const VolumeGroupPlan& plan,
   if (plan.standardization != Standardization::none) mask = load_mask(plan, buffers);
 
   const int threads = buffers.scratch().threads;
-  const auto rule = plan.rules_2021 ? process::StdRule::zero_to_one : process::StdRule::clamp_1e6;
+  const auto rule = plan.rules.zero_std_to_one ? process::StdRule::zero_to_one : process::StdRule::clamp_1e6;
   int64_t f_offset = 0;
   for (size_t i = 0; i < plan.files.size(); ++i) {
     const std::string& path = plan.files[i];

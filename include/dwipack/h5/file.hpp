@@ -21,8 +21,18 @@
 
 namespace dwipack::h5 {
 
+/// An open HDF5 file. A parallel file must be closed explicitly with close(), by every rank:
+/// H5Fclose is collective, so the destructor of a parallel file never closes it (it lets go of
+/// the id, and logs nothing: on that path the job is being aborted). A rank that unwinds after an
+/// error therefore cannot hang in a collective close the other ranks never reach.
 class File {
 public:
+  File(File&&) noexcept = default;
+  File& operator=(File&&) noexcept = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
   /// Collective over comm. Create (truncate) `path` for parallel writing through MPI-IO.
   static File create_parallel(const std::string& path, MPI_Comm comm);
   /// Collective over comm. Open an existing file for parallel writing (--resume).
@@ -31,6 +41,8 @@ public:
   static File open_read(const std::string& path);
 
   hid_t id() const { return handle_.id(); }
+  /// Opened with the MPI-IO driver: closing it (file, groups, datasets) is collective.
+  bool parallel() const { return parallel_; }
   const std::string& path() const { return path_; }
   /// Independent. Write the rows of contiguous datasets with O_DIRECT from now on (the default, see
   /// DirectWriter); false (and nothing changes) if the file system refuses it.
@@ -40,13 +52,15 @@ public:
   /// Collective. Write every cached metadata block to the file (the layout is then on disk
   /// before any data: an interrupted file can be reopened by --resume).
   void flush() const;
-  /// Collective. Close and throw if HDF5 fails (unflushed data).
+  /// Collective for a parallel file. Close and throw if HDF5 fails (unflushed data).
   void close();
 
 private:
-  File(Handle h, std::string path) : handle_(std::move(h)), path_(std::move(path)) {}
+  File(Handle h, std::string path, bool parallel)
+      : handle_(std::move(h)), path_(std::move(path)), parallel_(parallel) {}
   Handle handle_;
   std::string path_;
+  bool parallel_ = false;
   std::unique_ptr<DirectWriter> direct_;
 };
 
@@ -65,6 +79,11 @@ Handle create_dataset(hid_t parent,
 /// offset, bytes}. Nullopt otherwise. Throws Error if the rows are out of range.
 std::optional<std::pair<uint64_t, uint64_t>>
 direct_range(hid_t dataset, hid_t mem_type, uint64_t row0, uint64_t nrows, const std::string& where);
+
+/// The byte position of a contiguous dataset's start within a 4 KiB page of the file (0 when it
+/// has no fixed place yet). Data at the same position within a page of memory reaches the disk
+/// through the DirectWriter without a copy.
+size_t page_phase(hid_t dataset);
 
 /// Independent. Write rows [row0, row0 + nrows) along the first axis of a dataset from a
 /// C-order buffer of `mem_type` values. Large writes are split into pieces below 1 GiB (MPI-IO

@@ -52,6 +52,9 @@ public:
   bool valid() const noexcept { return id_ >= 0; }
   /// Close now; throws Error naming `what` if HDF5 reports a failure.
   void close(const std::string& what);
+  /// Stop owning the id without closing it (objects of a parallel file that must not be closed
+  /// outside a collective call). Returns the id.
+  hid_t release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
 
 private:
   void reset() noexcept;

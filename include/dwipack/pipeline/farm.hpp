@@ -15,8 +15,9 @@ namespace dwipack::pipeline {
 
 struct TaskResult {
   bool ok = false;
-  int rank = 0;        ///< the rank that ran the task
-  std::string payload; ///< the task's result, or the error message when !ok
+  int rank = 0;                    ///< the rank that ran the task
+  std::string payload;             ///< the task's result, or the error message when !ok
+  std::vector<std::string> frames; ///< when !ok: the error's frames, outermost first (Error::frames)
 };
 
 /// What rank 0 knows when the farm ends: one entry per task, empty for tasks never run (after

@@ -8,6 +8,7 @@
 // points (their sizes are known only after processing, and every dataset must be created
 // collectively before any data is written); then while writing, with a sink that receives the
 // points in blocks, so a rank never holds a whole tractogram.
+#include "dwipack/format/content.hpp"
 #include "dwipack/io/tractogram.hpp"
 #include "dwipack/process/streamline.hpp"
 #include "dwipack/util/crc32.hpp"
@@ -20,15 +21,8 @@
 
 namespace dwipack::pipeline {
 
-struct StreamlineGroupPlan; // plan.hpp
-
-/// The command line's streamline options (mutually exclusive resampling / compression).
-struct StreamlineOptions {
-  std::optional<double> step_size_mm; ///< --step_size (0 is written but means "no resampling")
-  std::optional<int64_t> nb_points;   ///< --nb_points
-  std::optional<double> compress_mm;  ///< --compress [tolerance]
-  bool remove_invalid = false;        ///< --remove_invalid
-};
+using format::StreamlineGroupPlan;
+using format::StreamlineOptions;
 
 /// Receives a group's processed data, in order.
 class StreamlineSink {

@@ -10,6 +10,18 @@ enum class Level { debug = 10, info = 20, warning = 30, error = 40 };
 
 void set_level(Level level);
 Level level();
+
+/// Sets the level for its lifetime and restores the previous one, on every path out.
+class LevelLatch {
+public:
+  explicit LevelLatch(Level level) : previous_(log::level()) { set_level(level); }
+  ~LevelLatch() { set_level(previous_); }
+  LevelLatch(const LevelLatch&) = delete;
+  LevelLatch& operator=(const LevelLatch&) = delete;
+
+private:
+  Level previous_;
+};
 /// Parse "DEBUG", "INFO", "WARNING", "ERROR" (any case); throws Error otherwise.
 Level parse_level(const std::string& name);
 /// Set the rank shown in the prefix (-1 hides it; set when the job has a single rank).

@@ -1,0 +1,100 @@
+#pragma once
+// The steps `dwipack create` is made of (private to src/pipeline/): create.cpp runs them as
+// named phases; each step lives in the file of its concern.
+//   create_setup.cpp    phase 1: paths, config, lists (rank 0)
+//   create_resume.cpp   digests, and whether a partial file can be continued (rank 0)
+//   create_report.cpp   dry-run listing, progress glue, failures, the outcome, provenance
+//   write_subject.cpp   the write task of one subject (any rank), --save_intermediate
+#include "dwipack/format/layout.hpp"
+#include "dwipack/pipeline/create.hpp"
+#include "dwipack/pipeline/messages.hpp"
+#include "dwipack/pipeline/plan.hpp"
+#include "dwipack/pipeline/progress.hpp"
+#include "dwipack/pipeline/volume.hpp"
+
+#include "dwipack/util/log.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dwipack::pipeline {
+
+// ---- small shared helpers ----
+std::string parent_dir(const std::string& path);
+double seconds_since(std::chrono::steady_clock::time_point t0);
+/// "subject 'id'": the outer frame of every per-subject message.
+std::string subject_context(const std::string& id);
+
+/// Rank 0: print the failed tasks' messages (at most `limit`); returns how many failed.
+template <class Result>
+size_t
+report_failures(const TaskReports<Result>& reports, const std::vector<std::string>& names, size_t limit) {
+  size_t failed = 0;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    if (!reports[i] || reports[i]->ok()) continue;
+    if (failed < limit)
+      log::error("[rank " + std::to_string(reports[i]->rank) + "] " +
+                 reports[i]->message(subject_context(names[i])));
+    ++failed;
+  }
+  if (failed > limit) log::error("... and " + std::to_string(failed - limit) + " more failed subject(s)");
+  return failed;
+}
+
+// ---- phase 1: set up (rank 0) ----
+/// Check the paths, read the config and the lists. Throws Error (nothing written).
+Setup prepare(const CreateOptions& options);
+/// Every rank: the typed config from the setup's canonical JSON (rank 0 parsed it already, so
+/// the others stay quiet).
+Config config_of(const Setup& setup, bool coordinator);
+
+// ---- digests and resume (rank 0) ----
+/// What fixes the file's layout: the plan without its time and input provenance.
+std::string layout_digest(const Plan& plan);
+/// What fixes one subject's data: its plan (input sizes and mtimes included) and the options.
+std::string subject_digest(const SubjectPlan& subject, const StreamlineOptions& options);
+/// --resume: the journal's entries if the partial file can be continued (else .resuming is false).
+ResumeEntries resume_entries(const std::string& partial, const Plan& plan);
+
+// ---- reporting (rank 0) ----
+/// The plan from the planning tasks' reports. Failed subjects stop the job (all their errors
+/// printed), or with --on_error skip are left out and listed. Throws Error.
+Plan assemble_plan(const TaskReports<SubjectPlan>& planned, const Setup& setup, const CreateOptions& options);
+/// --dry-run: what would be written, and the memory a task needs.
+void print_plan(const Plan& plan, const std::string& out);
+/// The progress reporter, with the subjects skipped while planning already counted.
+std::unique_ptr<Progress>
+start_progress(const Plan& plan, int ranks, const std::string& output, const std::string& json_log);
+/// After the write tasks: ok or not, and the subjects --on_error skip dropped.
+Outcome
+decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, bool interrupted, bool skip);
+/// The provenance root attributes of the written subjects.
+format::Provenance provenance_of(const Plan& plan, const Outcome& outcome, const Setup& setup, int ranks);
+
+// ---- phase 4: the write task (any rank) ----
+/// What a worker keeps across its subjects.
+struct WorkerState {
+  VolumeBuffers volumes;
+  StreamlineBuffers streamlines;
+  int cores = 1; ///< cores this worker may use (helper threads only when >= 2)
+};
+/// One subject's groups, read, processed and written into the layout (or, with --resume, read
+/// back and kept when its journal entry still holds).
+SubjectWritten write_subject(const CreateOptions& options,
+                             const std::string& final_path,
+                             const Plan& plan,
+                             size_t subject,
+                             const ResumeEntries& resume,
+                             format::Layout& layout,
+                             WorkerState& worker);
+
+/// Collective. --save_intermediate: every subject's groups read back from the completed file by
+/// `extract`, spread over the workers. Returns the exit code.
+int save_intermediate(const mpi::Comm& comm,
+                      const Plan& plan,
+                      const std::string& file,
+                      const std::string& dir);
+
+} // namespace dwipack::pipeline
