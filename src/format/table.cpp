@@ -127,7 +127,7 @@ std::vector<AttributeRule<RootContent>> root_rules(Kind kind) {
                        return option_value(r.plan.streamline_options.compress_mm, Type::f64);
                      }});
   }
-  // Provenance (docs/format.md §2.2): both layouts.
+  // Provenance (docs/format.md §3.1): both layouts.
   rules.push_back({"dwipack_version",
                    [](const RootContent& r) -> Maybe { return AttrValue::text(r.provenance.version); }});
   rules.push_back({"dwipack_git_commit",
@@ -173,7 +173,7 @@ GroupRules streamline_rules(Kind kind) {
   const bool y2021 = kind == Kind::dwi_ml_2021;
   GroupRules t{GroupType::streamlines, {}, {}, {}};
   t.attributes.push_back({"type", [](const GroupPlan&) -> Maybe { return AttrValue::text("streamlines"); }});
-  // The space attributes dipy rebuilds a StatefulTractogram from (docs/format.md §4).
+  // The space attributes dipy rebuilds a StatefulTractogram from (docs/format.md §3.4; values: §5.1).
   if (y2021) { // dipy's Space enum as str(); no origin attribute: the 2021 reader assumes center
     t.attributes.push_back({"space", [](const GroupPlan& g) -> Maybe {
                               const std::string& sp = g.streamlines.storage_space;
@@ -202,19 +202,23 @@ GroupRules streamline_rules(Kind kind) {
                             return AttrValue::text(g.streamlines.voxel_order);
                           }});
   if (!y2021) {
-    t.attributes.push_back({"connectivity_matrix_type", [](const GroupPlan& g) -> Maybe {
+    t.attributes.push_back({"connectivity_matrix_type",
+                            [](const GroupPlan& g) -> Maybe {
                               const auto& s = g.streamlines;
                               if (s.connectivity_matrix.empty()) return std::nullopt;
                               return AttrValue::text(s.connectivity_labels.empty() ? "from_blocs"
                                                                                    : "from_labels");
-                            }});
-    t.attributes.push_back({"connectivity_nb_blocs", [](const GroupPlan& g) -> Maybe {
+                            },
+                            false});
+    t.attributes.push_back({"connectivity_nb_blocs",
+                            [](const GroupPlan& g) -> Maybe {
                               const auto& s = g.streamlines;
                               if (s.connectivity_matrix.empty() || !s.connectivity_labels.empty())
                                 return std::nullopt;
                               return AttrValue::numbers_of(Type::i64, {3},
                                                            as_doubles(s.connectivity_nb_blocs));
-                            }});
+                            },
+                            false});
   }
 
   t.datasets.push_back({Role::data, Type::f32, one("data", [](const GroupPlan& g) {
@@ -230,26 +234,32 @@ GroupRules streamline_rules(Kind kind) {
 
   // Always present, possibly empty (dwi_ml's reader looks it up).
   t.subgroups.push_back("data_per_streamline");
-  t.datasets.push_back({Role::dps, Type::f32, [](const GroupPlan& g) {
+  t.datasets.push_back({Role::dps, Type::f32,
+                        [](const GroupPlan& g) {
                           std::vector<std::pair<std::string, Dims>> out;
                           for (const auto& key : g.streamlines.dps)
                             out.push_back({"data_per_streamline/" + key.name,
                                            {n_streamlines(g), static_cast<uint64_t>(key.columns)}});
                           return out;
-                        }});
-  t.datasets.push_back({Role::connectivity_matrix, Type::bool_enum, [](const GroupPlan& g) {
+                        },
+                        false});
+  t.datasets.push_back({Role::connectivity_matrix, Type::bool_enum,
+                        [](const GroupPlan& g) {
                           std::vector<std::pair<std::string, Dims>> out;
                           if (!g.streamlines.connectivity_matrix.empty())
                             out.push_back({"connectivity_matrix", g.streamlines.connectivity_shape});
                           return out;
-                        }});
-  t.datasets.push_back({Role::connectivity_label_volume, Type::u16, [](const GroupPlan& g) {
+                        },
+                        false});
+  t.datasets.push_back({Role::connectivity_label_volume, Type::u16,
+                        [](const GroupPlan& g) {
                           std::vector<std::pair<std::string, Dims>> out;
                           const auto& s = g.streamlines;
                           if (!s.connectivity_matrix.empty() && !s.connectivity_labels.empty())
                             out.push_back({"connectivity_label_volume", dims3(s.labels_shape)});
                           return out;
-                        }});
+                        },
+                        false});
   return t;
 }
 
@@ -273,6 +283,24 @@ const Format& format_of(Kind kind) {
   static const Format current = make_format(Kind::dwi_ml);
   static const Format y2021 = make_format(Kind::dwi_ml_2021);
   return kind == Kind::dwi_ml_2021 ? y2021 : current;
+}
+
+std::vector<std::string> required_attributes(const Format& format, GroupType type) {
+  std::vector<std::string> out;
+  for (const auto& rule : format.group(type).attributes)
+    if (rule.required) out.push_back(rule.name);
+  return out;
+}
+
+std::vector<std::string> required_datasets(const Format& format, GroupType type) {
+  std::vector<std::string> out;
+  GroupPlan empty;
+  empty.type = type;
+  for (const auto& rule : format.group(type).datasets)
+    if (rule.required)
+      for (const auto& [name, dims] : rule.instances(empty))
+        out.push_back(name);
+  return out;
 }
 
 std::optional<GroupType> group_type_named(const std::string& type_attribute) {

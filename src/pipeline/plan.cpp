@@ -151,7 +151,7 @@ SpaceAttributes space_of(const io::TractogramHeader& h) {
   return {"file " + quoted(h.path), h.vox_to_ras, h.dimensions, h.voxel_sizes, h.voxel_order};
 }
 
-/// dipy's is_header_compatible (spec §6.3): affine within 1e-3, same dimensions, voxel sizes
+/// dipy's is_header_compatible (docs/format.md §4.3): affine within 1e-3, same dimensions, voxel sizes
 /// within 1e-3, same voxel order. `ref_what` says what the reference is, for the message.
 void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, const SpaceAttributes& h) {
   const std::string against = " of " + ref_what + " (" + ref.source + ")";

@@ -222,127 +222,174 @@ private:
   int64_t n_streamlines_ = 0;
 };
 
+/// What is done to each streamline of a group, from the options (dwi_ml tests them for
+/// truthiness: --step_size 0 means no resampling).
+struct Treatment {
+  Treatment(const StreamlineGroupPlan& plan, const StreamlineOptions& options, bool counting_only)
+      : counting(counting_only), by_step(options.step_size_mm && *options.step_size_mm != 0),
+        by_count(options.nb_points && *options.nb_points != 0),
+        by_compression(options.compress_mm && *options.compress_mm != 0),
+        remove_invalid(options.remove_invalid),
+        // Without resampling, compression or removal, into the vox/corner space: one fused pass.
+        fused(!counting_only && !by_step && !by_count && !by_compression && !remove_invalid &&
+              !plan.center_origin),
+        // A counting pass with nothing to resample needs only dipy's bounding-box verdict.
+        verdict_only(counting_only && !by_step && !by_count && !by_compression && !remove_invalid) {}
+  bool counting, by_step, by_count, by_compression, remove_invalid, fused, verdict_only;
+};
+
+/// Processes the streamlines of one file of a group into the accumulator.
+class FileProcessor {
+public:
+  FileProcessor(const StreamlineGroupPlan& plan,
+                const StreamlineOptions& options,
+                const Treatment& treatment,
+                const TractogramFilePlan& file,
+                const io::TractogramHeader& header,
+                StreamlineBuffers& buffers,
+                GroupAccumulator& acc)
+      : plan_(plan), options_(options), t_(treatment), file_(file),
+        space_(process::make_space(file.vox2ras, file.dimensions)), columns_(dps_columns(header, plan.dps)),
+        buffers_(buffers), acc_(acc) {}
+
+  void operator()(int64_t index, const float* xyz, int64_t n, const float* dps) {
+    // dipy's load_tractogram refuses a file with any point outside the volume's box; most
+    // streamlines are far from the border: a cheap conservative test settles them.
+    if (t_.verdict_only && process::surely_in_bounding_box(space_, xyz, n)) {
+      acc_.add(nullptr, n, 0.0f);
+      return;
+    }
+    if (t_.fused) {
+      fused(index, xyz, n, dps);
+      return;
+    }
+    auto& work = buffers_.work;
+    work.assign(xyz, xyz + 3 * n);
+    if (t_.verdict_only ? !process::in_bounding_box(space_, work.data(), n)
+                        : !process::load_round_trip(space_, work.data(), n))
+      throw outside_box(index);
+    if (t_.verdict_only) {
+      acc_.add(nullptr, n, 0.0f);
+      return;
+    }
+    general(index, work.data(), n, dps);
+  }
+
+private:
+  std::string where(int64_t index) const {
+    return "file " + quoted(file_.path) + ": streamline " + std::to_string(index);
+  }
+
+  Error outside_box(int64_t index) const {
+    return Error(where(index) + " has points outside the bounding box of its space (dimensions " +
+                 std::to_string(file_.dimensions[0]) + "x" + std::to_string(file_.dimensions[1]) + "x" +
+                 std::to_string(file_.dimensions[2]) + "); dipy refuses to load such a file");
+  }
+
+  void add_dps(const float* dps) {
+    for (size_t k = 0; k < columns_.size(); ++k)
+      acc_.add_dps(k, dps + columns_[k].first, columns_[k].second);
+  }
+
+  /// The common case in one pass, straight into the block the writer thread will take.
+  void fused(int64_t index, const float* xyz, int64_t n, const float* dps) {
+    auto& out = buffers_.resampled;
+    float* dest = acc_.room(n);
+    if (!dest) {
+      out.resize(static_cast<size_t>(3 * n));
+      dest = out.data();
+    }
+    float length_mm = 0.0f;
+    if (!process::convert_to_corner(space_, xyz, n, dest, length_mm, buffers_.convert))
+      throw outside_box(index);
+    if (dest == out.data())
+      acc_.add(dest, n, length_mm);
+    else
+      acc_.commit(n, length_mm);
+    add_dps(dps);
+  }
+
+  /// Resampling, compression, --remove_invalid, or the 2021 storage: step by step. `work` holds
+  /// the streamline after dipy's load round trip (RAS mm).
+  void general(int64_t index, float* work, int64_t n, const float* dps) {
+    constexpr double max_segment_mm = 10.0; // dipy compress_streamlines' default, used by scilpy
+    auto& out = buffers_.resampled;
+    float* pts = work;
+    int64_t m = n;
+    if (t_.by_step) {
+      m = process::step_size_point_count(work, n, *options_.step_size_mm);
+      if (m == 0)
+        throw Error(where(index) + " cannot be resampled with --step_size: it has " + std::to_string(n) +
+                    " point(s) and length " + std::to_string(process::length_double(work, n)) + " mm");
+    } else if (t_.by_count) {
+      m = *options_.nb_points;
+      if (n < 2)
+        throw Error(where(index) + " cannot be resampled with --nb_points: it has " + std::to_string(n) +
+                    " point(s)");
+    }
+    // While counting, the new points matter only if --remove_invalid must test them.
+    if ((t_.by_step || t_.by_count) && t_.counting && !t_.remove_invalid) {
+      acc_.add(nullptr, m, 0.0f);
+      return;
+    }
+    if (t_.by_step || t_.by_count) {
+      out.resize(static_cast<size_t>(3 * m));
+      process::set_number_of_points(work, n, out.data(), m);
+      pts = out.data();
+    } else if (t_.by_compression) {
+      m = process::compress_streamline(work, n, *options_.compress_mm, max_segment_mm, buffers_.kept);
+      out.resize(static_cast<size_t>(3 * m));
+      for (int64_t i = 0; i < m; ++i)
+        std::memcpy(out.data() + 3 * i, work + 3 * buffers_.kept[static_cast<size_t>(i)], 12);
+      pts = out.data();
+    }
+    if (t_.remove_invalid && !process::remove_invalid_round_trip(space_, pts, m)) return;
+    if (t_.counting) {
+      acc_.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
+      return;
+    }
+    const float length_mm = process::euclidean_length(pts, m);
+    store(pts, m);
+    acc_.add(pts, m, length_mm);
+    add_dps(dps);
+  }
+
+  /// RAS mm (center) -> the stored space: vox/corner, or the 2021 --space with center origin.
+  void store(float* pts, int64_t m) const {
+    if (!plan_.center_origin) {
+      process::to_voxel_corner(space_, pts, m);
+    } else if (plan_.storage_space != "rasmm") {
+      process::apply_affine32(space_.ras2vox, pts, m);
+      if (plan_.storage_space == "voxmm")
+        for (int64_t i = 0; i < m; ++i)
+          for (size_t d = 0; d < 3; ++d)
+            pts[3 * i + static_cast<int64_t>(d)] *= plan_.voxel_sizes[d];
+    }
+  }
+
+  const StreamlineGroupPlan& plan_;
+  const StreamlineOptions& options_;
+  const Treatment& t_;
+  const TractogramFilePlan& file_;
+  const process::StreamlineSpace space_;
+  const std::vector<std::pair<int, int>> columns_;
+  StreamlineBuffers& buffers_;
+  GroupAccumulator& acc_;
+};
+
 /// Read and process every file of the group into `acc`. `counting`: only counts are needed.
 StreamlineCounts run_files(const StreamlineGroupPlan& plan,
                            const StreamlineOptions& options,
                            StreamlineBuffers& buffers,
                            GroupAccumulator& acc,
                            bool counting) {
-  const bool keep_points = !counting;
-  // dwi_ml tests the options for truthiness: --step_size 0 means no resampling.
-  const bool by_step = options.step_size_mm && *options.step_size_mm != 0;
-  const bool by_count = options.nb_points && *options.nb_points != 0;
-  const bool by_compression = options.compress_mm && *options.compress_mm != 0;
-  constexpr double max_segment_mm = 10.0; // dipy compress_streamlines' default, used by scilpy
-  // Without resampling, compression or removal, into HEAD's vox/corner space: convert_to_corner.
-  const bool fused = keep_points && !by_step && !by_count && !by_compression && !options.remove_invalid &&
-                     !plan.center_origin;
-
-  // RAS mm (center) -> the stored space: HEAD's vox/corner, or the 2021 --space with center origin.
-  const auto store = [&](const process::StreamlineSpace& space, float* pts, int64_t m) {
-    if (!plan.center_origin) {
-      process::to_voxel_corner(space, pts, m);
-    } else if (plan.storage_space != "rasmm") {
-      process::apply_affine32(space.ras2vox, pts, m);
-      if (plan.storage_space == "voxmm")
-        for (int64_t i = 0; i < m; ++i)
-          for (size_t d = 0; d < 3; ++d)
-            pts[3 * i + static_cast<int64_t>(d)] *= plan.voxel_sizes[d];
-    }
-  };
+  const Treatment treatment(plan, options, counting);
   for (const auto& file : plan.files) {
     interrupt::check_interrupted();
     const io::TractogramHeader header = io::read_tractogram_header(file.path);
-    const process::StreamlineSpace space = process::make_space(file.vox2ras, file.dimensions);
-    const auto columns = dps_columns(header, plan.dps);
-    auto& work = buffers.work;
-    auto& out = buffers.resampled;
-
+    FileProcessor process(plan, options, treatment, file, header, buffers, acc);
     const io::StreamlineVisitor visit = [&](int64_t index, const float* xyz, int64_t n, const float* dps) {
-      const auto where = [&] {
-        return "file " + quoted(file.path) + ": streamline " + std::to_string(index);
-      };
-      // dipy's load_tractogram refuses a file with any point outside the volume's box. A
-      // counting pass with nothing to resample needs only that verdict, not the points, and
-      // most streamlines are far from the border: a cheap conservative test settles them.
-      const bool verdict_only =
-          counting && !by_step && !by_count && !by_compression && !options.remove_invalid;
-      if (verdict_only && process::surely_in_bounding_box(space, xyz, n)) {
-        acc.add(nullptr, n, 0.0f);
-        return;
-      }
-      const auto outside_box = [&] {
-        return Error(where() + " has points outside the bounding box of its space (dimensions " +
-                     std::to_string(file.dimensions[0]) + "x" + std::to_string(file.dimensions[1]) + "x" +
-                     std::to_string(file.dimensions[2]) + "); dipy refuses to load such a file");
-      };
-      if (fused) {
-        // The common case in one pass, straight into the block the writer thread will take.
-        float* dest = acc.room(n);
-        if (!dest) {
-          out.resize(static_cast<size_t>(3 * n));
-          dest = out.data();
-        }
-        float length_mm = 0.0f;
-        if (!process::convert_to_corner(space, xyz, n, dest, length_mm, buffers.convert)) throw outside_box();
-        if (dest == out.data())
-          acc.add(dest, n, length_mm);
-        else
-          acc.commit(n, length_mm);
-        for (size_t k = 0; k < columns.size(); ++k)
-          acc.add_dps(k, dps + columns[k].first, columns[k].second);
-        return;
-      }
-      work.assign(xyz, xyz + 3 * n);
-      if (verdict_only ? !process::in_bounding_box(space, work.data(), n)
-                       : !process::load_round_trip(space, work.data(), n))
-        throw outside_box();
-
-      if (verdict_only) {
-        acc.add(nullptr, n, 0.0f);
-        return;
-      }
-      float* pts = work.data();
-      int64_t m = n;
-      if (by_step) {
-        m = process::step_size_point_count(work.data(), n, *options.step_size_mm);
-        if (m == 0)
-          throw Error(where() + " cannot be resampled with --step_size: it has " + std::to_string(n) +
-                      " point(s) and length " + std::to_string(process::length_double(work.data(), n)) +
-                      " mm");
-      } else if (by_count) {
-        m = *options.nb_points;
-        if (n < 2)
-          throw Error(where() + " cannot be resampled with --nb_points: it has " + std::to_string(n) +
-                      " point(s)");
-      }
-      // While counting, the new points matter only if --remove_invalid must test them.
-      const bool need_points = keep_points || options.remove_invalid;
-      if ((by_step || by_count) && !need_points) {
-        acc.add(nullptr, m, 0.0f);
-        return;
-      }
-      if (by_step || by_count) {
-        out.resize(static_cast<size_t>(3 * m));
-        process::set_number_of_points(work.data(), n, out.data(), m);
-        pts = out.data();
-      } else if (by_compression) {
-        m = process::compress_streamline(work.data(), n, *options.compress_mm, max_segment_mm, buffers.kept);
-        out.resize(static_cast<size_t>(3 * m));
-        for (int64_t i = 0; i < m; ++i)
-          std::memcpy(out.data() + 3 * i, work.data() + 3 * buffers.kept[static_cast<size_t>(i)], 12);
-        pts = out.data();
-      }
-      if (options.remove_invalid && !process::remove_invalid_round_trip(space, pts, m)) return;
-      if (counting) {
-        acc.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
-        return;
-      }
-      const float length_mm = process::euclidean_length(pts, m);
-      store(space, pts, m);
-      acc.add(pts, m, length_mm);
-      for (size_t k = 0; k < columns.size(); ++k)
-        acc.add_dps(k, dps + columns[k].first, columns[k].second);
+      process(index, xyz, n, dps);
     };
     // Writing, with a core to spare: parse on a second thread. Counting (planning, on every rank
     // at once): one thread.

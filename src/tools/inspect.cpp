@@ -1,6 +1,7 @@
 #include "dwipack/tools/inspect.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/format/table.hpp"
 #include "dwipack/h5/read.hpp"
 
 #include <array>
@@ -17,11 +18,6 @@ using nlohmann::json;
 /// The three split attributes in dwi_ml's order, with the names the JSON document uses.
 constexpr std::array<std::pair<const char*, const char*>, 3> split_attrs{
     {{"training", "training_subjs"}, {"validation", "validation_subjs"}, {"testing", "testing_subjs"}}};
-
-const std::array<const char*, 4> volume_attrs{"affine", "nb_features", "type", "voxres"};
-const std::array<const char*, 7> streamline_attrs{"affine",      "dimensions",  "origin", "space",
-                                                  "voxel_order", "voxel_sizes", "type"};
-const std::array<const char*, 4> streamline_datasets{"data", "offsets", "lengths", "euclidean_lengths"};
 
 json shape_json(const std::vector<uint64_t>& shape, bool null_space) {
   if (null_space) return nullptr;
@@ -99,7 +95,8 @@ json dim0(const json& datasets, const std::string& name) {
   return shape.is_array() && !shape.empty() ? shape[0] : json(nullptr);
 }
 
-json group_json(hid_t subject,
+json group_json(const format::Format& format,
+                hid_t subject,
                 const std::string& name,
                 const std::string& where,
                 std::vector<std::string>& problems) {
@@ -111,7 +108,7 @@ json group_json(hid_t subject,
   const json& attrs = out["attributes"];
   out["type"] = text_attr(attrs, "type");
   const auto need = [&](const auto& names, const json& have, const char* kind) {
-    for (const char* n : names)
+    for (const auto& n : names)
       if (!have.contains(n)) problems.push_back(quoted(where) + ": missing " + kind + " " + quoted(n));
   };
   if (!attrs.contains("type")) {
@@ -119,8 +116,8 @@ json group_json(hid_t subject,
   } else if (out["type"].is_null()) {
     problems.push_back(quoted(where) + ": attribute 'type' is not a string");
   } else if (out["type"] == "volume") {
-    need(volume_attrs, attrs, "attribute");
-    need(std::array<const char*, 1>{"data"}, datasets, "dataset");
+    need(format::required_attributes(format, GroupType::volume), attrs, "attribute");
+    need(format::required_datasets(format, GroupType::volume), datasets, "dataset");
     json volume = {{"shape", nullptr}, {"features", nullptr}};
     if (datasets.contains("data") && datasets["data"]["shape"].is_array()) {
       const json& s = datasets["data"]["shape"];
@@ -139,8 +136,8 @@ json group_json(hid_t subject,
                          volume["features"].dump() + " features");
     out["volume"] = volume;
   } else if (out["type"] == "streamlines") {
-    need(streamline_attrs, attrs, "attribute");
-    need(streamline_datasets, datasets, "dataset");
+    need(format::required_attributes(format, GroupType::streamlines), attrs, "attribute");
+    need(format::required_datasets(format, GroupType::streamlines), datasets, "dataset");
     json s;
     s["count"] = datasets.contains("lengths") ? dim0(datasets, "lengths") : dim0(datasets, "offsets");
     s["points"] = dim0(datasets, "data");
@@ -306,6 +303,9 @@ json inspect_file(const std::string& path) {
   doc["file"] = path;
   doc["size_bytes"] = std::filesystem::file_size(path);
   doc["attributes"] = attributes_json(file.id(), "/", problems);
+  // Groups are checked against what dwi_ml's current reader needs (its format table), whoever
+  // wrote the file: a 2021 file is reported with what it lacks for that reader.
+  const format::Format& format = format::format_of(format::Kind::dwi_ml);
 
   json splits = json::object();
   std::map<std::string, std::vector<std::string>> split_of; // subject -> splits listing it
@@ -336,7 +336,7 @@ json inspect_file(const std::string& path) {
         const std::string mwhere = h5::child_path(where, member.name);
         try {
           if (member.kind == h5::ObjectKind::group) {
-            groups[member.name] = group_json(s.id(), member.name, mwhere, problems);
+            groups[member.name] = group_json(format, s.id(), member.name, mwhere, problems);
           } else if (member.kind == h5::ObjectKind::dataset) {
             datasets[member.name] = dataset_json(s.id(), member.name, mwhere);
           } else {

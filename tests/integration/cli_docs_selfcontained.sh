@@ -10,28 +10,7 @@ REPO=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null) ||
   { echo "FAIL: $HERE is not in a git checkout (git ls-files lists the files to check)" >&2; exit 1; }
 SELF=tests/integration/cli_docs_selfcontained.sh
 
-# TODO(remove when updated): files another engineer is rewriting; they still cite the old notes.
-# The mapping to apply is old reference -> docs/format.md / docs/toolchain.md section; once these
-# files cite the docs, empty this list.
-ALLOWED_FOR_NOW=(
-  src/pipeline/create.cpp
-  include/dwipack/pipeline/create.hpp
-  src/h5/schema.cpp
-  include/dwipack/h5/schema.hpp
-  src/pipeline/plan.cpp
-  include/dwipack/pipeline/plan.hpp
-  src/cli/main.cpp
-  src/h5/compress.cpp
-  include/dwipack/h5/compress.hpp
-  src/mpi/comm.cpp
-  include/dwipack/mpi/comm.hpp
-  src/io/posix_file.cpp
-  src/io/posix_file.hpp
-  src/pipeline/journal.cpp
-  include/dwipack/pipeline/journal.hpp
-  src/h5/direct_writer.cpp
-  include/dwipack/h5/direct_writer.hpp
-)
+ALLOWED_FOR_NOW=()
 
 cd "$REPO"
 "$PYTHON" - "$SELF" "${ALLOWED_FOR_NOW[@]}" <<'EOF'

@@ -35,7 +35,7 @@ namespace dwipack::format {
 
 /// The two layouts dwipack writes, chosen once per job by the command line: dwi_ml's current one
 /// (`dwiml_create_hdf5_dataset`, `dwipack create`) and the 2021 one of the seed-era
-/// `create_hdf5_dataset` (docs/format.md §5).
+/// `create_hdf5_dataset` (docs/format.md §7).
 enum class Kind { dwi_ml, dwi_ml_2021 };
 NLOHMANN_JSON_SERIALIZE_ENUM(Kind, {{Kind::dwi_ml, "dwi_ml"}, {Kind::dwi_ml_2021, "dwi_ml_2021"}})
 

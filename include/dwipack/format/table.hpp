@@ -74,6 +74,7 @@ struct RootContent {
 template <class Source> struct AttributeRule {
   const char* name;
   std::function<std::optional<AttrValue>(const Source&)> value;
+  bool required = true; ///< every object of its kind has it (false: depends on the content)
 };
 
 /// What a dataset holds, for the code that writes it.
@@ -94,6 +95,7 @@ struct DatasetRule {
   /// The datasets this rule makes in a group: path relative to the group, and shape. Empty when
   /// the group has none (no connectivity, no dps keys).
   std::function<std::vector<std::pair<std::string, Dims>>(const GroupPlan&)> instances;
+  bool required = true; ///< every group of its kind has exactly one (false: dps keys, connectivity)
 };
 
 /// A group of one kind: attributes in writing order, sub-groups always created, datasets.
@@ -121,6 +123,10 @@ struct Format {
 
 /// The tables of a layout (built once, immutable).
 const Format& format_of(Kind kind);
+
+/// The attributes and datasets every group of `type` has (checks of files written by anyone).
+std::vector<std::string> required_attributes(const Format& format, GroupType type);
+std::vector<std::string> required_datasets(const Format& format, GroupType type);
 
 /// The group kind whose `type` attribute reads `type_attribute` ("volume", "streamlines"), or nullopt.
 std::optional<GroupType> group_type_named(const std::string& type_attribute);

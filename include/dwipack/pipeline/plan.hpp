@@ -27,7 +27,7 @@ using format::SubjectPlan;
 using format::TractogramFilePlan;
 using format::VolumeGroupPlan;
 
-/// The seed-era `create_hdf5_dataset` rules (spec §4, §6.2, §8.2).
+/// The seed-era `create_hdf5_dataset` rules (docs/format.md §7.1, §7.3).
 struct SeedOptions {
   bool enabled = false;
   std::string std_mask;             ///< --std_mask for every volume group, '*' = the subject id
