@@ -1,8 +1,8 @@
 // dwipack command line: parses arguments into option structs and calls the library. Nothing else.
 #include "dwipack/error.hpp"
-#include "dwipack/h5/compress.hpp"
 #include "dwipack/h5/handle.hpp"
 #include "dwipack/mpi/comm.hpp"
+#include "dwipack/pipeline/compress.hpp"
 #include "dwipack/pipeline/create.hpp"
 #include "dwipack/synth/dataset.hpp"
 #include "dwipack/tools/extract.hpp"
@@ -167,7 +167,7 @@ void apply_output_options(const po::variables_map& vm, pipeline::CreateOptions& 
   if (!vm.count("compression")) return;
   const std::string value = vm["compression"].as<std::string>();
   if (value == "gzip")
-    options.compression_level = h5::default_gzip_level;
+    options.compression_level = pipeline::default_gzip_level;
   else if (value.size() == 6 && value.compare(0, 5, "gzip:") == 0 && value[5] >= '1' && value[5] <= '9')
     options.compression_level = value[5] - '0';
   else

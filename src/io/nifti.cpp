@@ -32,7 +32,6 @@ namespace dwipack::io {
 namespace {
 
 using detail::errno_text;
-using detail::FileDescriptor;
 using detail::open_for_reading;
 using detail::pread_full;
 using detail::read_full;
@@ -346,7 +345,7 @@ NiftiHeader read_header(const std::string& path) {
     throw Error("a gzipped volume must be named '*.nii.gz' (only .nii and .nii.gz are NIfTI)");
 
   // Open it ourselves first: nifticlib, asked for a missing x.nii, silently reads x.nii.gz.
-  FileDescriptor fd = open_for_reading(path);
+  UniqueFd fd = open_for_reading(path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw Error("cannot stat: " + errno_text());
   if (S_ISDIR(st.st_mode)) throw Error("is a directory, not a NIfTI file");
@@ -529,7 +528,7 @@ private:
   }
 
   const NiftiHeader& hdr_;
-  FileDescriptor fd_;
+  UniqueFd fd_;
   int64_t frame_bytes_;
   std::optional<GzipReader> gz_;
   std::vector<unsigned char> sink_ = std::vector<unsigned char>(64 * 1024);

@@ -15,27 +15,11 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-FileDescriptor::~FileDescriptor() {
-  if (fd_ >= 0) ::close(fd_); // read-only: a failed close loses nothing
-}
-
-FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-FileDescriptor open_for_reading(const std::string& path, bool sequential) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) throw Error("cannot open: " + errno_text());
-  FileDescriptor owned(fd);
-  if (sequential) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return owned;
+UniqueFd open_for_reading(const std::string& path, bool sequential) {
+  UniqueFd fd = UniqueFd::try_open(path, O_RDONLY);
+  if (!fd.valid()) throw Error("cannot open: " + errno_text());
+  if (sequential) (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return fd;
 }
 
 int64_t file_size(int fd) {

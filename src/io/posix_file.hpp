@@ -1,33 +1,22 @@
 #pragma once
 // Internal to src/io: the POSIX file handling shared by the NIfTI and tractogram readers.
+#include "dwipack/util/unique_fd.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <utility>
 
 namespace dwipack::io::detail {
 
 /// strerror(errno), for messages.
 std::string errno_text();
 
-/// Owns a POSIX file descriptor opened for reading; closes it on destruction. Move-only.
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor();
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-
-private:
-  int fd_ = -1;
-};
+/// The former name of UniqueFd here, kept while src/io/trx.cpp (being written) still uses it.
+using FileDescriptor = UniqueFd;
 
 /// Open read-only (retrying on EINTR); `sequential` tells the kernel to read ahead generously.
 /// Throws Error("cannot open: ...") without the file name (callers add it).
-FileDescriptor open_for_reading(const std::string& path, bool sequential = false);
+UniqueFd open_for_reading(const std::string& path, bool sequential = false);
 
 /// Size of a regular file; throws Error for anything else.
 int64_t file_size(int fd);

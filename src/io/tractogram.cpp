@@ -92,7 +92,7 @@ TractogramHeader read_tractogram_header(const std::string& path) {
     const std::string ext = extension_of(path);
     if (ext != ".trk" && ext != ".tck")
       throw Error("extension " + quoted(ext) + " is not a tractogram format (accepted: '.trk', '.tck')");
-    const detail::FileDescriptor fd = detail::open_for_reading(path, true);
+    const UniqueFd fd = detail::open_for_reading(path, true);
     return ext == ".trk" ? detail::read_trk_header(path, fd.get()) : detail::read_tck_header(path, fd.get());
   });
 }
@@ -102,8 +102,8 @@ read_streamlines(const TractogramHeader& header, const StreamlineVisitor& visit,
   // Only the opening is wrapped here: the parsers add the file frame to their own errors, and
   // the visitor's exceptions go through untouched (its caller knows its context).
   int64_t size = 0;
-  const detail::FileDescriptor fd = with_context("file " + quoted(header.path), [&] {
-    detail::FileDescriptor opened = detail::open_for_reading(header.path, true);
+  const UniqueFd fd = with_context("file " + quoted(header.path), [&] {
+    UniqueFd opened = detail::open_for_reading(header.path, true);
     size = detail::file_size(opened.get());
     return opened;
   });

@@ -104,10 +104,28 @@ void Comm::send(const std::string& bytes, int dest, Tag tag) const {
         "sending a message");
 }
 
+Comm Comm::duplicate() const {
+  return Comm(comm_);
+}
+
+Request Comm::isend(const void* data, size_t n_bytes, int dest, Tag tag) const {
+  if (n_bytes > static_cast<size_t>(INT_MAX)) throw Error("message too large for MPI_Isend");
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Isend(data, static_cast<int>(n_bytes), MPI_BYTE, dest, static_cast<int>(tag), comm_, &request),
+        "starting to send a message");
+  return Request(request);
+}
+
+bool Comm::message_waiting(int source, Tag tag) const {
+  int flag = 0;
+  check(MPI_Iprobe(source, static_cast<int>(tag), comm_, &flag, MPI_STATUS_IGNORE), "probing for a message");
+  return flag != 0;
+}
+
 namespace {
 /// Wait (sleeping) for a message from `source` with `tag` (MPI_ANY_TAG allowed), receive it into
-/// `bytes`, and return its status.
-MPI_Status receive(MPI_Comm comm, std::string& bytes, int source, int tag) {
+/// `bytes` (a std::string or Bytes), and return its status.
+template <class Buffer> MPI_Status receive(MPI_Comm comm, Buffer& bytes, int source, int tag) {
   MPI_Status status{};
   int flag = 0;
   wait_sleeping([&] {
@@ -124,6 +142,10 @@ MPI_Status receive(MPI_Comm comm, std::string& bytes, int source, int tag) {
 } // namespace
 
 int Comm::recv(std::string& bytes, int source, Tag tag) const {
+  return receive(comm_, bytes, source, static_cast<int>(tag)).MPI_SOURCE;
+}
+
+int Comm::recv(Bytes& bytes, int source, Tag tag) const {
   return receive(comm_, bytes, source, static_cast<int>(tag)).MPI_SOURCE;
 }
 
@@ -171,6 +193,31 @@ void Comm::gather_i64(int64_t value, std::vector<int64_t>& at_root, int root) co
   sleepy_barrier();
   at_root.assign(rank() == root ? static_cast<size_t>(size()) : 0, 0);
   check(MPI_Gather(&value, 1, MPI_INT64_T, at_root.data(), 1, MPI_INT64_T, root, comm_), "gathering values");
+}
+
+Request& Request::operator=(Request&& other) noexcept {
+  if (this != &other) {
+    Request released(std::exchange(request_, MPI_REQUEST_NULL)); // freed as the destructor does
+    request_ = std::exchange(other.request_, MPI_REQUEST_NULL);
+  }
+  return *this;
+}
+
+Request::~Request() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (request_ != MPI_REQUEST_NULL && !finalised) MPI_Request_free(&request_);
+}
+
+bool Request::test() {
+  if (request_ == MPI_REQUEST_NULL) return true;
+  int done = 0;
+  check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "testing a non-blocking operation");
+  return done != 0; // MPI_Test set request_ to MPI_REQUEST_NULL if done
+}
+
+void Request::wait() {
+  wait_sleeping([&] { return test(); });
 }
 
 void abort_job(MPI_Comm comm, int exit_code) {

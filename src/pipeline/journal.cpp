@@ -33,36 +33,24 @@ std::string digest(const std::string& text) {
 }
 
 JournalWriter JournalWriter::create(const std::string& path, const std::string& layout_digest) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot create the journal " + quoted(path) + ": " + std::strerror(errno));
-  JournalWriter w(fd, path);
+  UniqueFd fd = UniqueFd::try_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  if (!fd.valid()) throw Error("cannot create the journal " + quoted(path) + ": " + std::strerror(errno));
+  JournalWriter w(std::move(fd));
   w.write_line(nlohmann::json{{"journal", journal_magic}, {"version", 1}, {"layout", layout_digest}}.dump());
   return w;
 }
 
 JournalWriter JournalWriter::append_to(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open the journal " + quoted(path) + ": " + std::strerror(errno));
-  JournalWriter w(fd, path);
+  UniqueFd fd = UniqueFd::try_open(path, O_WRONLY | O_APPEND);
+  if (!fd.valid()) throw Error("cannot open the journal " + quoted(path) + ": " + std::strerror(errno));
+  JournalWriter w(std::move(fd));
   // A torn last line from a killed run: start ours on a fresh line.
   w.write_line("");
   return w;
 }
 
-JournalWriter::JournalWriter(JournalWriter&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
-
-JournalWriter& JournalWriter::operator=(JournalWriter&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    path_ = std::move(other.path_);
-  }
-  return *this;
-}
-
-JournalWriter::~JournalWriter() {
-  if (fd_ >= 0) ::close(fd_);
+void JournalWriter::close() {
+  with_context("the journal", [&] { fd_.close(); });
 }
 
 void JournalWriter::record(const std::string& subject, const JournalEntry& entry) {
@@ -75,9 +63,9 @@ void JournalWriter::write_line(const std::string& line) {
   // O_APPEND and a single write: a line is either whole or (if the machine dies) torn at the end.
   size_t done = 0;
   while (done < text.size()) {
-    const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    const ssize_t n = ::write(fd_.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("writing the journal " + quoted(path_) + ": " + std::strerror(errno));
+    if (n < 0) throw Error("writing the journal " + quoted(fd_.path()) + ": " + std::strerror(errno));
     done += static_cast<size_t>(n);
   }
 }

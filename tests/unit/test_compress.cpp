@@ -1,8 +1,9 @@
-// h5/compress: the chunk shapes chosen for dwi_ml's access pattern, HDF5's shuffle, and the
-// compressed chunks dwipack makes itself, decoded by HDF5's own filter pipeline (shuffle + zlib
-// deflate) after H5Dwrite_chunk: what h5py and dwi_ml will read.
-#include "dwipack/h5/compress.hpp"
+// process/chunk_compress: the chunk shapes chosen for dwi_ml's access pattern, HDF5's shuffle,
+// and the compressed chunks dwipack makes itself, decoded by HDF5's own filter pipeline (shuffle
+// + zlib deflate) after H5Dwrite_chunk: what h5py and dwi_ml will read. (The compressed copy as
+// a whole, under MPI: tests/mpi_unit/test_compressed_copy.cpp.)
 #include "dwipack/h5/handle.hpp"
+#include "dwipack/process/chunk_compress.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -15,10 +16,10 @@
 
 using dwipack::h5::check;
 using dwipack::h5::check_id;
-using dwipack::h5::chunk_shape;
-using dwipack::h5::ChunkCompressor;
 using dwipack::h5::Handle;
-using dwipack::h5::shuffle_bytes;
+using dwipack::process::chunk_shape;
+using dwipack::process::ChunkCompressor;
+using dwipack::process::shuffle_bytes;
 using dwipack::test::TempDir;
 using Dims = std::vector<uint64_t>;
 
@@ -66,7 +67,7 @@ std::vector<T> round_trip(const std::vector<T>& values, hsize_t rows, hsize_t co
   Handle dset(
       check_id(H5Dcreate2(file.id(), "d", type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT), "dset"));
   ChunkCompressor compressor(level);
-  dwipack::h5::Bytes stored = {42}; // appended after what is there
+  dwipack::Bytes stored = {42}; // appended after what is there
   const size_t n = compressor.compress(reinterpret_cast<const unsigned char*>(values.data()),
                                        values.size() * sizeof(T), sizeof(T), stored);
   EXPECT_EQ(n + 1, stored.size());
@@ -105,12 +106,12 @@ TEST(ChunkCompressor, StoresNoiseWithoutLosingSpace) {
   for (auto& v : noise)
     v = rng();
   ChunkCompressor compressor(9);
-  dwipack::h5::Bytes out;
+  dwipack::Bytes out;
   const size_t n =
       compressor.compress(reinterpret_cast<const unsigned char*>(noise.data()), noise.size() * 4, 4, out);
   // Stored: the data, 5 bytes per stored block of at most 65535 bytes, zlib's 2 + 4.
   EXPECT_LE(n, noise.size() * 4 + 5 * 5 + 6);
-  dwipack::h5::Bytes zeros_out;
+  dwipack::Bytes zeros_out;
   std::vector<uint32_t> zeros(65536, 0);
   EXPECT_LT(compressor.compress(reinterpret_cast<const unsigned char*>(zeros.data()), zeros.size() * 4, 4,
                                 zeros_out),

@@ -11,6 +11,9 @@
 // of a new file ran at 0.4-0.7 GB/s (docs/design.md). Where a file system refuses O_DIRECT
 // (tmpfs, some FUSE mounts) dwipack falls back to ordinary writes; where it is slow (some NFS
 // setups), --buffered_io turns it off.
+#include "dwipack/util/aligned_buffer.hpp"
+#include "dwipack/util/unique_fd.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -24,26 +27,25 @@ class DirectWriter {
 public:
   /// Open `path` twice (O_DIRECT and buffered). Returns nullptr if O_DIRECT is refused.
   static std::unique_ptr<DirectWriter> open(const std::string& path);
-  ~DirectWriter();
   DirectWriter(const DirectWriter&) = delete;
   DirectWriter& operator=(const DirectWriter&) = delete;
 
   /// Write `n_bytes` at `file_offset`. Throws Error naming `where` (and the system's reason).
   /// Thread-safe (the subject's volume and streamline groups write from different threads).
   void write(const void* data, size_t n_bytes, uint64_t file_offset, const std::string& where);
+  /// Close both descriptors now; throws Error naming the file if the system reports a failure.
+  /// (Destruction closes too, silently.)
+  void close();
 
 private:
-  DirectWriter(int direct_fd, int buffered_fd, std::string path);
-  void write_all(int fd, const unsigned char* data, size_t n, uint64_t offset, const std::string& where);
-  int direct_fd_ = -1;
-  int buffered_fd_ = -1;
+  DirectWriter(UniqueFd direct, UniqueFd buffered);
+  void write_all(
+      const UniqueFd& fd, const unsigned char* data, size_t n, uint64_t offset, const std::string& where);
+  UniqueFd direct_;
+  UniqueFd buffered_;
   std::atomic<bool> direct_ok_{true}; ///< false once the file system refused an O_DIRECT write
   std::mutex bounce_mutex_;           ///< one thread at a time uses the bounce buffer
-  std::string path_;
-  struct FreeDeleter {
-    void operator()(void* p) const noexcept;
-  };
-  std::unique_ptr<unsigned char, FreeDeleter> bounce_; ///< page-aligned staging buffer
+  AlignedBuffer bounce_;              ///< page-aligned staging buffer
 };
 
 } // namespace dwipack::h5

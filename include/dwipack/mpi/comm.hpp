@@ -2,8 +2,11 @@
 // MPI ownership and the few message primitives the coordinator/worker protocol needs.
 // Waiting is done by polling with short sleeps, never by spinning: on a 2-core node a coordinator
 // (or a worker waiting at the end) that busy-waits would take a core from the workers.
+#include "dwipack/util/bytes.hpp"
+
 #include <mpi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -24,8 +27,42 @@ private:
   bool owned_ = false;
 };
 
-/// Message tags of the coordinator/worker protocol.
-enum class Tag : int { result = 11, task = 12, stop = 13 };
+/// Message tags: the task farm's protocol (result, task, stop) and the compressed copy's pass
+/// (pipeline/compress.hpp), which runs on a duplicate communicator of its own.
+enum class Tag : int {
+  result = 11,            ///< worker -> rank 0: a task's result (and a request for the next)
+  task = 12,              ///< rank 0 -> worker: a task to run
+  stop = 13,              ///< rank 0 -> worker: no more tasks
+  compressed_chunks = 31, ///< worker -> rank 0: a task's compressed chunks, or "done"
+  compression_over = 32,  ///< rank 0 -> worker: the compression pass is over (and why)
+};
+
+/// A non-blocking operation in flight (an MPI_Request). Move-only. wait() sleeps between polls.
+/// The destructor never waits: a request still in flight is released (MPI_Request_free) and
+/// completes on its own. Its buffer must outlive it, so every normal path wait()s; only an error
+/// path (where the job is then aborted) lets one go.
+class Request {
+public:
+  Request() = default;
+  Request(Request&& other) noexcept : request_(std::exchange(other.request_, MPI_REQUEST_NULL)) {}
+  /// Releases a request still in flight (as the destructor does), then takes `other`'s.
+  Request& operator=(Request&& other) noexcept;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request();
+
+  /// False once the operation completed (or for a default-constructed request).
+  bool active() const noexcept { return request_ != MPI_REQUEST_NULL; }
+  /// Never blocks: true (and inactive from then on) if the operation has completed.
+  bool test();
+  /// Wait (sleeping, not spinning) until the operation completes; at once if inactive.
+  void wait();
+
+private:
+  friend class Comm;
+  explicit Request(MPI_Request request) : request_(request) {}
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
 
 /// A duplicate of a communicator (never WORLD itself), freed when destroyed.
 class Comm {
@@ -40,12 +77,22 @@ public:
   MPI_Comm get() const { return comm_; }
   int rank() const;
   int size() const;
+  /// Collective. Another duplicate of the same group: a pass on it never receives a message
+  /// meant for another protocol, whatever the tags.
+  Comm duplicate() const;
 
   /// Point-to-point: send bytes to `dest` with `tag`.
   void send(const std::string& bytes, int dest, Tag tag) const;
+  /// Point-to-point, non-blocking: start sending `n_bytes` bytes at `data` to `dest`. The bytes
+  /// must stay alive and unchanged until the request completes.
+  Request isend(const void* data, size_t n_bytes, int dest, Tag tag) const;
   /// Wait (sleeping, not spinning) for a message with `tag` from `source` (MPI_ANY_SOURCE
-  /// allowed) and receive it. Returns the sender's rank and fills `bytes`.
+  /// allowed) and receive it, whatever its size. Returns the sender's rank and fills `bytes`.
   int recv(std::string& bytes, int source, Tag tag) const;
+  /// As above, into a buffer that grows without zeroing (large messages).
+  int recv(Bytes& bytes, int source, Tag tag) const;
+  /// Never blocks: whether a message with `tag` from `source` is waiting to be received.
+  bool message_waiting(int source, Tag tag) const;
   /// Wait (sleeping) for the first message from `source` with any of the protocol tags;
   /// returns its tag.
   Tag recv_any_tag(std::string& bytes, int source) const;

@@ -8,6 +8,8 @@
 // survives any process being killed). A node crash can still lose data the journal names, so
 // --resume reads every kept subject back and compares the CRC-32s; a mismatch, a changed input
 // (the plan digest covers input sizes and mtimes) or a torn last line means the subject is redone.
+#include "dwipack/util/unique_fd.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -35,19 +37,16 @@ public:
   static JournalWriter create(const std::string& path, const std::string& layout_digest);
   /// Append to an existing journal (--resume).
   static JournalWriter append_to(const std::string& path);
-  JournalWriter(JournalWriter&& other) noexcept;
-  JournalWriter& operator=(JournalWriter&& other) noexcept;
-  JournalWriter(const JournalWriter&) = delete;
-  JournalWriter& operator=(const JournalWriter&) = delete;
-  ~JournalWriter();
 
   void record(const std::string& subject, const JournalEntry& entry);
+  /// Close now; throws Error naming the journal if close(2) reports a failure. (Destruction
+  /// closes too, silently.)
+  void close();
 
 private:
-  JournalWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  explicit JournalWriter(UniqueFd fd) : fd_(std::move(fd)) {}
   void write_line(const std::string& line);
-  int fd_ = -1;
-  std::string path_;
+  UniqueFd fd_;
 };
 
 /// Read a journal. Returns false (with `why`) when it is missing, unreadable, or was written for
