@@ -342,6 +342,11 @@ public:
     }
   }
   uint64_t bytes() const { return bytes_; }
+  /// Close the dataset being written, reporting a failure (before the file is closed: the file
+  /// is only really closed, and flushed, once its last object is).
+  void close() {
+    if (dataset_.valid()) dataset_.close("dataset '" + open_path_ + "'");
+  }
 
   static uint64_t get(const Bytes& message, size_t at) {
     uint64_t value = 0;
@@ -413,42 +418,36 @@ void send_final(uint64_t signal, const mpi::Comm& comm) {
     comm.send(message, w, mpi::Tag::compression_over);
 }
 
-} // namespace
-
-int write_compressed_copy(const std::string& from,
-                          const std::string& to,
-                          int level,
-                          const mpi::Comm& parent) {
-  if (level < 1 || level > 9) throw Error("gzip level " + std::to_string(level) + " is not in 1..9");
-  const auto t0 = std::chrono::steady_clock::now();
-  const mpi::Comm comm = parent.duplicate();
-  const int rank = comm.rank(), size = comm.size();
-
-  // Rank 0 creates the copy's structure; every rank learns the datasets to compress.
-  h5::Handle target;
+/// Collective over comm. Rank 0 creates the copy's structure in `target` (a serial file: only
+/// rank 0 opens it); every rank learns the datasets to compress.
+std::vector<DatasetJob> create_structure(
+    const std::string& from, const std::string& to, int level, const mpi::Comm& comm, h5::Handle& target) {
   std::vector<DatasetJob> jobs;
   std::string jobs_text;
-  if (rank == 0) {
+  if (comm.rank() == 0) {
     h5::Handle source = h5::open_serial(from);
-    target = h5::create_serial(to); // a serial file: only rank 0 opens it
+    target = h5::create_serial(to);
     h5::copy_group(source.id(), target.id(), "/", compressed_layout(level, jobs));
     source.close("HDF5 file '" + from + "'");
     jobs_text = nlohmann::json(jobs).dump();
   }
-  if (size > 1) {
+  if (comm.size() > 1) {
     comm.broadcast(jobs_text, 0);
-    if (rank != 0) jobs = nlohmann::json::parse(jobs_text).get<std::vector<DatasetJob>>();
+    if (comm.rank() != 0) jobs = nlohmann::json::parse(jobs_text).get<std::vector<DatasetJob>>();
   }
-  const uint64_t n_tasks = jobs.empty() ? 0 : jobs.back().first_task + jobs.back().n_tasks;
+  return jobs;
+}
 
-  if (rank != 0) {
-    const auto workers = static_cast<uint64_t>(size - 1);
-    return run_worker(jobs, n_tasks, static_cast<uint64_t>(rank - 1), workers, from, level, comm);
-  }
-
-  // Rank 0: store every task's chunks, in task order (the file's layout does not depend on the
-  // number of ranks); with one rank, compress them too.
-  ChunkStore store(target);
+/// Rank 0: store every task's chunks, in task order (the file's layout does not depend on the
+/// number of ranks); with one rank, compress them too. Returns the signal that stopped the pass,
+/// or 0 once every task is stored; either way every worker has sent its "done".
+uint64_t store_tasks(const std::vector<DatasetJob>& jobs,
+                     uint64_t n_tasks,
+                     ChunkStore& store,
+                     const std::string& from,
+                     int level,
+                     const mpi::Comm& comm) {
+  const int size = comm.size();
   Bytes message;
   std::unique_ptr<TaskCompressor> compressor;
   if (size == 1) compressor = std::make_unique<TaskCompressor>(from, level);
@@ -486,14 +485,15 @@ int write_compressed_copy(const std::string& from,
       else if (signal == 0)
         throw Error("compressed copy: rank " + std::to_string(w) + " sent more tasks than expected");
     }
-  if (signal != 0) {
-    target = h5::Handle(); // closed without checking: the file is removed
-    std::remove(to.c_str());
-    return static_cast<int>(signal);
-  }
-  target.close("HDF5 file '" + to + "'");
-  send_final(0, comm);
+  return signal;
+}
 
+void log_summary(const std::vector<DatasetJob>& jobs,
+                 const ChunkStore& store,
+                 const std::string& to,
+                 int level,
+                 int size,
+                 std::chrono::steady_clock::time_point t0) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   struct stat st {};
   const double file_mb = ::stat(to.c_str(), &st) == 0 ? static_cast<double>(st.st_size) / 1e6 : -1.0;
@@ -508,6 +508,36 @@ int write_compressed_copy(const std::string& from,
       level, size, static_cast<double>(data_bytes) / 1e6, static_cast<double>(store.bytes()) / 1e6, file_mb,
       seconds);
   log::info(text);
+}
+
+} // namespace
+
+int write_compressed_copy(const std::string& from,
+                          const std::string& to,
+                          int level,
+                          const mpi::Comm& parent) {
+  if (level < 1 || level > 9) throw Error("gzip level " + std::to_string(level) + " is not in 1..9");
+  const auto t0 = std::chrono::steady_clock::now();
+  const mpi::Comm comm = parent.duplicate(); // the pass's messages never meet the caller's
+  const int rank = comm.rank(), size = comm.size();
+  h5::Handle target;
+  const std::vector<DatasetJob> jobs = create_structure(from, to, level, comm, target);
+  const uint64_t n_tasks = jobs.empty() ? 0 : jobs.back().first_task + jobs.back().n_tasks;
+  if (rank != 0) {
+    const auto workers = static_cast<uint64_t>(size - 1);
+    return run_worker(jobs, n_tasks, static_cast<uint64_t>(rank - 1), workers, from, level, comm);
+  }
+
+  ChunkStore store(target);
+  if (const uint64_t signal = store_tasks(jobs, n_tasks, store, from, level, comm); signal != 0) {
+    target = h5::Handle(); // closed without checking: the file is removed
+    std::remove(to.c_str());
+    return static_cast<int>(signal);
+  }
+  store.close();
+  target.close("HDF5 file '" + to + "'");
+  send_final(0, comm);
+  log_summary(jobs, store, to, level, size, t0);
   return 0;
 }
 
