@@ -33,48 +33,35 @@ h5::Handle bool_enum_type(hid_t base) {
   return t;
 }
 
-/// The file type of a dataset's storage type (types the tables use for datasets only).
-hid_t file_type_of(Type type) {
+/// The HDF5 file and native memory types of a numeric storage type.
+std::pair<hid_t, hid_t> hdf5_types(Type type) {
   switch (type) {
   case Type::f32:
-    return H5T_IEEE_F32LE;
+    return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+  case Type::f32be:
+    return {H5T_IEEE_F32BE, H5T_NATIVE_FLOAT};
   case Type::f64:
-    return H5T_IEEE_F64LE;
+    return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
   case Type::i16:
-    return H5T_STD_I16LE;
+    return {H5T_STD_I16LE, H5T_NATIVE_INT16};
+  case Type::i16be:
+    return {H5T_STD_I16BE, H5T_NATIVE_INT16};
   case Type::i64:
-    return H5T_STD_I64LE;
+    return {H5T_STD_I64LE, H5T_NATIVE_INT64};
   case Type::u16:
-    return H5T_STD_U16LE;
+    return {H5T_STD_U16LE, H5T_NATIVE_UINT16};
   default:
-    throw Error(std::string("no dataset of type ") + type_name(type) + " in the format");
+    throw Error(std::string("no numeric HDF5 type for ") + type_name(type));
   }
 }
 
-/// Fill the memory type of `d` (native, or our own bool enum).
-void set_mem_type(Dataset& d) {
-  switch (d.type) {
-  case Type::f32:
-    d.mem_type = H5T_NATIVE_FLOAT;
-    break;
-  case Type::f64:
-    d.mem_type = H5T_NATIVE_DOUBLE;
-    break;
-  case Type::i16:
-    d.mem_type = H5T_NATIVE_INT16;
-    break;
-  case Type::i64:
-    d.mem_type = H5T_NATIVE_INT64;
-    break;
-  case Type::u16:
-    d.mem_type = H5T_NATIVE_UINT16;
-    break;
-  case Type::bool_enum:
+/// Fill the memory type of `d` from the type its writer holds (native, or our bool enum).
+void set_mem_type(Dataset& d, Type held) {
+  if (held == Type::bool_enum) {
     d.owned_mem_type = bool_enum_type(H5T_NATIVE_INT8);
     d.mem_type = d.owned_mem_type.id();
-    break;
-  default:
-    throw Error(std::string("no dataset of type ") + type_name(d.type) + " in the format");
+  } else {
+    d.mem_type = hdf5_types(held).second;
   }
 }
 
@@ -88,32 +75,25 @@ template <class T> std::vector<T> cast_all(const std::vector<double>& v) {
 
 /// Collective. Write one attribute value with its storage type.
 void write_attribute(hid_t obj, const std::string& name, const AttrValue& v) {
-  const bool scalar = v.dims.empty();
+  if (v.type == Type::text) return h5::write_attr_string(obj, name, v.texts.at(0));
+  if (v.type == Type::text_list) return h5::write_attr_strings(obj, name, v.texts);
+  const auto [file_type, mem_type] = hdf5_types(v.type);
+  const auto write = [&](const auto& values) {
+    h5::write_attr_numbers(obj, name, file_type, mem_type, v.dims, values.data());
+  };
   switch (v.type) {
-  case Type::text:
-    h5::write_attr_string(obj, name, v.texts.at(0));
-    return;
-  case Type::text_list:
-    h5::write_attr_strings(obj, name, v.texts);
-    return;
-  case Type::f64:
-    if (scalar)
-      h5::write_attr_f64(obj, name, v.numbers.at(0));
-    else
-      h5::write_attr_f64(obj, name, v.numbers, v.dims);
-    return;
-  case Type::i64:
-    if (scalar)
-      h5::write_attr_i64(obj, name, static_cast<int64_t>(v.numbers.at(0)));
-    else
-      h5::write_attr_i64(obj, name, cast_all<int64_t>(v.numbers), v.dims);
-    return;
   case Type::f32:
-    h5::write_attr_f32(obj, name, cast_all<float>(v.numbers), v.dims);
-    return;
+  case Type::f32be:
+    return write(cast_all<float>(v.numbers));
+  case Type::f64:
+    return write(v.numbers);
   case Type::i16:
-    h5::write_attr_i16(obj, name, cast_all<int16_t>(v.numbers), v.dims);
-    return;
+  case Type::i16be:
+    return write(cast_all<int16_t>(v.numbers));
+  case Type::i64:
+    return write(cast_all<int64_t>(v.numbers));
+  case Type::u16:
+    return write(cast_all<uint16_t>(v.numbers));
   default:
     throw Error("attribute '" + name + "': no attribute of type " + type_name(v.type) + " in the format");
   }
@@ -132,21 +112,21 @@ GroupDatasets create_group_objects(hid_t subject_group,
     h5::create_group(group.id(), name, where + "/" + name).close("group '" + where + "/" + name + "'");
   GroupDatasets out;
   for (const auto& rule : rules.datasets)
-    for (const auto& [name, dims] : rule.instances(g)) {
+    for (const auto& instance : rule.instances(g)) {
       Dataset d;
-      d.path = where + "/" + name;
+      d.path = where + "/" + instance.name;
       d.role = rule.role;
-      d.type = rule.type;
-      set_mem_type(d);
+      d.type = instance.stored;
+      set_mem_type(d, instance.held);
       h5::Handle file_type;
       hid_t type_id = H5I_INVALID_HID;
-      if (rule.type == Type::bool_enum) {
+      if (instance.stored == Type::bool_enum) {
         file_type = bool_enum_type(H5T_STD_I8LE);
         type_id = file_type.id();
       } else {
-        type_id = file_type_of(rule.type);
+        type_id = hdf5_types(instance.stored).first;
       }
-      d.handle = h5::create_dataset(group.id(), name, type_id, dims, d.path);
+      d.handle = h5::create_dataset(group.id(), instance.name, type_id, instance.dims, d.path);
       out.items.push_back(std::move(d));
     }
   group.close("group '" + where + "'");
@@ -210,14 +190,14 @@ Layout open_layout(const h5::File& file, const Plan& plan) {
     for (const auto& g : subject.groups) {
       GroupDatasets datasets;
       for (const auto& rule : format.group(g.type).datasets)
-        for (const auto& [name, dims] : rule.instances(g)) {
+        for (const auto& instance : rule.instances(g)) {
           Dataset d;
-          d.path = group_path(subject.id, g.name) + "/" + name;
+          d.path = group_path(subject.id, g.name) + "/" + instance.name;
           d.role = rule.role;
-          d.type = rule.type;
-          set_mem_type(d);
+          d.type = instance.stored;
+          set_mem_type(d, instance.held);
           d.handle = h5::open_dataset(file.id(), d.path);
-          if (h5::dataset_dims(d.handle.id(), d.path) != dims)
+          if (h5::dataset_dims(d.handle.id(), d.path) != instance.dims)
             throw Error("dataset '" + d.path + "' in '" + file.path() + "' does not have the planned shape");
           datasets.items.push_back(std::move(d));
         }

@@ -6,10 +6,14 @@ const char* type_name(Type type) {
   switch (type) {
   case Type::f32:
     return "float32";
+  case Type::f32be:
+    return ">f4";
   case Type::f64:
     return "float64";
   case Type::i16:
     return "int16";
+  case Type::i16be:
+    return ">i2";
   case Type::i64:
     return "int64";
   case Type::u16:
@@ -75,10 +79,10 @@ Dims dims3(const std::array<int64_t, 3>& a) {
 }
 
 /// A rule for a dataset that every group of its kind has exactly once.
-std::function<std::vector<std::pair<std::string, Dims>>(const GroupPlan&)>
-one(const char* name, std::function<Dims(const GroupPlan&)> shape) {
-  return [name, shape](const GroupPlan& g) {
-    return std::vector<std::pair<std::string, Dims>>{{name, shape(g)}};
+std::function<std::vector<DatasetInstance>(const GroupPlan&)>
+one(const char* name, Type type, std::function<Dims(const GroupPlan&)> shape) {
+  return [name, type, shape](const GroupPlan& g) {
+    return std::vector<DatasetInstance>{{name, shape(g), type, type}};
   };
 }
 
@@ -154,12 +158,14 @@ GroupRules volume_rules(Kind kind) {
                           }});
   if (kind == Kind::dwi_ml) // added to dwi_ml in 2021-11
     t.attributes.push_back({"voxres", [](const GroupPlan& g) -> Maybe {
-                              return AttrValue::numbers_of(Type::f32, {3}, as_doubles(g.volume.voxel_sizes));
+                              // nibabel's zooms: float64 for a NIfTI-2 header, float32 for NIfTI-1
+                              const Type type = g.volume.nifti2 ? Type::f64 : Type::f32;
+                              return AttrValue::numbers_of(type, {3}, as_doubles(g.volume.voxel_sizes));
                             }});
   t.attributes.push_back({"nb_features", [](const GroupPlan& g) -> Maybe {
                             return AttrValue::number(Type::i64, static_cast<double>(g.volume.nb_features));
                           }});
-  t.datasets.push_back({Role::data, Type::f32, one("data", [](const GroupPlan& g) {
+  t.datasets.push_back({Role::data, one("data", Type::f32, [](const GroupPlan& g) {
                           Dims d = dims3(g.volume.shape);
                           d.push_back(static_cast<uint64_t>(g.volume.nb_features));
                           return d;
@@ -221,45 +227,54 @@ GroupRules streamline_rules(Kind kind) {
                             false});
   }
 
-  t.datasets.push_back({Role::data, Type::f32, one("data", [](const GroupPlan& g) {
+  t.datasets.push_back({Role::data, one("data", Type::f32, [](const GroupPlan& g) {
                           return Dims{static_cast<uint64_t>(g.streamlines.n_points), 3};
                         })});
   t.datasets.push_back(
-      {Role::offsets, Type::i64, one("offsets", [](const GroupPlan& g) { return Dims{n_streamlines(g)}; })});
+      {Role::offsets, one("offsets", Type::i64, [](const GroupPlan& g) { return Dims{n_streamlines(g)}; })});
   t.datasets.push_back(
-      {Role::lengths, Type::i64, one("lengths", [](const GroupPlan& g) { return Dims{n_streamlines(g)}; })});
-  t.datasets.push_back({Role::euclidean_lengths, Type::f32,
-                        one("euclidean_lengths", [](const GroupPlan& g) { return Dims{n_streamlines(g)}; })});
+      {Role::lengths, one("lengths", Type::i64, [](const GroupPlan& g) { return Dims{n_streamlines(g)}; })});
+  // dipy's length() of a streamline of fewer than 2 points is the integer 0, and numpy makes the
+  // list float64: the float32 lengths then convert exactly.
+  t.datasets.push_back({Role::euclidean_lengths, [](const GroupPlan& g) {
+                          const Type stored = g.streamlines.has_short_streamline ? Type::f64 : Type::f32;
+                          return std::vector<DatasetInstance>{
+                              {"euclidean_lengths", Dims{n_streamlines(g)}, stored, Type::f32}};
+                        }});
   if (y2021) return t; // no data per streamline, no connectivity in 2021
 
   // Always present, possibly empty (dwi_ml's reader looks it up).
   t.subgroups.push_back("data_per_streamline");
-  t.datasets.push_back({Role::dps, Type::f32,
+  t.datasets.push_back({Role::dps,
                         [](const GroupPlan& g) {
-                          std::vector<std::pair<std::string, Dims>> out;
+                          std::vector<DatasetInstance> out;
                           for (const auto& key : g.streamlines.dps)
                             out.push_back({"data_per_streamline/" + key.name,
-                                           {n_streamlines(g), static_cast<uint64_t>(key.columns)}});
+                                           {n_streamlines(g), static_cast<uint64_t>(key.columns)},
+                                           Type::f32,
+                                           Type::f32});
                           return out;
                         },
                         false});
-  t.datasets.push_back({Role::connectivity_matrix, Type::bool_enum,
+  t.datasets.push_back({Role::connectivity_matrix,
                         [](const GroupPlan& g) {
-                          std::vector<std::pair<std::string, Dims>> out;
+                          std::vector<DatasetInstance> out;
                           if (!g.streamlines.connectivity_matrix.empty())
-                            out.push_back({"connectivity_matrix", g.streamlines.connectivity_shape});
+                            out.push_back({"connectivity_matrix", g.streamlines.connectivity_shape,
+                                           Type::bool_enum, Type::bool_enum});
                           return out;
                         },
                         false});
-  t.datasets.push_back({Role::connectivity_label_volume, Type::u16,
-                        [](const GroupPlan& g) {
-                          std::vector<std::pair<std::string, Dims>> out;
-                          const auto& s = g.streamlines;
-                          if (!s.connectivity_matrix.empty() && !s.connectivity_labels.empty())
-                            out.push_back({"connectivity_label_volume", dims3(s.labels_shape)});
-                          return out;
-                        },
-                        false});
+  t.datasets.push_back(
+      {Role::connectivity_label_volume,
+       [](const GroupPlan& g) {
+         std::vector<DatasetInstance> out;
+         const auto& s = g.streamlines;
+         if (!s.connectivity_matrix.empty() && !s.connectivity_labels.empty())
+           out.push_back({"connectivity_label_volume", dims3(s.labels_shape), Type::u16, Type::u16});
+         return out;
+       },
+       false});
   return t;
 }
 
@@ -298,8 +313,8 @@ std::vector<std::string> required_datasets(const Format& format, GroupType type)
   empty.type = type;
   for (const auto& rule : format.group(type).datasets)
     if (rule.required)
-      for (const auto& [name, dims] : rule.instances(empty))
-        out.push_back(name);
+      for (const auto& instance : rule.instances(empty))
+        out.push_back(instance.name);
   return out;
 }
 

@@ -46,26 +46,6 @@ std::string object_name(hid_t obj) {
   return std::string(buf, static_cast<size_t>(std::min<ssize_t>(n, sizeof buf - 1)));
 }
 
-void write_attr(hid_t obj,
-                const std::string& name,
-                hid_t file_type,
-                hid_t mem_type,
-                const std::vector<uint64_t>& dims,
-                const void* data) {
-  const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
-  const htri_t exists = H5Aexists(obj, name.c_str());
-  check(exists, "looking for " + where);
-  if (exists > 0) check(H5Adelete(obj, name.c_str()), "replacing " + where);
-  Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
-  check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
-        "setting an attribute name encoding");
-  Handle space = dataspace(dims);
-  Handle attr(check_id(H5Acreate2(obj, name.c_str(), file_type, space.id(), acpl.id(), H5P_DEFAULT),
-                       "creating " + where));
-  check(H5Awrite(attr.id(), mem_type, data), "writing " + where);
-  attr.close(where);
-}
-
 /// The name of the file an object lives in.
 std::string file_name_of(hid_t obj) {
   char buf[4096];
@@ -269,16 +249,36 @@ void delete_link(hid_t parent, const std::string& name) {
   check(H5Ldelete(parent, name.c_str(), H5P_DEFAULT), "removing '" + name + "'");
 }
 
+void write_attr_numbers(hid_t obj,
+                        const std::string& name,
+                        hid_t file_type,
+                        hid_t mem_type,
+                        const std::vector<uint64_t>& dims,
+                        const void* data) {
+  const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
+  const htri_t exists = H5Aexists(obj, name.c_str());
+  check(exists, "looking for " + where);
+  if (exists > 0) check(H5Adelete(obj, name.c_str()), "replacing " + where);
+  Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
+  check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
+        "setting an attribute name encoding");
+  Handle space = dataspace(dims);
+  Handle attr(check_id(H5Acreate2(obj, name.c_str(), file_type, space.id(), acpl.id(), H5P_DEFAULT),
+                       "creating " + where));
+  check(H5Awrite(attr.id(), mem_type, data), "writing " + where);
+  attr.close(where);
+}
+
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
   Handle t = vlen_utf8_type();
   const char* p = value.c_str();
-  write_attr(obj, name, t.id(), t.id(), {}, &p);
+  write_attr_numbers(obj, name, t.id(), t.id(), {}, &p);
 }
 
 void write_attr_strings(hid_t obj, const std::string& name, const std::vector<std::string>& values) {
   if (values.empty()) {
     const double unused = 0; // HDF5 refuses a null buffer even for zero elements
-    write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {0}, &unused);
+    write_attr_numbers(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {0}, &unused);
     return;
   }
   Handle t = vlen_utf8_type();
@@ -286,38 +286,38 @@ void write_attr_strings(hid_t obj, const std::string& name, const std::vector<st
   ptrs.reserve(values.size());
   for (const auto& v : values)
     ptrs.push_back(v.c_str());
-  write_attr(obj, name, t.id(), t.id(), {values.size()}, ptrs.data());
+  write_attr_numbers(obj, name, t.id(), t.id(), {values.size()}, ptrs.data());
 }
 
 void write_attr_f64(hid_t obj,
                     const std::string& name,
                     const std::vector<double>& v,
                     const std::vector<uint64_t>& dims) {
-  write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data());
+  write_attr_numbers(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dims, v.data());
 }
 void write_attr_f32(hid_t obj,
                     const std::string& name,
                     const std::vector<float>& v,
                     const std::vector<uint64_t>& dims) {
-  write_attr(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, v.data());
+  write_attr_numbers(obj, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, v.data());
 }
 void write_attr_i64(hid_t obj,
                     const std::string& name,
                     const std::vector<int64_t>& v,
                     const std::vector<uint64_t>& dims) {
-  write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, dims, v.data());
+  write_attr_numbers(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, dims, v.data());
 }
 void write_attr_i16(hid_t obj,
                     const std::string& name,
                     const std::vector<int16_t>& v,
                     const std::vector<uint64_t>& dims) {
-  write_attr(obj, name, H5T_STD_I16LE, H5T_NATIVE_INT16, dims, v.data());
+  write_attr_numbers(obj, name, H5T_STD_I16LE, H5T_NATIVE_INT16, dims, v.data());
 }
 void write_attr_f64(hid_t obj, const std::string& name, double value) {
-  write_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}, &value);
+  write_attr_numbers(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {}, &value);
 }
 void write_attr_i64(hid_t obj, const std::string& name, int64_t value) {
-  write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, {}, &value);
+  write_attr_numbers(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, {}, &value);
 }
 
 } // namespace dwipack::h5

@@ -174,7 +174,7 @@ public:
       checksum();
       pipe_->give({base_, block_, used_});
     }
-    return {n_streamlines_, n_points_};
+    return {n_streamlines_, n_points_, has_short_};
   }
 
 private:
@@ -207,6 +207,7 @@ private:
     }
     n_points_ += n;
     ++n_streamlines_;
+    has_short_ = has_short_ || n < 2;
   }
 
   StreamlineBuffers& b_;
@@ -220,6 +221,7 @@ private:
   Crc32 crc_;
   int64_t n_points_ = 0;
   int64_t n_streamlines_ = 0;
+  bool has_short_ = false;
 };
 
 /// What is done to each streamline of a group, from the options (dwi_ml tests them for

@@ -137,8 +137,10 @@ void round_trip(format::Kind kind, const char* layout_name) {
         write_subject(layout, plan, s);
         written[s] = format::subject_checksums(layout, plan, s);
       }
-    format::write_root(file, plan, std::vector<bool>(plan.subjects.size(), false),
-                       {"test", "abc", "cmd", 1, {}, {}});
+    format::Provenance provenance;
+    provenance.version = "test";
+    provenance.command_line = "cmd";
+    format::write_root(file, plan, std::vector<bool>(plan.subjects.size(), false), provenance);
     layout.close();
     file.close();
   }

@@ -60,6 +60,7 @@ struct VolumeGroupPlan {
   int64_t nb_features = 0;              ///< F = sum of frames_per_file
   Affine vox2ras = identity_affine();   ///< first file's affine (attr `affine`)
   std::array<float, 3> voxel_sizes{};   ///< first file's pixdim[1..3] (attr `voxres`)
+  bool nifti2 = false;                  ///< the first file is NIfTI-2: nibabel's zooms are float64
   Standardization standardization = Standardization::none;
   std::vector<std::string> std_mask_files;
   VolumeRules rules;
@@ -83,6 +84,10 @@ struct StreamlineGroupPlan {
   std::array<int64_t, 3> dimensions{};
   std::array<float, 3> voxel_sizes{};
   std::string voxel_order;
+  bool reference_nifti2 = false;  ///< the space comes from a NIfTI-2 header: int64 / float64 attributes
+  bool header_big_endian = false; ///< the space comes from a big-endian .trk header
+  /// Some streamline has fewer than 2 points (euclidean_lengths are then float64, as in dwi_ml).
+  bool has_short_streamline = false;
   /// Requested data per streamline (config dps_keys), with their number of columns.
   std::vector<io::DpsKey> dps;
   /// How points are stored: dwi_ml always uses "vox" with the corner origin; the 2021 layout
@@ -144,10 +149,10 @@ void from_json(const nlohmann::json& j, StreamlineOptions& o);
 // clang-format off
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeRules, mask_nonzero, zero_std_to_one)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(VolumeGroupPlan, files, frames_per_file, shape, nb_features, vox2ras,
-                                   voxel_sizes, standardization, std_mask_files, rules)
+                                   voxel_sizes, nifti2, standardization, std_mask_files, rules)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TractogramFilePlan, path, vox2ras, dimensions)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order, dps,
-                                   storage_space, center_origin, n_streamlines, n_points, connectivity_matrix,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StreamlineGroupPlan, files, vox2ras, dimensions, voxel_sizes, voxel_order,
+                                   reference_nifti2, header_big_endian, has_short_streamline, dps, storage_space, center_origin, n_streamlines, n_points, connectivity_matrix,
                                    connectivity_shape, connectivity_nb_blocs, connectivity_labels, labels_shape)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GroupPlan, name, type, volume, streamlines)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(InputFile, path, bytes, mtime_ns)

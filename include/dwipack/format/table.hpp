@@ -19,8 +19,10 @@ namespace dwipack::format {
 /// How a value is stored: the HDF5 type h5py gives the numpy dtype dwi_ml writes.
 enum class Type {
   f32,       ///< IEEE float32, little-endian
+  f32be,     ///< IEEE float32, big-endian (a big-endian .trk header's values, kept as numpy keeps them)
   f64,       ///< IEEE float64, little-endian
   i16,       ///< int16, little-endian
+  i16be,     ///< int16, big-endian
   i64,       ///< int64, little-endian
   u16,       ///< uint16, little-endian
   bool_enum, ///< numpy bool: ENUM(int8) {FALSE = 0, TRUE = 1}
@@ -88,13 +90,20 @@ enum class Role {
   connectivity_label_volume
 };
 
+/// One dataset a rule makes in a group.
+struct DatasetInstance {
+  std::string name; ///< path relative to the group
+  Dims dims;
+  Type stored; ///< its type in the file
+  Type held;   ///< the type its writer supplies (HDF5 converts, exactly, when they differ)
+};
+
 /// One dataset of a group (or a family: one per data_per_streamline key).
 struct DatasetRule {
   Role role;
-  Type type;
-  /// The datasets this rule makes in a group: path relative to the group, and shape. Empty when
-  /// the group has none (no connectivity, no dps keys).
-  std::function<std::vector<std::pair<std::string, Dims>>(const GroupPlan&)> instances;
+  /// The datasets this rule makes in a group (none when the group has no connectivity, no dps
+  /// keys, ...).
+  std::function<std::vector<DatasetInstance>(const GroupPlan&)> instances;
   bool required = true; ///< every group of its kind has exactly one (false: dps keys, connectivity)
 };
 

@@ -114,6 +114,14 @@ void delete_link(hid_t parent, const std::string& name);
 // --- attributes (Collective: identical values on every rank). An attribute that exists is
 // replaced (a --resume'd file may hold some from the interrupted run). ---
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value);
+/// Any numeric attribute: `data` holds the values as `mem_type` (C order), stored as `file_type`
+/// (e.g. H5T_IEEE_F32BE for a big-endian float32 attribute). Empty `dims`: a scalar.
+void write_attr_numbers(hid_t obj,
+                        const std::string& name,
+                        hid_t file_type,
+                        hid_t mem_type,
+                        const std::vector<uint64_t>& dims,
+                        const void* data);
 /// A list of strings: a 1-D vlen UTF-8 array; an empty list is written as float64 of shape (0,),
 /// exactly what h5py writes for [] (dwi_ml's readers accept both).
 void write_attr_strings(hid_t obj, const std::string& name, const std::vector<std::string>& values);

@@ -48,6 +48,9 @@ public:
 struct StreamlineCounts {
   int64_t n_streamlines = 0;
   int64_t n_points = 0;
+  /// Some streamline has fewer than 2 points: dipy measures its length as the integer 0, so
+  /// dwi_ml's euclidean_lengths become float64.
+  bool has_short_streamline = false;
 };
 
 /// Streamlines parsed ahead by the reader thread (RAS mm), waiting to be processed.
