@@ -42,9 +42,9 @@ const char* const top_usage =
     "  [mpirun -n N] dwipack create DWI_ML_READY OUT.hdf5 CONFIG.json TRAIN.txt VALID.txt TEST.txt "
     "[options]\n"
     "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--streamlines N]\n"
-    "                [--mean_points M] [--seed S]\n"
+    "                [--mean_points M] [--seed S] [--bundle_format trk|trx]\n"
     "  dwipack inspect FILE.hdf5 [--json]\n"
-    "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck) [-f]\n"
+    "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck|.trx) [-f]\n"
     "  dwipack --version | --help\n"
     "  dwipack create --help\n"
     "\n"
@@ -386,7 +386,9 @@ int run_synth_command(const std::vector<std::string>& args) {
       ("streamlines", po::value<int64_t>(&spec.streamlines)->default_value(spec.streamlines),
        "streamlines per subject, split between two .trk bundles and united in a .tck (0: none)")
       ("mean_points", po::value<int64_t>(&spec.mean_points)->default_value(spec.mean_points),
-       "mean points per streamline (lengths uniform in [mean/2, 3*mean/2])");
+       "mean points per streamline (lengths uniform in [mean/2, 3*mean/2])")
+      ("bundle_format", po::value<std::string>(&spec.bundle_format)->default_value(spec.bundle_format),
+       "format of the two bundles: trk (TrackVis) or trx (TRX, a stored ZIP archive)");
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");
@@ -449,8 +451,8 @@ int run_extract_command(const std::vector<std::string>& args) {
     std::cout
         << "Usage: dwipack extract FILE.hdf5 SUBJECT GROUP OUT [-f]\n\nWrite one group of a dwi_ml HDF5 "
            "file to OUT: a volume group to .nii or .nii.gz (float32,\nthe group's affine and voxres), a "
-           "streamline group to .trk or .tck in RAS mm (data_per_streamline\nbecome .trk properties; a .tck "
-           "drops them).\n\n"
+           "streamline group to .trk, .tck or .trx in RAS mm (data_per_streamline\nbecome .trk properties "
+           "or .trx dps arrays; a .tck drops them).\n\n"
         << named << "\n";
     return 0;
   }

@@ -64,7 +64,7 @@ std::vector<std::string> glob_files(const std::string& pattern, const std::strin
   std::vector<std::string> files;
   for (std::string& path : result.paths()) {
     // dwi_ml would keep directories and dangling links and fail on them while loading.
-    if (is_regular_file(path))
+    if (is_regular_file(path) || is_trx_folder(path))
       files.push_back(std::move(path));
     else if (!is_directory(path))
       log::warning("pattern " + quoted(entry) + " matches " + quoted(path) +
@@ -90,7 +90,9 @@ ResolvedFiles resolve_entries(const std::string& subject_dir, const std::vector<
     } else {
       // Literal: '?' and '[' are plain characters here, as in dwi_ml.
       std::string path = join_path(subject_dir, entry);
-      if (is_regular_file(path))
+      while (path.size() > 1 && path.back() == '/' && is_trx_folder(path.substr(0, path.size() - 1)))
+        path.pop_back(); // "bundle.trx/" names the folder; its extension must stay visible
+      if (is_regular_file(path) || is_trx_folder(path))
         out.files.push_back(std::move(path));
       else
         out.missing.push_back(entry);
@@ -107,6 +109,10 @@ bool is_regular_file(const std::string& path) {
 bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_trx_folder(const std::string& path) {
+  return extension_of(path) == ".trx" && is_directory(path);
 }
 
 std::string extension_of(const std::string& path) {

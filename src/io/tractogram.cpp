@@ -1,5 +1,5 @@
 // The format-independent half of the tractogram readers: file handling, the chunked reader, and
-// the dispatch on the extension. The formats themselves are in trk.cpp and tck.cpp.
+// the dispatch on the extension. The formats themselves are in trk.cpp, tck.cpp and trx.cpp.
 #include "dwipack/io/tractogram.hpp"
 
 #include "dwipack/error.hpp"
@@ -90,8 +90,10 @@ namespace {} // namespace
 TractogramHeader read_tractogram_header(const std::string& path) {
   return with_context("file " + quoted(path), [&] {
     const std::string ext = extension_of(path);
-    if (ext != ".trk" && ext != ".tck")
-      throw Error("extension " + quoted(ext) + " is not a tractogram format (accepted: '.trk', '.tck')");
+    if (ext != ".trk" && ext != ".tck" && ext != ".trx")
+      throw Error("extension " + quoted(ext) +
+                  " is not a tractogram format (accepted: '.trk', '.tck', '.trx')");
+    if (ext == ".trx") return detail::read_trx_header(path);
     const UniqueFd fd = detail::open_for_reading(path, true);
     return ext == ".trk" ? detail::read_trk_header(path, fd.get()) : detail::read_tck_header(path, fd.get());
   });
@@ -101,6 +103,7 @@ int64_t
 read_streamlines(const TractogramHeader& header, const StreamlineVisitor& visit, TractogramScratch& scratch) {
   // Only the opening is wrapped here: the parsers add the file frame to their own errors, and
   // the visitor's exceptions go through untouched (its caller knows its context).
+  if (header.format == TractogramFormat::trx) return detail::read_trx_streamlines(header, visit, scratch);
   int64_t size = 0;
   const UniqueFd fd = with_context("file " + quoted(header.path), [&] {
     UniqueFd opened = detail::open_for_reading(header.path, true);

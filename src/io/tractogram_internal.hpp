@@ -1,7 +1,7 @@
 #pragma once
-// Shared plumbing of the .trk and .tck readers (src/io/trk.cpp, tck.cpp, tractogram.cpp): the file
-// descriptor, a chunked reader over a byte range of the file, byte-order helpers and the format
-// entry points that tractogram.cpp dispatches to. Private to src/io.
+// Shared plumbing of the tractogram readers (src/io/trk.cpp, tck.cpp, trx.cpp, tractogram.cpp):
+// the file descriptor, a chunked reader over a byte range of the file, byte-order helpers and the
+// format entry points that tractogram.cpp dispatches to. Private to src/io.
 #include "dwipack/error.hpp"
 #include "dwipack/io/tractogram.hpp"
 #include "posix_file.hpp"
@@ -109,6 +109,12 @@ int64_t read_trk_streamlines(const TractogramHeader& header,
 int64_t read_tck_streamlines(const TractogramHeader& header,
                              int fd,
                              int64_t size,
+                             const StreamlineVisitor& visit,
+                             TractogramScratch& scratch);
+
+/// TRX (src/io/trx.cpp): `path` is a ZIP archive or a folder; each opens what it needs.
+TractogramHeader read_trx_header(const std::string& path);
+int64_t read_trx_streamlines(const TractogramHeader& header,
                              const StreamlineVisitor& visit,
                              TractogramScratch& scratch);
 

@@ -1,6 +1,10 @@
 #include "dwipack/io/tractogram_writer.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/util/crc32.hpp"
+#include "zip.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cerrno>
@@ -34,6 +38,14 @@ void store_f32(unsigned char* dst, float v) {
 }
 void store_i32(unsigned char* dst, int32_t v) {
   store_u32(dst, static_cast<uint32_t>(v));
+}
+void store_u16(unsigned char* dst, uint16_t v) {
+  dst[0] = static_cast<unsigned char>(v);
+  dst[1] = static_cast<unsigned char>(v >> 8);
+}
+void store_u64(unsigned char* dst, uint64_t v) {
+  store_u32(dst, static_cast<uint32_t>(v));
+  store_u32(dst + 4, static_cast<uint32_t>(v >> 32));
 }
 void store_i16(unsigned char* dst, int16_t v) {
   const auto u = static_cast<uint16_t>(v);
@@ -454,6 +466,271 @@ int64_t TckWriter::count() const {
   return impl_->count;
 }
 
+// ---------------------------------------------------------------- TRX
+
+namespace {
+
+// ZIP records (APPNOTE 6.3) as TRX archives need them: stored members, UTF-8 names, a fixed
+// timestamp (1980-01-01 00:00, so that the same streamlines give the same bytes).
+constexpr uint32_t zip_local_sig = 0x04034b50, zip_central_sig = 0x02014b50, zip_end_sig = 0x06054b50,
+                   zip64_end_sig = 0x06064b50, zip64_locator_sig = 0x07064b50;
+constexpr uint16_t zip_version_made_by = (3 << 8) | 45; // Unix, ZIP 4.5
+constexpr uint16_t zip_dos_date = (0 << 9) | (1 << 5) | 1, zip_dos_time = 0;
+constexpr uint32_t zip_file_attributes = 0100644u << 16; // -rw-r--r--
+
+uint16_t zip_name_flags(const std::string& name) {
+  for (const char c : name)
+    if (static_cast<unsigned char>(c) >= 0x80) return 0x800; // the name is UTF-8
+  return 0;
+}
+
+/// A stored member's local header. `zip64` adds the ZIP64 extra field with both sizes (and puts
+/// 0xffffffff in the 32-bit fields), so that sizes unknown when the header is written fit.
+std::vector<unsigned char>
+zip_local_header(const std::string& name, uint32_t crc, uint64_t size, bool zip64) {
+  std::vector<unsigned char> h(30 + name.size() + (zip64 ? 20 : 0));
+  unsigned char* p = h.data();
+  store_u32(p, zip_local_sig);
+  store_u16(p + 4, zip64 ? 45 : 20);
+  store_u16(p + 6, zip_name_flags(name));
+  store_u16(p + 8, 0); // stored
+  store_u16(p + 10, zip_dos_time);
+  store_u16(p + 12, zip_dos_date);
+  store_u32(p + 14, crc);
+  const uint32_t size32 = zip64 ? 0xffffffffu : static_cast<uint32_t>(size);
+  store_u32(p + 18, size32);
+  store_u32(p + 22, size32);
+  store_u16(p + 26, static_cast<uint16_t>(name.size()));
+  store_u16(p + 28, zip64 ? 20 : 0);
+  std::memcpy(p + 30, name.data(), name.size());
+  if (zip64) {
+    unsigned char* x = p + 30 + name.size();
+    store_u16(x, 0x0001);
+    store_u16(x + 2, 16);
+    store_u64(x + 4, size);
+    store_u64(x + 12, size);
+  }
+  return h;
+}
+
+/// "dps/<name>.float32", or "dps/<name>.<k>.float32": the column count is written when it is not
+/// 1, and when the name itself ends in ".<digits>" (which a reader would take for one).
+std::string trx_dps_member(const DpsKey& key) {
+  const size_t dot = key.name.rfind('.');
+  const bool digits_at_end = dot != std::string::npos && dot + 1 < key.name.size() &&
+                             key.name.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+  if (key.columns == 1 && !digits_at_end) return "dps/" + key.name + ".float32";
+  return "dps/" + key.name + "." + std::to_string(key.columns) + ".float32";
+}
+
+} // namespace
+
+struct TrxWriter::Impl {
+  struct Member {
+    std::string name;
+    uint32_t crc = 0;
+    uint64_t size = 0;
+    uint64_t local_offset = 0;
+    bool local_zip64 = false;
+  };
+
+  std::string path;
+  std::optional<OutputFile> file;
+  TrxSpace space;
+  std::vector<DpsKey> keys;
+  std::vector<uint64_t> offsets;       ///< first point of each streamline
+  std::vector<std::vector<float>> dps; ///< per key, S x columns
+  uint64_t points = 0;
+  uint64_t written = 0; ///< bytes handed to the file so far
+  Crc32 positions_crc;
+  std::vector<Member> members;
+  static constexpr const char* positions_name = "positions.3.float32";
+
+  Impl(const std::string& p, const TrxSpace& s, const std::vector<DpsKey>& dps_keys)
+      : path(p), space(s), keys(dps_keys), dps(dps_keys.size()) {
+    for (size_t i = 0; i < 16; ++i)
+      if (!std::isfinite(static_cast<float>(space.vox_to_ras[i])))
+        throw Error("VOXEL_TO_RASMM " + to_string(space.vox_to_ras) + " is not finite in float32");
+    for (size_t i = 0; i < 3; ++i)
+      if (space.dimensions[i] < 1 || space.dimensions[i] > SHRT_MAX)
+        throw Error("dimension " + std::to_string(space.dimensions[i]) + " is not from 1 to 32767");
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const std::string& n = keys[k].name;
+      if (n.empty() || n == "." || n == ".." || n.find('/') != std::string::npos ||
+          n.find('\0') != std::string::npos)
+        throw Error("data_per_streamline key " + quoted(n) + " is not a valid TRX array name");
+      if (keys[k].columns < 1) throw Error("data_per_streamline key " + quoted(n) + " has no columns");
+      for (size_t j = 0; j < k; ++j)
+        if (keys[j].name == n) throw Error("data_per_streamline key " + quoted(n) + " is given twice");
+    }
+    file.emplace(path);
+    // Sizes are known at close(): the ZIP64 extra field reserves room for them.
+    put(zip_local_header(positions_name, 0, 0, true));
+    members.push_back({positions_name, 0, 0, 0, true});
+  }
+
+  void put(const std::vector<unsigned char>& bytes) { put(bytes.data(), bytes.size()); }
+  void put(const void* bytes, size_t n) {
+    file->write(bytes, n);
+    written += n;
+  }
+
+  void append(const StreamlinesRas& s) {
+    const int64_t n_points = check_packing(s);
+    const auto n_streamlines = static_cast<int64_t>(s.lengths.size());
+    if (s.dps_keys.size() != keys.size() || s.dps_values.size() != keys.size())
+      throw Error("the chunk has " + std::to_string(s.dps_keys.size()) + " data_per_streamline keys and " +
+                  std::to_string(s.dps_values.size()) + " value arrays; the file was opened with " +
+                  std::to_string(keys.size()));
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (s.dps_keys[k].name != keys[k].name || s.dps_keys[k].columns != keys[k].columns)
+        throw Error("data_per_streamline key " + std::to_string(k) + " is " + quoted(s.dps_keys[k].name) +
+                    "; the file was opened with " + quoted(keys[k].name));
+      const uint64_t expected = static_cast<uint64_t>(n_streamlines) * static_cast<uint64_t>(keys[k].columns);
+      if (s.dps_values[k].size() != expected)
+        throw Error("data_per_streamline " + quoted(keys[k].name) + " holds " +
+                    std::to_string(s.dps_values[k].size()) + " values, expected " + std::to_string(expected));
+    }
+    for (int64_t i = 0; i < n_points; ++i)
+      check_point(s.xyz.data() + 3 * i);
+    for (const int64_t n : s.lengths) {
+      offsets.push_back(points);
+      points += static_cast<uint64_t>(n);
+    }
+    // float32 little-endian: the bytes as they are in memory on this (little-endian) machine
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "TRX positions are little-endian");
+    const size_t bytes = 4 * s.xyz.size();
+    positions_crc.update(s.xyz.data(), bytes);
+    put(s.xyz.data(), bytes);
+    for (size_t k = 0; k < keys.size(); ++k)
+      dps[k].insert(dps[k].end(), s.dps_values[k].begin(), s.dps_values[k].end());
+  }
+
+  /// A whole member from memory: local header, data.
+  void put_member(const std::string& name, const unsigned char* data, size_t n) {
+    Crc32 crc;
+    crc.update(data, n);
+    const bool zip64 = n > detail::zip64_write_limit();
+    members.push_back({name, crc.value, n, written, zip64});
+    put(zip_local_header(name, crc.value, n, zip64));
+    put(data, n);
+  }
+
+  void close() {
+    members[0].crc = positions_crc.value;
+    members[0].size = 12 * points;
+    std::vector<unsigned char> bytes(8 * offsets.size());
+    for (size_t i = 0; i < offsets.size(); ++i)
+      store_u64(bytes.data() + 8 * i, offsets[i]);
+    put_member("offsets.uint64", bytes.data(), bytes.size());
+    for (size_t k = 0; k < keys.size(); ++k) {
+      bytes.resize(4 * dps[k].size());
+      for (size_t i = 0; i < dps[k].size(); ++i)
+        store_f32(bytes.data() + 4 * i, dps[k][i]);
+      put_member(trx_dps_member(keys[k]), bytes.data(), bytes.size());
+    }
+    nlohmann::json affine = nlohmann::json::array();
+    for (size_t r = 0; r < 4; ++r)
+      affine.push_back({space.vox_to_ras[4 * r], space.vox_to_ras[4 * r + 1], space.vox_to_ras[4 * r + 2],
+                        space.vox_to_ras[4 * r + 3]});
+    const nlohmann::json header = {{"VOXEL_TO_RASMM", affine},
+                                   {"DIMENSIONS", space.dimensions},
+                                   {"NB_VERTICES", points},
+                                   {"NB_STREAMLINES", offsets.size()}};
+    const std::string text = header.dump();
+    put_member("header.json", reinterpret_cast<const unsigned char*>(text.data()), text.size());
+
+    // Central directory, then the end records (ZIP64 ones when a count, size or offset is large).
+    const uint64_t limit = detail::zip64_write_limit();
+    const uint64_t directory_offset = written;
+    for (const Member& m : members) {
+      const bool big_size = m.size > limit, big_offset = m.local_offset > limit;
+      const size_t extra = (big_size ? 16 : 0) + (big_offset ? 8 : 0);
+      std::vector<unsigned char> c(46 + m.name.size() + (extra ? 4 + extra : 0));
+      unsigned char* p = c.data();
+      store_u32(p, zip_central_sig);
+      store_u16(p + 4, zip_version_made_by);
+      store_u16(p + 6, m.local_zip64 || extra ? 45 : 20);
+      store_u16(p + 8, zip_name_flags(m.name));
+      store_u16(p + 10, 0);
+      store_u16(p + 12, zip_dos_time);
+      store_u16(p + 14, zip_dos_date);
+      store_u32(p + 16, m.crc);
+      store_u32(p + 20, big_size ? 0xffffffffu : static_cast<uint32_t>(m.size));
+      store_u32(p + 24, big_size ? 0xffffffffu : static_cast<uint32_t>(m.size));
+      store_u16(p + 28, static_cast<uint16_t>(m.name.size()));
+      store_u16(p + 30, static_cast<uint16_t>(extra ? 4 + extra : 0));
+      store_u16(p + 32, 0); // comment
+      store_u16(p + 34, 0); // disk
+      store_u16(p + 36, 0); // internal attributes
+      store_u32(p + 38, zip_file_attributes);
+      store_u32(p + 42, big_offset ? 0xffffffffu : static_cast<uint32_t>(m.local_offset));
+      std::memcpy(p + 46, m.name.data(), m.name.size());
+      if (extra) {
+        unsigned char* x = p + 46 + m.name.size();
+        store_u16(x, 0x0001);
+        store_u16(x + 2, static_cast<uint16_t>(extra));
+        x += 4;
+        if (big_size) {
+          store_u64(x, m.size); // uncompressed, then compressed
+          store_u64(x + 8, m.size);
+          x += 16;
+        }
+        if (big_offset) store_u64(x, m.local_offset);
+      }
+      put(c);
+    }
+    const uint64_t directory_bytes = written - directory_offset;
+    const uint64_t n = members.size();
+    if (n >= 0xffff || directory_bytes > limit || directory_offset > limit) {
+      const uint64_t zip64_end = written;
+      std::vector<unsigned char> z(56 + 20);
+      unsigned char* p = z.data();
+      store_u32(p, zip64_end_sig);
+      store_u64(p + 4, 44); // the record's size after this field
+      store_u16(p + 12, zip_version_made_by);
+      store_u16(p + 14, 45);
+      store_u32(p + 16, 0);
+      store_u32(p + 20, 0);
+      store_u64(p + 24, n);
+      store_u64(p + 32, n);
+      store_u64(p + 40, directory_bytes);
+      store_u64(p + 48, directory_offset);
+      store_u32(p + 56, zip64_locator_sig);
+      store_u32(p + 60, 0);
+      store_u64(p + 64, zip64_end);
+      store_u32(p + 72, 1);
+      put(z);
+    }
+    std::vector<unsigned char> e(22);
+    store_u32(e.data(), zip_end_sig);
+    store_u16(e.data() + 8, static_cast<uint16_t>(std::min<uint64_t>(n, 0xffff)));
+    store_u16(e.data() + 10, static_cast<uint16_t>(std::min<uint64_t>(n, 0xffff)));
+    store_u32(e.data() + 12, directory_bytes > limit ? 0xffffffffu : static_cast<uint32_t>(directory_bytes));
+    store_u32(e.data() + 16,
+              directory_offset > limit ? 0xffffffffu : static_cast<uint32_t>(directory_offset));
+    put(e);
+    // Last: the positions' local header, now that their CRC-32 and size are known.
+    const std::vector<unsigned char> first =
+        zip_local_header(positions_name, members[0].crc, members[0].size, true);
+    file->finish(first.data(), first.size());
+  }
+};
+
+TrxWriter::TrxWriter(const std::string& path, const TrxSpace& space, const std::vector<DpsKey>& dps_keys) {
+  with_context("file " + quoted(path), [&] { impl_ = std::make_unique<Impl>(path, space, dps_keys); });
+}
+TrxWriter::~TrxWriter() = default;
+void TrxWriter::append(const StreamlinesRas& chunk) {
+  with_context("file " + quoted(impl_->path), [&] { impl_->append(chunk); });
+}
+void TrxWriter::close() {
+  with_context("file " + quoted(impl_->path), [&] { impl_->close(); });
+}
+int64_t TrxWriter::count() const {
+  return static_cast<int64_t>(impl_->offsets.size());
+}
+
 // ---------------------------------------------------------------- one-shot
 
 void write_trk(const std::string& path, const TrkSpace& space, const StreamlinesRas& streamlines) {
@@ -464,6 +741,12 @@ void write_trk(const std::string& path, const TrkSpace& space, const Streamlines
 
 void write_tck(const std::string& path, const StreamlinesRas& streamlines) {
   TckWriter w(path);
+  w.append(streamlines);
+  w.close();
+}
+
+void write_trx(const std::string& path, const TrxSpace& space, const StreamlinesRas& streamlines) {
+  TrxWriter w(path, space, streamlines.dps_keys);
   w.append(streamlines);
   w.close();
 }

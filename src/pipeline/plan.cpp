@@ -173,11 +173,17 @@ void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, c
 /// Streamline and point counts of a group of .trk files from their headers and sizes alone:
 /// each streamline is an int32 count and n_properties floats, each point 3 + n_scalars floats.
 /// False when a file is a .tck, has no n_count, or its size does not add up (the full pass then
-/// finds the exact problem).
+/// finds the exact problem). A .trx gives NB_STREAMLINES and NB_VERTICES (its arrays' sizes were
+/// checked against them).
 bool counts_from_headers(const StreamlineGroupPlan& p, StreamlineCounts& counts) {
   StreamlineCounts total;
   for (const auto& f : p.files) {
     const io::TractogramHeader h = io::read_tractogram_header(f.path);
+    if (h.format == io::TractogramFormat::trx && h.count_in_header > 0) { // NB_STREAMLINES, NB_VERTICES
+      total.n_streamlines += h.count_in_header;
+      total.n_points += h.points_in_header;
+      continue;
+    }
     if (h.format != io::TractogramFormat::trk || h.count_in_header <= 0) return false;
     const int64_t per_point = 4 * (3 + static_cast<int64_t>(h.n_scalars));
     const int64_t point_bytes = file_size(f.path) - 1000 - h.count_in_header * 4 * (1 + h.n_properties);
@@ -203,8 +209,9 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
   if (files.empty()) throw Error("no input file left for this group (all were missing)");
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
-    if (io::extension_of(path) != ".trk" && io::extension_of(path) != ".tck")
-      throw Error("file " + quoted(path) + ": streamline files must be .trk or .tck");
+    if (io::extension_of(path) != ".trk" && io::extension_of(path) != ".tck" &&
+        io::extension_of(path) != ".trx")
+      throw Error("file " + quoted(path) + ": streamline files must be .trk, .tck or .trx");
     const io::TractogramHeader h = io::read_tractogram_header(path);
     note_input(inputs, path);
     SpaceAttributes space;

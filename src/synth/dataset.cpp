@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
@@ -189,8 +190,8 @@ void random_walks(const Region& region,
   }
 }
 
-/// The two bundles (.trk, in the subject's RAS space, dps weight and color) and their union
-/// (.tck: bundle_a's streamlines then bundle_b's), written in chunks so that millions of
+/// The two bundles (.trk or .trx, in the subject's RAS space, dps weight and color) and their
+/// union (.tck: bundle_a's streamlines then bundle_b's), written in chunks so that millions of
 /// streamlines never sit in memory at once; plus a small connectivity matrix.
 void write_tractography(
     const std::string& dir, const Shape& s, const Affine& vox2ras, const DatasetSpec& spec, uint32_t seed) {
@@ -201,6 +202,7 @@ void write_tractography(
   space.dimensions = s;
   space.voxel_sizes = spec.voxel_size_mm;
   space.voxel_order = "RAS";
+  const io::TrxSpace trx_space{vox2ras, s};
   const std::vector<io::DpsKey> keys = {{"weight", 1}, {"color", 3}};
 
   io::TckWriter whole(dir + "/whole.tck");
@@ -216,17 +218,29 @@ void write_tractography(
   chunk.dps_keys = keys;
   for (size_t b = 0; b < 2; ++b) {
     FastRng rng((static_cast<uint64_t>(seed) << 8) + b + 1);
-    io::TrkWriter trk(dir + "/" + bundles[b].name + ".trk", space, keys);
+    const std::string bundle = dir + "/" + bundles[b].name + "." + spec.bundle_format;
+    std::optional<io::TrkWriter> trk;
+    std::optional<io::TrxWriter> trx;
+    if (spec.bundle_format == "trx")
+      trx.emplace(bundle, trx_space, keys);
+    else
+      trk.emplace(bundle, space, keys);
     for (int64_t done = 0; done < bundles[b].count; done += chunk_streamlines) {
       chunk.xyz.clear();
       chunk.lengths.clear();
       chunk.dps_values.assign(2, {});
       random_walks(region, unit(bundles[b].axis), bundles[b].color,
                    std::min(chunk_streamlines, bundles[b].count - done), spec.mean_points, rng, chunk);
-      trk.append(chunk);
+      if (trx)
+        trx->append(chunk);
+      else
+        trk->append(chunk);
       whole.append(chunk);
     }
-    trk.close();
+    if (trx)
+      trx->close();
+    else
+      trk->close();
   }
   whole.close();
 
@@ -305,6 +319,8 @@ void write_subject(const std::string& dir, const Shape& s, const DatasetSpec& sp
 
 std::string write_dataset(const DatasetSpec& spec) {
   if (spec.nb_subjects < 1) throw Error("synth: at least one subject is needed");
+  if (spec.bundle_format != "trk" && spec.bundle_format != "trx")
+    throw Error("synth: the bundle format must be trk or trx, got " + quoted(spec.bundle_format));
   if (spec.streamlines < 0 || spec.streamlines == 1)
     throw Error("synth: streamlines must be 0 (none) or at least 2 (two bundles), got " +
                 std::to_string(spec.streamlines));
@@ -348,7 +364,9 @@ std::string write_dataset(const DatasetSpec& spec) {
     config += ",\n"
               "  \"bundles\": {\n"
               "    \"type\": \"streamlines\",\n"
-              "    \"files\": [\"tractography/bundle_*.trk\"],\n"
+              "    \"files\": [\"tractography/bundle_*." +
+              spec.bundle_format +
+              "\"],\n"
               "    \"dps_keys\": [\"weight\"],\n"
               "    \"connectivity_matrix\": \"tractography/connectivity.npy\",\n"
               "    \"connectivity_nb_blocs\": 4\n"
@@ -381,8 +399,9 @@ std::string write_dataset(const DatasetSpec& spec) {
     << "masks/wm.nii.gz uint8), config.json, training_subjs.txt (" << n_train << "), validation_subjs.txt ("
     << n_valid << "), testing_subjs.txt (" << n_test << ")";
   if (spec.streamlines > 0)
-    d << "; per subject, tractography/bundle_a.trk and bundle_b.trk (" << (spec.streamlines + 1) / 2
-      << " and " << spec.streamlines / 2 << " streamlines of about " << spec.mean_points
+    d << "; per subject, tractography/bundle_a." << spec.bundle_format << " and bundle_b."
+      << spec.bundle_format << " (" << (spec.streamlines + 1) / 2 << " and " << spec.streamlines / 2
+      << " streamlines of about " << spec.mean_points
       << " points, data_per_streamline 'weight' and 'color'), tractography/whole.tck (their union) and "
          "tractography/connectivity.npy (4x4 float64); config groups 'bundles' and 'tracking'";
   return d.str();

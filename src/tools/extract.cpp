@@ -20,7 +20,7 @@
 namespace dwipack::tools {
 namespace {
 
-enum class OutFormat { nii, nii_gz, trk, tck };
+enum class OutFormat { nii, nii_gz, trk, tck, trx };
 
 OutFormat out_format(const std::string& out) {
   const std::string ext = io::extension_of(out);
@@ -30,8 +30,9 @@ OutFormat out_format(const std::string& out) {
   if (ext == ".nii") return OutFormat::nii;
   if (ext == ".trk") return OutFormat::trk;
   if (ext == ".tck") return OutFormat::tck;
+  if (ext == ".trx") return OutFormat::trx;
   throw Error("OUT " + quoted(out) + ": unknown extension " + quoted(ext) +
-              " (expected .nii, .nii.gz, .trk or .tck)");
+              " (expected .nii, .nii.gz, .trk, .tck or .trx)");
 }
 
 std::string names_text(const std::vector<h5::Child>& children) {
@@ -225,6 +226,14 @@ struct ToRas {
   }
 };
 
+std::array<int64_t, 3> read_dimensions(hid_t group, const std::string& where) {
+  if (!h5::has_attribute(group, "dimensions"))
+    throw Error(quoted(where) + ": attribute 'dimensions' is missing");
+  const std::vector<double> dims = h5::read_attr_numbers(group, "dimensions", where);
+  if (dims.size() != 3) throw Error(quoted(where) + ": attribute 'dimensions' does not hold 3 values");
+  return {static_cast<int64_t>(dims[0]), static_cast<int64_t>(dims[1]), static_cast<int64_t>(dims[2])};
+}
+
 struct DpsSource {
   io::DpsKey key;
   h5::Handle dataset;
@@ -304,27 +313,28 @@ ExtractResult extract_streamlines(hid_t group,
     log::warning(quoted(where) + ": data_per_streamline " + names + " dropped: a .tck cannot hold them");
     dps.clear();
   }
-  if (count == 0) dps.clear(); // as nibabel: an empty .trk has no properties
+  if (count == 0 && format == OutFormat::trk) dps.clear(); // as nibabel: an empty .trk has no properties
 
   std::optional<io::TrkWriter> trk;
   std::optional<io::TckWriter> tck;
+  std::optional<io::TrxWriter> trx;
   std::vector<io::DpsKey> keys;
   for (const auto& s : dps)
     keys.push_back(s.key);
   if (format == OutFormat::trk) {
-    if (!h5::has_attribute(group, "dimensions"))
-      throw Error(quoted(where) + ": attribute 'dimensions' is missing");
-    const std::vector<double> dims = h5::read_attr_numbers(group, "dimensions", where);
-    if (dims.size() != 3) throw Error(quoted(where) + ": attribute 'dimensions' does not hold 3 values");
     io::TrkSpace space;
     space.vox_to_ras = to_ras.a;
-    for (size_t d = 0; d < 3; ++d)
-      space.dimensions[d] = static_cast<int64_t>(dims[d]);
+    space.dimensions = read_dimensions(group, where);
     space.voxel_sizes = voxel_sizes;
     space.voxel_order = h5::has_attribute(group, "voxel_order")
                             ? h5::read_attr_text(group, "voxel_order", where)
                             : axcodes(to_ras.a);
     trk.emplace(tmp, space, keys);
+  } else if (format == OutFormat::trx) {
+    io::TrxSpace space; // the header.json of a TRX: the group's affine and dimensions
+    space.vox_to_ras = to_ras.a;
+    space.dimensions = read_dimensions(group, where);
+    trx.emplace(tmp, space, keys);
   } else {
     tck.emplace(tmp);
   }
@@ -377,12 +387,14 @@ ExtractResult extract_streamlines(hid_t group,
     }
     if (trk) trk->append(chunk);
     if (tck) tck->append(chunk);
+    if (trx) trx->append(chunk);
     written += static_cast<int64_t>(chunk.lengths.size());
     points += n_points;
     i = j;
   }
   if (trk) trk->close();
   if (tck) tck->close();
+  if (trx) trx->close();
   if (dropped_empty > 0)
     log::warning(quoted(where) + ": " + std::to_string(dropped_empty) +
                  " empty streamline(s) left out: a .tck cannot hold them");
@@ -443,7 +455,8 @@ Source open_source(const ExtractOptions& o, OutFormat format) {
   if (type == "volume" && !volume_out)
     throw Error(quoted(where) + " is a volume group: OUT " + quoted(o.out) + " must end in .nii or .nii.gz");
   if (type == "streamlines" && volume_out)
-    throw Error(quoted(where) + " is a streamline group: OUT " + quoted(o.out) + " must end in .trk or .tck");
+    throw Error(quoted(where) + " is a streamline group: OUT " + quoted(o.out) +
+                " must end in .trk, .tck or .trx");
   return Source{std::move(file), std::move(group), where, type};
 }
 

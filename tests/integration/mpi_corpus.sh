@@ -399,7 +399,7 @@ create_fail missing_dps_key \
 
 for t in "$T1" "$T2"; do cp "$t/bundle_a.trk" "$t/bundle.vtk"; done
 create_fail unsupported_tractogram_extension "$(tracts_cfg vtk '"tractography/bundle.vtk"')" \
-  "tractography/bundle.vtk" ".trk or .tck"
+  "tractography/bundle.vtk" ".trk, .tck or .trx"
 
 for t in "$T1" "$T2"; do cp "$DIPY/small_64D.bval" "$t/text.trk"; done
 create_fail trk_not_trackvis "$(tracts_cfg text '"tractography/text.trk"')" "tractography/text.trk" "magic"

@@ -411,9 +411,14 @@ INSTANTIATE_TEST_SUITE_P(Tractogram, TractogramRefuses, testing::ValuesIn(refusa
 
 TEST(TractogramHeaderTest, ExtensionDecidesTheFormat) {
   TempDir dir;
+  const std::string vtk = dir.write("a.vtk", "TRACK");
+  EXPECT_EQ(message_of([&] { read_tractogram_header(vtk); }),
+            "file '" + vtk +
+                "': extension '.vtk' is not a tractogram format (accepted: '.trk', '.tck', '.trx')");
+  // a .trx holding a TrackVis file: read as a ZIP archive, which it is not
   const std::string trx = dir.write("a.trx", "TRACK");
-  EXPECT_EQ(message_of([&] { read_tractogram_header(trx); }),
-            "file '" + trx + "': extension '.trx' is not a tractogram format (accepted: '.trk', '.tck')");
+  EXPECT_THAT(message_of([&] { read_tractogram_header(trx); }),
+              HasSubstr("file '" + trx + "': not a ZIP archive: 5 bytes"));
   const std::string upper = dir.write("a.TRK", "TRACK");
   EXPECT_THAT(message_of([&] { read_tractogram_header(upper); }), HasSubstr("extension '.TRK' is not"));
   // a .tck holding a TrackVis file: the extension wins, the magic then refuses it

@@ -1,6 +1,6 @@
 #pragma once
-// Writing .trk (TrackVis v2) and .tck (MRtrix, Float32LE) files: used by the synthetic-dataset
-// generator and to export streamline groups.
+// Writing .trk (TrackVis v2), .tck (MRtrix, Float32LE) and .trx (TRX: a ZIP archive of stored
+// arrays) files: used by the synthetic-dataset generator and to export streamline groups.
 #include "dwipack/io/tractogram.hpp"
 
 #include <cstdint>
@@ -14,7 +14,7 @@ namespace dwipack::io {
 struct StreamlinesRas {
   std::vector<float> xyz;
   std::vector<int64_t> lengths;
-  /// Optional data per streamline, for .trk only: one (S x key.columns) row-major array per key.
+  /// Optional data per streamline, for .trk and .trx: one (S x key.columns) row-major array per key.
   std::vector<DpsKey> dps_keys;
   std::vector<std::vector<float>> dps_values;
 };
@@ -27,6 +27,12 @@ struct TrkSpace {
   /// Usually aff2axcodes(vox_to_ras). Another order is allowed: the voxmm points are then
   /// reoriented as nibabel expects (its inv_ornt_aff), so RAS mm still round-trips.
   std::string voxel_order = "RAS";
+};
+
+/// The space a .trx is written in (its header.json: VOXEL_TO_RASMM, DIMENSIONS).
+struct TrxSpace {
+  Affine vox_to_ras = identity_affine();
+  std::array<int64_t, 3> dimensions{}; ///< each 1 to 32767
 };
 
 /// Write a TrackVis v2 .trk (little-endian, hdr_size 1000, n_count set). Points are converted
@@ -75,5 +81,29 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Streaming TRX writer: a ZIP archive (stored members, ZIP64 records where sizes or offsets need
+/// them) holding positions.3.float32 (RAS mm, as given), offsets.uint64 (NB_STREAMLINES entries),
+/// dps/<name>.float32 or dps/<name>.<k>.float32 per key, and header.json. The positions go to the
+/// file as they come; the offsets and dps (8 + 4 x columns bytes per streamline) are kept in
+/// memory and written by close(). Same contract as TrkWriter otherwise: the dps keys of every chunk
+/// are the ones given here, and a writer destroyed before a successful close() removes its file.
+class TrxWriter {
+public:
+  TrxWriter(const std::string& path, const TrxSpace& space, const std::vector<DpsKey>& dps_keys);
+  ~TrxWriter();
+  TrxWriter(const TrxWriter&) = delete;
+  TrxWriter& operator=(const TrxWriter&) = delete;
+  void append(const StreamlinesRas& chunk);
+  void close();
+  int64_t count() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// TrxWriter in one call.
+void write_trx(const std::string& path, const TrxSpace& space, const StreamlinesRas& streamlines);
 
 } // namespace dwipack::io

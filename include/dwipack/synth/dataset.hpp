@@ -2,8 +2,8 @@
 // A synthetic dwi_ml_ready dataset, so that the demo, the tests and the benchmarks need no
 // downloaded data: per subject a 4-D float32 DWI (S0 field x diffusion attenuation inside an
 // ellipsoid "brain", Gaussian noise, zeros outside), an int16 T1 with scl_slope, a uint8 WM mask,
-// and (unless streamlines is 0) tractograms in the same space: two .trk bundles with data per
-// streamline, their union as a .tck, a connectivity .npy; plus a config JSON and the three lists.
+// and (unless streamlines is 0) tractograms in the same space: two .trk (or .trx) bundles with data
+// per streamline, their union as a .tck, a connectivity .npy; plus a config JSON and the three lists.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -21,6 +21,9 @@ struct DatasetSpec {
   uint32_t seed = 1;
   int64_t streamlines = 200; ///< per subject, split between the two bundles; 0: no streamline groups
   int64_t mean_points = 40;  ///< streamline lengths are uniform in [mean/2, 3*mean/2] points
+  /// Format of the two bundles: "trk" (TrackVis) or "trx" (TRX, a stored ZIP archive); the same
+  /// streamlines and dps either way. Their union stays a .tck.
+  std::string bundle_format = "trk";
 };
 
 /// Write the dataset; returns a one-paragraph description (what and where) for the user.

@@ -4,10 +4,12 @@
 // training:
 // - a volume group -> OUT.nii or OUT.nii.gz: float32 (X, Y, Z, F) data, the group's `affine`
 //   (sform), voxel sizes from `voxres`;
-// - a streamline group -> OUT.trk or OUT.tck in RAS mm. The stored points are converted back
-//   from the group's `space` / `origin` (vox, voxmm or rasmm; corner or center; dwipack and
+// - a streamline group -> OUT.trk, OUT.tck or OUT.trx in RAS mm. The stored points are converted
+//   back from the group's `space` / `origin` (vox, voxmm or rasmm; corner or center; dwipack and
 //   dwi_ml write vox + corner) with its `affine`, in double, then rounded to float32.
-//   data_per_streamline/* become .trk properties; a .tck cannot hold them (dropped, with a warning).
+//   data_per_streamline/* become .trk properties or .trx dps arrays (float32); a .tck cannot hold
+//   them (dropped, with a warning). A .trx is a stored ZIP archive (positions.3.float32,
+//   offsets.uint64, dps/*, header.json with the group's affine and dimensions).
 #include <cstdint>
 #include <string>
 
@@ -17,7 +19,7 @@ struct ExtractOptions {
   std::string file;       ///< the HDF5 file
   std::string subject;    ///< subject id (a root group)
   std::string group;      ///< group name under the subject
-  std::string out;        ///< .nii, .nii.gz, .trk or .tck, matching the group's type
+  std::string out;        ///< .nii, .nii.gz, .trk, .tck or .trx, matching the group's type
   bool overwrite = false; ///< replace an existing `out`
   int gzip_level = 6;     ///< for .nii.gz
 };
