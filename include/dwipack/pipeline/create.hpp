@@ -64,7 +64,7 @@ struct CreateOptions {
   bool direct_io = true;
   /// --compression gzip[:LEVEL]: the gzip level (1..9) of the output's chunked, shuffled datasets;
   /// 0: uncompressed (the default). The conversion itself is unchanged (OUT.partial, uncompressed);
-  /// then all ranks write the compressed copy, workers compressing (h5/compress.hpp).
+  /// then all ranks write the compressed copy, workers compressing (pipeline/compress.hpp).
   int compression_level = 0;
   std::string command_line; ///< for the provenance attribute
 };
