@@ -5,6 +5,7 @@
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -398,9 +399,27 @@ std::string describe(const Json& v) {
   return std::string(v.type_name()) + " " + text;
 }
 
+// The keys dwi_ml reads in a group, by group type.
+const std::vector<std::string> common_key_names = {"type", "files"};
+const std::vector<std::string> volume_key_names = {"standardization", "std_mask"};
+const std::vector<std::string> streamline_key_names = {"dps_keys", "connectivity_matrix",
+                                                       "connectivity_nb_blocs", "connectivity_labels"};
+
+bool is_known_key(const std::string& key) {
+  for (const auto* keys : {&common_key_names, &volume_key_names, &streamline_key_names})
+    if (std::find(keys->begin(), keys->end(), key) != keys->end()) return true;
+  return false;
+}
+
 const Json& required(const Json& group, const std::string& key, const std::string& group_ptr) {
-  if (!group.contains(key)) fail_at(group_ptr, "missing required key " + quoted(key));
-  return group.at(key);
+  if (group.contains(key)) return group.at(key);
+  // "standardisation" for "standardization": say what was found, the fix is then obvious.
+  for (const auto& [found, value] : group.items()) {
+    (void)value;
+    if (!is_known_key(found) && !likely_meant(found, {key}).empty())
+      fail_at(group_ptr, "missing required key " + quoted(key) + "; found " + quoted(found));
+  }
+  fail_at(group_ptr, "missing required key " + quoted(key));
 }
 
 std::string non_empty_string(const Json& v, const std::string& ptr) {
@@ -546,22 +565,23 @@ private:
 
   // Unknown keys are ignored by dwi_ml; a warning catches typos such as "standardisation".
   void unknown_keys(const Json& g, const std::string& ptr, const GroupConfig& gc) const {
-    static const std::set<std::string> common = {"type", "files"};
-    static const std::set<std::string> volume = {"standardization", "std_mask"};
-    static const std::set<std::string> streamlines = {"dps_keys", "connectivity_matrix",
-                                                      "connectivity_nb_blocs", "connectivity_labels"};
     const bool is_volume = gc.type == GroupType::volume;
-    const auto& own = is_volume ? volume : streamlines;
-    const auto& other = is_volume ? streamlines : volume;
+    std::vector<std::string> own = common_key_names;
+    const auto& own_typed = is_volume ? volume_key_names : streamline_key_names;
+    own.insert(own.end(), own_typed.begin(), own_typed.end());
+    const auto& other = is_volume ? streamline_key_names : volume_key_names;
     for (const auto& [key, value] : g.items()) {
       (void)value;
-      if (common.count(key) || own.count(key)) continue;
-      if (other.count(key))
+      if (std::find(own.begin(), own.end(), key) != own.end()) continue;
+      if (std::find(other.begin(), other.end(), key) != other.end()) {
         warn(child_pointer(ptr, key), "ignored: key " + quoted(key) + " does not apply to " +
                                           to_string(gc.type) + " group " + quoted(gc.name));
-      else
-        warn(child_pointer(ptr, key),
-             "unknown key " + quoted(key) + " in group " + quoted(gc.name) + ", ignored");
+        continue;
+      }
+      const std::string meant = likely_meant(key, own);
+      warn(child_pointer(ptr, key), "unknown key " + quoted(key) + " in group " + quoted(gc.name) +
+                                        (meant.empty() ? "" : " (did you mean " + quoted(meant) + "?)") +
+                                        ", ignored");
     }
   }
 };
@@ -584,6 +604,45 @@ std::string python_repr(const nlohmann::ordered_json& value) {
   std::string out;
   append_python_repr(out, value);
   return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  // Three rows of the dynamic programme: d[i][j] is the distance between a's first i characters
+  // and b's first j.
+  std::vector<std::size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    previous[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        current[j] = std::min(current[j], before[j - 2] + 1);
+    }
+    std::swap(before, previous);
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+std::string likely_meant(const std::string& word, const std::vector<std::string>& candidates) {
+  const auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  if (std::find(candidates.begin(), candidates.end(), word) != candidates.end()) return {};
+  const std::string w = lower(word);
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const auto& candidate : candidates) {
+    const std::size_t d = edit_distance(w, lower(candidate));
+    if (d <= std::max<std::size_t>(1, candidate.size() / 4) && d < best_distance) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
 }
 
 Config parse_config(const std::string& text, const std::string& source) {

@@ -3,6 +3,7 @@
 // structs once and validated; every error names the file and the JSON location.
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,6 +47,15 @@ Config load_config(const std::string& path);
 /// Python's repr() of the value as Python's json.load would give it (dict, list, str, int, float,
 /// True/False/None), e.g. {'dwi': {'type': 'volume', 'files': ['a.nii.gz']}}.
 std::string python_repr(const nlohmann::ordered_json& value);
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+/// adjacent characters each cost 1 ("standardisation" -> "standardization": 1, "tpye" -> "type": 1).
+std::size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The candidate `word` was probably meant to be: the closest one (ignoring case; the first of
+/// equals) if its distance is at most max(1, its length / 4); empty if none is that close or
+/// `word` is itself a candidate.
+std::string likely_meant(const std::string& word, const std::vector<std::string>& candidates);
 
 /// Whitespace-separated subject ids from a list file, in file order. Throws Error naming the file
 /// on a read error or a duplicated id.

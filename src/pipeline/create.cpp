@@ -52,7 +52,7 @@ private:
     setup_ = std::move(*setup);
     if (setup_.nothing_to_do) return exit_ok;
     try {
-      config_ = config_of(setup_, coordinator_);
+      config_ = config_of(setup_);
     } catch (const Error& e) {
       // Rank 0 parsed the same text; a failure here would leave the others waiting in the
       // planning farm, so stop the whole job.

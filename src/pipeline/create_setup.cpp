@@ -218,9 +218,10 @@ Setup prepare(const CreateOptions& o) {
   return s;
 }
 
-Config config_of(const Setup& setup, bool coordinator) {
-  // Rank 0 parsed the same text and showed its warnings; the others stay quiet.
-  const log::LevelLatch quiet(coordinator ? log::level() : log::Level::error);
+Config config_of(const Setup& setup) {
+  // Rank 0 parsed the same text in prepare() and showed its warnings there: every rank, rank 0
+  // included, stays quiet now (each warning once per run).
+  const log::LevelLatch quiet(log::Level::error);
   return parse_config(setup.config_json, setup.config_source);
 }
 

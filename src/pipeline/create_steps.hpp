@@ -46,9 +46,9 @@ report_failures(const TaskReports<Result>& reports, const std::vector<std::strin
 // ---- phase 1: set up (rank 0) ----
 /// Check the paths, read the config and the lists. Throws Error (nothing written).
 Setup prepare(const CreateOptions& options);
-/// Every rank: the typed config from the setup's canonical JSON (rank 0 parsed it already, so
-/// the others stay quiet).
-Config config_of(const Setup& setup, bool coordinator);
+/// Every rank: the typed config from the setup's canonical JSON, quietly (rank 0 parsed it
+/// already and showed its warnings).
+Config config_of(const Setup& setup);
 
 // ---- digests and resume (rank 0) ----
 /// What fixes the file's layout: the plan without its time and input provenance.

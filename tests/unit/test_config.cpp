@@ -190,7 +190,15 @@ TEST(ConfigWarnings, IgnoredAndUnknownKeysAreReportedNotFatal) {
       {R"({"dwi": {"type": "volume", "files": "a", "standardization": "none", "std_mask": "m.nii.gz"}})",
        "config 'cfg.json': /dwi/std_mask: ignored: group 'dwi' has standardization 'none'"},
       {R"({"dwi": {"type": "volume", "files": "a", "standardization": "all", "standardisation": "x"}})",
-       "config 'cfg.json': /dwi/standardisation: unknown key 'standardisation' in group 'dwi', ignored"},
+       "config 'cfg.json': /dwi/standardisation: unknown key 'standardisation' in group 'dwi' (did you mean "
+       "'standardization'?), ignored"},
+      {R"({"input": {"type": "volume", "files": "a", "standardization": "all", "std_masks": "m"}})",
+       "config 'cfg.json': /input/std_masks: unknown key 'std_masks' in group 'input' (did you mean "
+       "'std_mask'?), ignored"},
+      {R"({"t": {"type": "streamlines", "files": "a", "dps_key": "w"}})",
+       "/t/dps_key: unknown key 'dps_key' in group 't' (did you mean 'dps_keys'?), ignored"},
+      {R"({"dwi": {"type": "volume", "files": "a", "standardization": "all", "comment": "x"}})",
+       "config 'cfg.json': /dwi/comment: unknown key 'comment' in group 'dwi', ignored"},
       {R"({"t": {"type": "streamlines", "files": "a", "connectivity_nb_blocs": 3}})",
        "config 'cfg.json': /t/connectivity_nb_blocs: ignored: group 't' has no 'connectivity_matrix'"},
       {R"({"t": {"type": "streamlines", "files": "a", "connectivity_labels": "l.nii.gz"}})",
@@ -212,7 +220,7 @@ TEST(ConfigWarnings, IgnoredAndUnknownKeysAreReportedNotFatal) {
   // The ignored mask is dropped; with duplicates the last value is kept.
   testing::internal::CaptureStderr();
   EXPECT_THAT(parse(rows[0].json).groups[0].std_mask, IsEmpty());
-  EXPECT_THAT(parse(rows[6].json).groups[0].files, ElementsAre("b"));
+  EXPECT_THAT(parse(std::end(rows)[-1].json).groups[0].files, ElementsAre("b"));
   testing::internal::GetCapturedStderr();
 }
 
@@ -281,6 +289,12 @@ const ErrorRow error_rows[] = {
      "config 'cfg.json': /dwi/files/1: the string is empty"},
     {"missing_standardization", R"({"dwi": {"type": "volume", "files": "x"}})",
      "config 'cfg.json': /dwi: missing required key 'standardization'"},
+    {"misspelt_standardization", R"({"dwi": {"type": "volume", "files": "x", "standardisation": "all"}})",
+     "config 'cfg.json': /dwi: missing required key 'standardization'; found 'standardisation'"},
+    {"misspelt_files", R"({"dwi": {"type": "volume", "file": "x", "standardization": "all"}})",
+     "config 'cfg.json': /dwi: missing required key 'files'; found 'file'"},
+    {"misspelt_type_case", R"({"dwi": {"Type": "volume", "files": "x", "standardization": "all"}})",
+     "config 'cfg.json': /dwi: missing required key 'type'; found 'Type'"},
     {"bad_standardization", R"({"dwi": {"type": "volume", "files": "x", "standardization": "zscore"}})",
      "config 'cfg.json': /dwi/standardization: 'zscore' is not one of all, independent, per_file, none"},
     {"standardization_case", R"({"dwi": {"type": "volume", "files": "x", "standardization": "None"}})",
@@ -607,6 +621,72 @@ TEST(SubjectList, UnionKeepsFirstOccurrenceInSetOrder) {
               ElementsAre("t2", "t1", "v1", "x", "y"));
   EXPECT_THAT(dwipack::union_of_lists({}, {}, {}), IsEmpty());
   EXPECT_THAT(dwipack::union_of_lists({}, {}, {"a"}), ElementsAre("a"));
+}
+
+// --------------------------------------------------------------------------------------------
+// Spelling: the edit distance and the suggestions built on it
+// --------------------------------------------------------------------------------------------
+
+TEST(EditDistance, CountsInsertionsDeletionsSubstitutionsAndSwaps) {
+  using dwipack::edit_distance;
+  EXPECT_EQ(edit_distance("", ""), 0u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("abc", ""), 3u);
+  EXPECT_EQ(edit_distance("std_mask", "std_mask"), 0u);
+  EXPECT_EQ(edit_distance("std_masks", "std_mask"), 1u);              // one insertion
+  EXPECT_EQ(edit_distance("standardisation", "standardization"), 1u); // one substitution
+  EXPECT_EQ(edit_distance("tpye", "type"), 1u);                       // one swap of neighbours
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("ca", "abc"), 3u); // optimal string alignment: a swapped pair is not edited again
+  EXPECT_EQ(edit_distance("files", "type"), edit_distance("type", "files"));
+  // Symmetric on random words (the swaps included).
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> letter('a', 'd'), size(0, 8);
+  for (int i = 0; i < 500; ++i) {
+    std::string a(static_cast<std::size_t>(size(random)), ' '),
+        b(static_cast<std::size_t>(size(random)), ' ');
+    for (char& c : a)
+      c = static_cast<char>(letter(random));
+    for (char& c : b)
+      c = static_cast<char>(letter(random));
+    ASSERT_EQ(edit_distance(a, b), edit_distance(b, a)) << a << " " << b;
+    ASSERT_LE(edit_distance(a, b), std::max(a.size(), b.size())) << a << " " << b;
+  }
+}
+
+TEST(LikelyMeant, TheClosestCandidateWhenCloseEnough) {
+  using dwipack::likely_meant;
+  const std::vector<std::string> keys = {"type", "files", "standardization", "std_mask"};
+  EXPECT_EQ(likely_meant("std_masks", keys), "std_mask");
+  EXPECT_EQ(likely_meant("standardisation", keys), "standardization");
+  EXPECT_EQ(likely_meant("Standardisation", keys), "standardization"); // case is ignored
+  EXPECT_EQ(likely_meant("TYPE", keys), "type");
+  EXPECT_EQ(likely_meant("tpye", keys), "type");
+  EXPECT_EQ(likely_meant("file", keys), "files");
+  EXPECT_EQ(likely_meant("type", keys), ""); // a candidate itself
+  EXPECT_EQ(likely_meant("ty", keys), "");   // 2 edits from a 4-letter key: too far
+  EXPECT_EQ(likely_meant("comment", keys), "");
+  EXPECT_EQ(likely_meant("std", keys), "");
+  EXPECT_EQ(likely_meant("x", {}), "");
+  // A 15-letter key allows 15 / 4 = 3 edits.
+  EXPECT_EQ(likely_meant("standrdizaton", keys), "standardization"); // 2 deletions
+  EXPECT_EQ(likely_meant("stndrdzaton", keys), "");                  // 4 deletions
+}
+
+TEST(ConfigWarnings, EachUnknownKeyIsWarnedOncePerParse) {
+  testing::internal::CaptureStderr();
+  parse(R"({"input": {"type": "volume", "files": "a", "standardization": "all", "std_masks": "m"},
+            "t": {"type": "streamlines", "files": "a", "dps_key": "w"}})");
+  const std::string err = testing::internal::GetCapturedStderr();
+  const auto count = [&](const std::string& text) {
+    std::size_t n = 0;
+    for (std::size_t at = err.find(text); at != std::string::npos; at = err.find(text, at + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(count("unknown key 'std_masks'"), 1u) << err;
+  EXPECT_EQ(count("unknown key 'dps_key'"), 1u) << err;
+  EXPECT_EQ(count("WARNING"), 2u) << err;
 }
 
 } // namespace
