@@ -11,9 +11,6 @@ namespace dwipack::io::detail {
 /// strerror(errno), for messages.
 std::string errno_text();
 
-/// The former name of UniqueFd here, kept while src/io/trx.cpp (being written) still uses it.
-using FileDescriptor = UniqueFd;
-
 /// Open read-only (retrying on EINTR); `sequential` tells the kernel to read ahead generously.
 /// Throws Error("cannot open: ...") without the file name (callers add it).
 UniqueFd open_for_reading(const std::string& path, bool sequential = false);
