@@ -141,6 +141,9 @@ std::vector<AttributeRule<RootContent>> root_rules(Kind kind) {
   rules.push_back({"dwipack_ranks", [](const RootContent& r) -> Maybe {
                      return AttrValue::number(Type::i64, static_cast<double>(r.provenance.ranks));
                    }});
+  rules.push_back({"dwipack_rank_hosts", [](const RootContent& r) -> Maybe {
+                     return AttrValue::text_list(r.provenance.rank_hosts);
+                   }});
   rules.push_back({"dwipack_inputs",
                    [](const RootContent& r) -> Maybe { return AttrValue::text_list(r.provenance.inputs); }});
   rules.push_back({"dwipack_skipped_subjects",

@@ -195,6 +195,26 @@ void Comm::gather_i64(int64_t value, std::vector<int64_t>& at_root, int root) co
   check(MPI_Gather(&value, 1, MPI_INT64_T, at_root.data(), 1, MPI_INT64_T, root, comm_), "gathering values");
 }
 
+void Comm::gather(const std::string& value, std::vector<std::string>& at_root, int root) const {
+  std::vector<int64_t> sizes;
+  gather_i64(static_cast<int64_t>(value.size()), sizes, root); // also the sleepy barrier
+  std::vector<int> counts, offsets;
+  std::string all;
+  for (const int64_t n : sizes) {
+    offsets.push_back(static_cast<int>(all.size()));
+    counts.push_back(static_cast<int>(n));
+    all.resize(all.size() + static_cast<size_t>(n));
+    if (all.size() > static_cast<size_t>(INT_MAX))
+      throw Error("gathering texts: over 2 GiB in all"); // MPI counts are ints (only the root knows)
+  }
+  check(MPI_Gatherv(value.data(), static_cast<int>(value.size()), MPI_BYTE, all.data(), counts.data(),
+                    offsets.data(), MPI_BYTE, root, comm_),
+        "gathering texts");
+  at_root.clear();
+  for (size_t r = 0; r < counts.size(); ++r)
+    at_root.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r])));
+}
+
 Request& Request::operator=(Request&& other) noexcept {
   if (this != &other) {
     Request released(std::exchange(request_, MPI_REQUEST_NULL)); // freed as the destructor does

@@ -189,15 +189,20 @@ private:
   }
 
   /// Phase 5, the end. Collective: a max (interrupts), the outcome's broadcast, the root
-  /// attributes, the close, the compressed copy, the exit code's broadcast, a gather (peak RSS).
+  /// attributes (after a gather and broadcast of the hosts), the close, the compressed copy, the exit
+  /// code's broadcast, a gather (peak RSS).
   int finish() {
     if (coordinator_) progress_->clear_line();
     const int signal = comm_.max(interrupt::received());
     Outcome outcome;
     if (coordinator_) outcome = decide_outcome(written_, plan_, signal != 0, skip_);
     broadcast_message(comm_, outcome, 0);
+    // Every rank's host: gathered on rank 0 and broadcast, so that all ranks write the same values.
+    std::vector<std::string> hosts;
+    comm_.gather(host_name(), hosts, 0);
+    broadcast_message(comm_, hosts, 0);
     if (outcome.ok)
-      format::write_root(*file_, plan_, outcome.dropped, provenance_of(plan_, outcome, setup_, comm_.size()));
+      format::write_root(*file_, plan_, outcome.dropped, provenance_of(plan_, outcome, setup_, hosts));
     layout_.close();
     file_->close();
     // --compression: all ranks write a compressed copy of the complete file.
@@ -213,6 +218,7 @@ private:
     if (coordinator_) {
       Summary summary = progress_->summary();
       summary.peak_rss_bytes_per_rank = peak_rss;
+      summary.rank_hosts = hosts;
       summary.output = code == exit_ok || code == exit_skipped ? setup_.final_path : partial_;
       progress_->finish(summary);
     }

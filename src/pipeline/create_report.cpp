@@ -184,12 +184,16 @@ decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, boo
   return outcome;
 }
 
-format::Provenance provenance_of(const Plan& plan, const Outcome& outcome, const Setup& setup, int ranks) {
+format::Provenance provenance_of(const Plan& plan,
+                                 const Outcome& outcome,
+                                 const Setup& setup,
+                                 std::vector<std::string> rank_hosts) {
   format::Provenance p;
   p.version = version;
   p.git_commit = git_commit;
   p.command_line = setup.command_line;
-  p.ranks = ranks;
+  p.ranks = static_cast<int64_t>(rank_hosts.size());
+  p.rank_hosts = std::move(rank_hosts);
   p.inputs = input_provenance(plan, outcome.dropped);
   for (const auto& [id, reason] : plan.skipped)
     p.skipped.push_back(skip_record(id, reason));

@@ -70,8 +70,12 @@ start_progress(const Plan& plan, int ranks, const std::string& output, const std
 /// After the write tasks: ok or not, and the subjects --on_error skip dropped.
 Outcome
 decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, bool interrupted, bool skip);
-/// The provenance root attributes of the written subjects.
-format::Provenance provenance_of(const Plan& plan, const Outcome& outcome, const Setup& setup, int ranks);
+/// The provenance root attributes of the written subjects; `rank_hosts`: every rank's host, in
+/// rank order.
+format::Provenance provenance_of(const Plan& plan,
+                                 const Outcome& outcome,
+                                 const Setup& setup,
+                                 std::vector<std::string> rank_hosts);
 
 // ---- phase 4: the write task (any rank) ----
 /// What a worker keeps across its subjects.

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -299,6 +300,7 @@ void Progress::finish(const Summary& summary) {
                               {"wall_seconds", milliseconds_precision(summary.wall_seconds)},
                               {"peak_rss_bytes_per_rank", summary.peak_rss_bytes_per_rank}};
   if (!summary.output.empty()) j["output"] = summary.output;
+  if (!summary.rank_hosts.empty()) j["rank_hosts"] = summary.rank_hosts;
   write_json(j);
 }
 
@@ -368,6 +370,12 @@ int64_t peak_rss_bytes() {
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<int64_t>(usage.ru_maxrss) * 1024; // KiB on Linux
+}
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "?"; // provenance only: never fatal
+  return name;
 }
 
 std::string summary_line(const Summary& s) {

@@ -41,16 +41,18 @@ make_dataset() {
 
 # same_content A B: the two files hold the same data and attributes, through two independent
 # readers (h5diff and h5py); only the root attributes describing the run (dwipack_ranks,
-# dwipack_command_line) may differ.
+# dwipack_command_line, dwipack_rank_hosts) may differ.
 same_content() {
   local report
-  if ! report=$(h5diff -r "$1" "$2" 2>&1); then
-    # The objects with a nonzero difference count, and objects h5diff could not compare.
+  if ! report=$(h5diff -r -c "$1" "$2" 2>&1); then
+    # The objects with a nonzero difference count, and objects h5diff could not compare (-c: each
+    # named; dwipack_rank_hosts has one entry per rank).
     local differing
     differing=$(awk '/^(dataset|attribute|group):/ {object = $0}
                      /^[0-9]+ differences? found/ {if ($1 > 0) print object}
                      /^(Not comparable|Some objects)/ {print}' <<<"$report" \
-      | grep -vE '^attribute: <dwipack_(ranks|command_line) of </>>' \
+      | grep -vE '^attribute: <dwipack_(ranks|command_line|rank_hosts) of </>>' \
+      | grep -vE '^Not comparable: <dwipack_rank_hosts> has rank 1' \
       | grep -vE '^Not comparable: .* is an empty dataset' || true) # h5py compares those below
     if [ -n "$differing" ]; then
       echo "$differing" | head -20

@@ -105,6 +105,25 @@ TEST(Comm, MaxAndGather) {
   }
 }
 
+TEST(Comm, GatherTexts) {
+  const Comm& comm = world();
+  // Texts of different lengths, an empty one among them (rank 1), in rank order on each root.
+  const auto text_of = [](int rank) {
+    return rank == 1 ? std::string() : "rank " + std::string(rank * 7, 'x');
+  };
+  for (int root = 0; root < comm.size(); ++root) {
+    std::vector<std::string> texts{"stale"};
+    comm.gather(text_of(comm.rank()), texts, root);
+    if (comm.rank() == root) {
+      ASSERT_EQ(texts.size(), static_cast<size_t>(comm.size()));
+      for (int r = 0; r < comm.size(); ++r)
+        EXPECT_EQ(texts[static_cast<size_t>(r)], text_of(r)) << "rank " << r;
+    } else {
+      EXPECT_TRUE(texts.empty()) << "nothing outside the root";
+    }
+  }
+}
+
 TEST(Comm, SendAndReceiveAroundARing) {
   const Comm& comm = world();
   const int next = (comm.rank() + 1) % comm.size();

@@ -43,7 +43,7 @@ def iso_utc_ns(ns):
 
 
 def check_provenance(f, dwi_ml_ready, chosen):
-    """dwipack's root attributes: version, commit, command line, rank count, and every written
+    """dwipack's root attributes: version, commit, command line, rank count and hosts, and every written
     subject's input files with the sizes and modification times os.stat gives now."""
     for name in ("dwipack_version", "dwipack_git_commit", "dwipack_command_line"):
         expect(name in f.attrs, f"root attr {name} missing")
@@ -51,6 +51,9 @@ def check_provenance(f, dwi_ml_ready, chosen):
             check_vlen_utf8(f.attrs, name, "/")
     ranks = f.attrs.get("dwipack_ranks")
     expect(isinstance(ranks, np.int64) and ranks >= 1, f"dwipack_ranks = {ranks!r}")
+    hosts = f.attrs.get("dwipack_rank_hosts")  # one host name per rank, as strings
+    expect(hosts is not None and len(hosts) == ranks and all(isinstance(h, str) and h for h in hosts),
+           f"dwipack_rank_hosts = {hosts!r} for {ranks} ranks")
     expect(f.attrs.get("dwipack_command_line", "").find(" create ") > 0 or
            "dwiml_create_hdf5_dataset" in f.attrs.get("dwipack_command_line", ""),
            "dwipack_command_line does not show the command")

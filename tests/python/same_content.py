@@ -1,6 +1,6 @@
 """Compare two HDF5 files object by object through h5py (an independent reader): the same groups,
 datasets (shape, dtype, values bit for bit) and attributes (type and value). Root attributes that
-describe the run rather than the data (rank count, command line) are ignored unless asked.
+describe the run rather than the data (rank count, command line, hosts) are ignored unless asked.
 
 usage: same_content.py A.hdf5 B.hdf5 [--also-ignore NAME ...] [--compare-all]
 Exit code 0 when the same; 1 with the differences listed.
@@ -10,7 +10,7 @@ import sys
 import h5py
 import numpy as np
 
-RUN_ATTRIBUTES = {"dwipack_ranks", "dwipack_command_line"}
+RUN_ATTRIBUTES = {"dwipack_ranks", "dwipack_command_line", "dwipack_rank_hosts"}
 
 
 def attrs_of(obj, ignore):

@@ -62,6 +62,8 @@ struct Provenance {
   std::vector<std::string> inputs;
   /// One JSON text per subject left out by --on_error skip: {"subject": id, "reason": text}.
   std::vector<std::string> skipped;
+  /// Each rank's host name, in rank order (which nodes the job ran on).
+  std::vector<std::string> rank_hosts;
 };
 
 /// The root attributes' sources: the plan, and the subjects actually written.

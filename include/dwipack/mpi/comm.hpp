@@ -107,6 +107,9 @@ public:
   int max(int value) const;
   /// Collective. Every rank's `value`, in rank order, into `at_root` on `root` (empty elsewhere).
   void gather_i64(int64_t value, std::vector<int64_t>& at_root, int root) const;
+  /// Collective. Every rank's short text (all of them together under 2 GiB), in rank order, into
+  /// `at_root` on `root` (empty elsewhere).
+  void gather(const std::string& value, std::vector<std::string>& at_root, int root) const;
 
 private:
   MPI_Comm comm_ = MPI_COMM_NULL;

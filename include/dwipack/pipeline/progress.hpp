@@ -96,6 +96,7 @@ struct Summary {
   int64_t bytes_in = 0, bytes_out = 0; ///< moved by this run (written subjects)
   double wall_seconds = 0;
   std::vector<int64_t> peak_rss_bytes_per_rank; ///< index = rank; empty: not shown
+  std::vector<std::string> rank_hosts;          ///< index = rank; for the JSON record, empty: left out
   std::string output;                           ///< for the JSON record; empty: left out
 };
 
@@ -151,6 +152,9 @@ private:
 
 /// This process's peak resident set size (getrusage; Linux reports KiB).
 int64_t peak_rss_bytes();
+
+/// This process's host name (gethostname): under SLURM, the node's name.
+std::string host_name();
 
 /// "dwipack: 6 subjects written (0 kept, 0 skipped) — 1.2 GB in, ..." (no newline).
 std::string summary_line(const Summary& summary);
