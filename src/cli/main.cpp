@@ -1,4 +1,5 @@
 // dwipack command line: parses arguments into option structs and calls the library. Nothing else.
+#include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
 #include "dwipack/h5/handle.hpp"
 #include "dwipack/mpi/comm.hpp"
@@ -43,18 +44,25 @@ const char* const top_usage =
     "[options]\n"
     "  dwipack synth OUT_DIR [--subjects N] [--shape X,Y,Z] [--frames F] [--shape_step S] [--streamlines N]\n"
     "                [--mean_points M] [--seed S] [--bundle_format trk|trx]\n"
-    "  dwipack inspect FILE.hdf5 [--json]\n"
-    "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck|.trx) [-f]\n"
+    "  dwipack inspect FILE.hdf5 [--all] [--json]\n"
+    "  dwipack extract FILE.hdf5 SUBJECT GROUP OUT(.nii|.nii.gz|.trk|.tck|.trx|.npy) [-f]\n"
     "  dwipack --version | --help\n"
-    "  dwipack create --help\n"
+    "  dwipack COMMAND --help\n"
+    "\n"
+    "Options are written with underscores, as dwi_ml's (--dry_run); --dry-run is accepted too.\n"
     "\n"
     "Started as dwiml_create_hdf5_dataset (a symlink to dwipack, installed next to it), it is dwi_ml's\n"
     "command: the same arguments and options as `dwipack create`. Started as create_hdf5_dataset\n"
     "(or create_hdf5_dataset.py), it takes the 2021 command line: create_hdf5_dataset --help.\n";
 
-const char* const create_usage =
-    "Usage: [mpirun -n N] dwipack create DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION TESTING [options]\n"
-    "\n"
+/// The usage line of the conversion as started by `name` ("dwipack create" or dwi_ml's
+/// "dwiml_create_hdf5_dataset").
+std::string create_synopsis(const std::string& name) {
+  return "Usage: [mpirun -n N] " + name +
+         " DWI_ML_READY OUT_HDF5 CONFIG TRAINING VALIDATION TESTING [options]\n";
+}
+
+const char* const create_description =
     "Convert the subjects named in the three lists (whitespace-separated ids; a list may be empty)\n"
     "from DWI_ML_READY/<subject>/ into one HDF5 file in dwi_ml's layout, as configured by the JSON\n"
     "CONFIG. Rank 0 coordinates; the other ranks convert subjects. With one rank, it does both.\n"
@@ -67,6 +75,41 @@ const char* const create_usage =
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// What a usage error prints after the message: the command's usage line and where to read more.
+std::string usage_hint(const std::string& name, const std::string& synopsis) {
+  return synopsis + "Run '" + name + " --help' for the options.\n";
+}
+
+/// Every option is defined with underscores (dwi_ml's spelling); "--dry-run" or
+/// "--skip-enforce-files-presence" are taken as the underscore option of the same words.
+/// Arguments after "--" and option values are left alone.
+std::vector<std::string> with_underscores(std::vector<std::string> args,
+                                          const po::options_description& named) {
+  for (auto& arg : args) {
+    if (arg == "--") break;
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) continue;
+    const auto end = std::min(arg.find('='), arg.size());
+    const std::string name = arg.substr(2, end - 2);
+    std::string underscored = name;
+    std::replace(underscored.begin(), underscored.end(), '-', '_');
+    if (underscored != name && !named.find_nothrow(name, false) && named.find_nothrow(underscored, false))
+      arg = "--" + underscored + arg.substr(end);
+  }
+  return args;
+}
+
+/// " (did you mean '--dry_run'?)" for an unknown option close to a known one, or "".
+std::string option_suggestion(const std::string& option, const po::options_description& named) {
+  std::vector<std::string> names;
+  for (const auto& o : named.options())
+    if (!o->long_name().empty()) names.push_back(o->long_name());
+  std::string name = option.substr(
+      option.find_first_not_of('-') == std::string::npos ? option.size() : option.find_first_not_of('-'));
+  name = name.substr(0, name.find('='));
+  const std::string meant = likely_meant(name, names);
+  return meant.empty() ? "" : " (did you mean '--" + meant + "'?)";
+}
 
 /// Parse `args` with the visible `named` options and positional arguments collected into
 /// `positional_name` (at most `max_positional`; -1: any number). Boost errors become UsageError.
@@ -81,8 +124,10 @@ po::variables_map parse(const std::vector<std::string>& args,
   pos.add(positional_name.c_str(), max_positional);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::store(po::command_line_parser(with_underscores(args, named)).options(all).positional(pos).run(), vm);
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    throw UsageError(e.what() + option_suggestion(e.get_option_name(), named));
   } catch (const po::error& e) {
     throw UsageError(e.what());
   }
@@ -188,7 +233,8 @@ int run_conversion(pipeline::CreateOptions options, int argc, char** argv) {
   return pipeline::run_create(options, comm);
 }
 
-int run_create_command(std::vector<std::string> args, int argc, char** argv) {
+/// `dwipack create`, or dwi_ml's `dwiml_create_hdf5_dataset` (`name`: as it was started).
+int run_create_command(const std::string& name, const std::vector<std::string>& args, int argc, char** argv) {
   po::options_description named("Options");
   // clang-format off
   named.add_options()
@@ -197,7 +243,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
       ("skip_enforce_files_presence",
        "drop (with a warning) config files missing in a subject, instead of failing")
       ("allow_outside_subject", "accept config paths that are absolute or contain '..' (refused by default)")
-      ("dry-run", "check every input and print the plan (shapes, bytes, memory per task); write nothing")
+      ("dry_run", "check every input and print the plan (shapes, bytes, memory per task); write nothing")
       ("save_intermediate", "also write each subject's processed groups (.nii.gz / .trk in RAS mm) to "
                             "intermediate_<date_time>/ beside the output")
       ("remove_invalid", "drop streamlines with a point within 1e-3 voxel of the volume's border "
@@ -216,7 +262,8 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
   if (vm.count("help")) {
-    if (launcher_rank() == 0) std::cout << create_usage << "\n" << named << "\n";
+    if (launcher_rank() == 0)
+      std::cout << create_synopsis(name) << "\n" << create_description << "\n" << named << "\n";
     return 0;
   }
   const auto positional = positionals(
@@ -233,7 +280,7 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   options.enforce_files_presence = vm.count("skip_enforce_files_presence") == 0;
   options.streamlines.remove_invalid = vm.count("remove_invalid") > 0;
   options.save_intermediate = vm.count("save_intermediate") > 0;
-  options.dry_run = vm.count("dry-run") > 0;
+  options.dry_run = vm.count("dry_run") > 0;
   options.allow_outside_subject = vm.count("allow_outside_subject") > 0;
   apply_reliability_options(vm, options);
   apply_output_options(vm, options);
@@ -264,13 +311,18 @@ int run_create_command(std::vector<std::string> args, int argc, char** argv) {
   return run_conversion(options, argc, argv);
 }
 
-const char* const seed_usage =
-    "Usage: [mpirun -n N] create_hdf5_dataset [--force] [--name NAME] [--std_mask MASK]\n"
-    "           [--bundles B [B ...]] [--space vox|voxmm|rasmm] [--step_size MM | --compress]\n"
-    "           [--enforce_bundles_presence True|False] [--enforce_files_presence True|False]\n"
-    "           [--independent_modalities True|False] [--logging LEVEL]\n"
-    "           DATABASE_FOLDER CONFIG TRAINING VALIDATION\n"
-    "\n"
+/// The usage lines of the 2021 command line as started by `name` ("create_hdf5_dataset" or
+/// "create_hdf5_dataset.py").
+std::string seed_synopsis(const std::string& name) {
+  return "Usage: [mpirun -n N] " + name +
+         " [--force] [--name NAME] [--std_mask MASK]\n"
+         "           [--bundles B [B ...]] [--space vox|voxmm|rasmm] [--step_size MM | --compress]\n"
+         "           [--enforce_bundles_presence True|False] [--enforce_files_presence True|False]\n"
+         "           [--independent_modalities True|False] [--logging LEVEL]\n"
+         "           DATABASE_FOLDER CONFIG TRAINING VALIDATION\n";
+}
+
+const char* const seed_description =
     "dwi_ml's 2021 create_hdf5_dataset.py command line (a symlink to dwipack). DATABASE_FOLDER holds\n"
     "dwi_ml_ready/; the file is DATABASE_FOLDER/hdf5/NAME.hdf5 (NAME: date and time by default), in\n"
     "the 2021 layout (version 2, training/validation lists, file attribute 'space'). The config's\n"
@@ -290,7 +342,11 @@ bool parse_bool(const std::string& option, const std::string& value) {
   throw UsageError("--" + option + " takes True or False, got '" + value + "'");
 }
 
-int run_seed_command(const std::vector<std::string>& args, int argc, char** argv) {
+/// dwi_ml's 2021 `create_hdf5_dataset(.py)` (`program`: as it was started).
+int run_seed_command(const std::string& program,
+                     const std::vector<std::string>& args,
+                     int argc,
+                     char** argv) {
   po::options_description named("Options");
   // clang-format off
   named.add_options()
@@ -320,7 +376,8 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
   if (vm.count("help")) {
-    if (launcher_rank() == 0) std::cout << seed_usage << "\n" << named << "\n";
+    if (launcher_rank() == 0)
+      std::cout << seed_synopsis(program) << "\n" << seed_description << "\n" << named << "\n";
     return 0;
   }
   const auto positional =
@@ -369,6 +426,8 @@ int run_seed_command(const std::vector<std::string>& args, int argc, char** argv
   return run_conversion(options, argc, argv);
 }
 
+const char* const synth_synopsis = "Usage: dwipack synth OUT_DIR [options]\n";
+
 int run_synth_command(const std::vector<std::string>& args) {
   synth::DatasetSpec spec;
   std::string shape = "32,38,32";
@@ -394,12 +453,12 @@ int run_synth_command(const std::vector<std::string>& args) {
   hidden.add_options()("out_dir", po::value<std::string>(&spec.out_dir), "");
   const po::variables_map vm = parse(args, named, hidden, "out_dir", 1);
   if (vm.count("help")) {
-    std::cout << "Usage: dwipack synth OUT_DIR [options]\n\nWrite a synthetic dwi_ml_ready dataset, a config "
-                 "and subject lists into OUT_DIR.\n\n"
+    std::cout << synth_synopsis
+              << "\nWrite a synthetic dwi_ml_ready dataset, a config and subject lists into OUT_DIR.\n\n"
               << named << "\n";
     return 0;
   }
-  if (spec.out_dir.empty()) throw UsageError("OUT_DIR is required");
+  if (spec.out_dir.empty()) throw UsageError("expected 1 positional argument (OUT_DIR), got 0");
   long long x = 0, y = 0, z = 0;
   if (std::sscanf(shape.c_str(), "%lld,%lld,%lld", &x, &y, &z) != 3 || x < 2 || y < 2 || z < 2)
     throw UsageError("--shape must be X,Y,Z with each value >= 2, got '" + shape + "'");
@@ -408,22 +467,27 @@ int run_synth_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+const char* const inspect_synopsis = "Usage: dwipack inspect FILE.hdf5 [--all] [--json]\n";
+
 int run_inspect_command(const std::vector<std::string>& args) {
   po::options_description named("Options");
   // clang-format off
   named.add_options()
       ("help,h", "show this help")
-      ("json", "print one JSON document (stable, sorted keys) instead of text");
+      ("all", "every subject in full (by default: the first subject in full, then one line per subject)")
+      ("json", "print one JSON document (stable, sorted keys, every subject) instead of text");
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("file", po::value<std::vector<std::string>>(), "");
   const po::variables_map vm = parse(args, named, hidden, "file", -1);
   if (vm.count("help")) {
     std::cout
-        << "Usage: dwipack inspect FILE.hdf5 [--json]\n\nPrint what a dwi_ml HDF5 file holds: root "
-           "attributes, subjects per split, and for every\nsubject and group its type, datasets (shape, "
-           "dtype), attributes, streamline and point counts,\ndata_per_streamline keys, and the file's size. "
-           "Oddities (unknown type, missing attribute)\nare listed under 'problems'.\n\n"
+        << inspect_synopsis
+        << "\nPrint what a dwi_ml HDF5 file holds: root attributes, subjects per split, and for a\n"
+           "subject and its groups their type, datasets (shape, dtype), attributes, streamline and point\n"
+           "counts, data_per_streamline keys; the file's size. The first subject is shown in full, then\n"
+           "one line per subject (groups, shapes, streamline counts, bytes of data); --all shows every\n"
+           "subject in full. Oddities (unknown type, missing attribute) are listed under 'problems'.\n\n"
         << named << "\n";
     return 0;
   }
@@ -432,9 +496,11 @@ int run_inspect_command(const std::vector<std::string>& args) {
   if (vm.count("json"))
     std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   else
-    tools::print_inspection(doc, std::cout);
+    tools::print_inspection(doc, std::cout, vm.count("all") ? tools::Detail::all : tools::Detail::summary);
   return 0;
 }
+
+const char* const extract_synopsis = "Usage: dwipack extract FILE.hdf5 SUBJECT GROUP OUT [-f]\n";
 
 int run_extract_command(const std::vector<std::string>& args) {
   po::options_description named("Options");
@@ -449,10 +515,11 @@ int run_extract_command(const std::vector<std::string>& args) {
   const po::variables_map vm = parse(args, named, hidden, "positional", -1);
   if (vm.count("help")) {
     std::cout
-        << "Usage: dwipack extract FILE.hdf5 SUBJECT GROUP OUT [-f]\n\nWrite one group of a dwi_ml HDF5 "
-           "file to OUT: a volume group to .nii or .nii.gz (float32,\nthe group's affine and voxres), a "
-           "streamline group to .trk, .tck or .trx in RAS mm (data_per_streamline\nbecome .trk properties "
-           "or .trx dps arrays; a .tck drops them).\n\n"
+        << extract_synopsis
+        << "\nWrite one group of a dwi_ml HDF5 file to OUT: a volume group to .nii or .nii.gz (float32,\n"
+           "the group's affine and voxres), a streamline group to .trk, .tck or .trx in RAS mm\n"
+           "(data_per_streamline become .trk properties or .trx dps arrays; a .tck drops them), or a\n"
+           "streamline group's connectivity_matrix to .npy (numpy bool, as dwi_ml stores it).\n\n"
         << named << "\n";
     return 0;
   }
@@ -477,7 +544,7 @@ std::string program_name(const char* argv0) {
 
 /// Run one command; usage errors and input errors are printed (by rank 0) as
 /// "<name>: error: ...", with `usage` after a usage error. Returns the exit code.
-template <class Command> int guarded(const std::string& name, const char* usage, Command&& command) {
+template <class Command> int guarded(const std::string& name, const std::string& usage, Command&& command) {
   const bool talk = launcher_rank() == 0;
   try {
     return command();
@@ -497,12 +564,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool talk = launcher_rank() == 0;
   // dwi_ml's own command names, so that a user's existing command lines and job scripts run
-  // unchanged: the modern one takes `dwipack create`'s arguments; the seed-era one its own.
+  // unchanged: the modern one takes `dwipack create`'s arguments; the seed-era one its own. Each
+  // shows its usage under the name it was started as.
   const std::string program = program_name(argv[0]);
   if (program == "create_hdf5_dataset" || program == "create_hdf5_dataset.py")
-    return guarded(program, seed_usage, [&] { return run_seed_command(args, argc, argv); });
+    return guarded(program, usage_hint(program, seed_synopsis(program)),
+                   [&] { return run_seed_command(program, args, argc, argv); });
   if (program == "dwiml_create_hdf5_dataset")
-    return guarded(program, create_usage, [&] { return run_create_command(args, argc, argv); });
+    return guarded(program, usage_hint(program, create_synopsis(program)),
+                   [&] { return run_create_command(program, args, argc, argv); });
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     if (talk) std::cout << top_usage;
     return args.empty() ? 1 : 0;
@@ -513,11 +583,19 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  return guarded("dwipack " + command, top_usage, [&] {
-    if (command == "create") return run_create_command(args, argc, argv);
-    if (command == "synth") return run_synth_command(args);
-    if (command == "inspect") return run_inspect_command(args);
-    if (command == "extract") return run_extract_command(args);
-    throw UsageError("unknown command '" + command + "'");
+  const std::string name = "dwipack " + command;
+  if (command == "create")
+    return guarded(name, usage_hint(name, create_synopsis(name)),
+                   [&] { return run_create_command(name, args, argc, argv); });
+  if (command == "synth")
+    return guarded(name, usage_hint(name, synth_synopsis), [&] { return run_synth_command(args); });
+  if (command == "inspect")
+    return guarded(name, usage_hint(name, inspect_synopsis), [&] { return run_inspect_command(args); });
+  if (command == "extract")
+    return guarded(name, usage_hint(name, extract_synopsis), [&] { return run_extract_command(args); });
+  return guarded("dwipack", top_usage, [&]() -> int {
+    const std::string meant = likely_meant(command, {"create", "synth", "inspect", "extract"});
+    throw UsageError("unknown command '" + command + "'" +
+                     (meant.empty() ? "" : " (did you mean '" + meant + "'?)"));
   });
 }

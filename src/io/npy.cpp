@@ -406,19 +406,25 @@ NpyBoolArray read_npy_positive(const std::string& path) {
   return with_context("file " + quoted(path), [&] { return read_npy(path); });
 }
 
-void write_npy_f64(const std::string& path,
-                   const std::vector<uint64_t>& shape,
-                   const std::vector<double>& values) {
+namespace {
+
+/// A C-order .npy (format 1.0) of `descr` ("<f8", "|b1") holding `data` (the elements, already
+/// in that dtype's bytes).
+void write_npy(const std::string& path,
+               const std::string& descr,
+               size_t item_bytes,
+               const std::vector<uint64_t>& shape,
+               const std::string& data) {
   with_context("file " + quoted(path), [&] {
     uint64_t count = 1;
     for (const uint64_t n : shape)
       count *= n;
     const std::string shape_str = shape_text(shape);
-    if (count != values.size())
+    if (count * item_bytes != data.size())
       throw Error("shape " + shape_str + " holds " + std::to_string(count) + " values, got " +
-                  std::to_string(values.size()));
+                  std::to_string(data.size() / item_bytes));
     // Format 1.0 as numpy writes it: the dict, spaces, '\n', the whole preamble a multiple of 64 bytes.
-    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_str + ", }";
+    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_str + ", }";
     const size_t preamble = magic_size + 2 + 2;
     header.append((64 - (preamble + header.size() + 1) % 64) % 64, ' ');
     header += '\n';
@@ -430,14 +436,7 @@ void write_npy_f64(const std::string& path,
     bytes += static_cast<char>(header.size() & 0xff);
     bytes += static_cast<char>(header.size() >> 8);
     bytes += header;
-    const size_t start = bytes.size();
-    bytes.resize(start + 8 * values.size());
-    for (size_t i = 0; i < values.size(); ++i) {
-      uint64_t bits;
-      std::memcpy(&bits, &values[i], 8);
-      for (size_t b = 0; b < 8; ++b)
-        bytes[start + 8 * i + b] = static_cast<char>((bits >> (8 * b)) & 0xff);
-    }
+    bytes += data;
     std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "wb"));
     if (!f) throw Error(std::string("cannot create: ") + std::strerror(errno));
     if (std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
@@ -445,6 +444,30 @@ void write_npy_f64(const std::string& path,
     std::FILE* raw = f.release();
     if (std::fclose(raw) != 0) throw Error(std::string("write error on close: ") + std::strerror(errno));
   });
+}
+
+} // namespace
+
+void write_npy_f64(const std::string& path,
+                   const std::vector<uint64_t>& shape,
+                   const std::vector<double>& values) {
+  std::string data(8 * values.size(), '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint64_t bits;
+    std::memcpy(&bits, &values[i], 8);
+    for (size_t b = 0; b < 8; ++b)
+      data[8 * i + b] = static_cast<char>((bits >> (8 * b)) & 0xff);
+  }
+  write_npy(path, "<f8", 8, shape, data);
+}
+
+void write_npy_bool(const std::string& path,
+                    const std::vector<uint64_t>& shape,
+                    const std::vector<int8_t>& values) {
+  std::string data(values.size(), '\0');
+  for (size_t i = 0; i < values.size(); ++i)
+    data[i] = values[i] != 0 ? '\x01' : '\x00'; // numpy's bool: one byte, 0 or 1
+  write_npy(path, "|b1", 1, shape, data);
 }
 
 } // namespace dwipack::io

@@ -4,6 +4,7 @@
 #include "dwipack/h5/read.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti_writer.hpp"
+#include "dwipack/io/npy.hpp"
 #include "dwipack/io/tractogram_writer.hpp"
 #include "dwipack/process/affine.hpp"
 #include "dwipack/util/log.hpp"
@@ -20,7 +21,7 @@
 namespace dwipack::tools {
 namespace {
 
-enum class OutFormat { nii, nii_gz, trk, tck, trx };
+enum class OutFormat { nii, nii_gz, trk, tck, trx, npy };
 
 OutFormat out_format(const std::string& out) {
   const std::string ext = io::extension_of(out);
@@ -31,8 +32,9 @@ OutFormat out_format(const std::string& out) {
   if (ext == ".trk") return OutFormat::trk;
   if (ext == ".tck") return OutFormat::tck;
   if (ext == ".trx") return OutFormat::trx;
+  if (ext == ".npy") return OutFormat::npy;
   throw Error("OUT " + quoted(out) + ": unknown extension " + quoted(ext) +
-              " (expected .nii, .nii.gz, .trk, .tck or .trx)");
+              " (expected .nii, .nii.gz, .trk, .tck, .trx or .npy)");
 }
 
 std::string names_text(const std::vector<h5::Child>& children) {
@@ -409,6 +411,46 @@ ExtractResult extract_streamlines(hid_t group,
   return r;
 }
 
+// ------------------------------------------------------------------------ connectivity matrices
+
+/// A streamline group's connectivity_matrix as numpy holds it in dwi_ml (np.load(file) > 0: bool);
+/// a matrix of another type, written by some other tool, goes out as float64.
+ExtractResult
+extract_connectivity(hid_t group, const std::string& where, const std::string& tmp, const ExtractOptions& o) {
+  const std::string matrix_where = h5::child_path(where, "connectivity_matrix");
+  if (!h5::has_child(group, "connectivity_matrix"))
+    throw Error(quoted(where) + ": no dataset 'connectivity_matrix' (its config group had no " +
+                "'connectivity_matrix')");
+  h5::Handle ds = h5::open_dataset(group, "connectivity_matrix", matrix_where);
+  const h5::DatasetInfo info = h5::dataset_info(ds.id(), matrix_where);
+  if (info.shape.empty()) throw Error(quoted(matrix_where) + ": a scalar, expected a matrix");
+  uint64_t count = 1;
+  for (const uint64_t n : info.shape)
+    count *= n;
+  if (info.dtype == "bool") {
+    // h5py's bool is an enum over int8, which HDF5 converts only to an enum: read its native form.
+    h5::Handle file_type(H5Dget_type(ds.id()));
+    h5::Handle native(H5Tget_native_type(file_type.id(), H5T_DIR_DEFAULT));
+    if (H5Tget_size(native.id()) != 1) throw Error(quoted(matrix_where) + ": a bool of more than one byte");
+    std::vector<int8_t> values(count);
+    h5::read_rows(ds.id(), native.id(), values.data(), 0, info.shape[0], matrix_where);
+    io::write_npy_bool(tmp, info.shape, values);
+  } else {
+    std::vector<double> values(count);
+    h5::read_rows(ds.id(), H5T_NATIVE_DOUBLE, values.data(), 0, info.shape[0], matrix_where);
+    io::write_npy_f64(tmp, info.shape, values);
+  }
+  std::string shape;
+  for (const uint64_t n : info.shape)
+    shape += (shape.empty() ? "" : " x ") + std::to_string(n);
+  ExtractResult r;
+  r.type = "streamlines";
+  r.summary = "wrote " + quoted(o.out) + ": the " + shape + " connectivity matrix (" +
+              (info.dtype == "bool" ? std::string("bool") : info.dtype + " as float64") + ") of " +
+              quoted(where);
+  return r;
+}
+
 /// `e` with the writers' name for the temporary file replaced by OUT, which is what the user knows.
 Error naming_out(const Error& e, const std::string& tmp, const std::string& out) {
   const auto fix = [&](std::string text) {
@@ -456,7 +498,7 @@ Source open_source(const ExtractOptions& o, OutFormat format) {
     throw Error(quoted(where) + " is a volume group: OUT " + quoted(o.out) + " must end in .nii or .nii.gz");
   if (type == "streamlines" && volume_out)
     throw Error(quoted(where) + " is a streamline group: OUT " + quoted(o.out) +
-                " must end in .trk, .tck or .trx");
+                " must end in .trk, .tck or .trx (or .npy for its connectivity matrix)");
   return Source{std::move(file), std::move(group), where, type};
 }
 
@@ -475,6 +517,7 @@ ExtractResult extract(const ExtractOptions& o) {
   PendingOutput pending(o.out);
   try {
     ExtractResult r = with_context(context, [&] {
+      if (format == OutFormat::npy) return extract_connectivity(src.group.id(), src.where, pending.path(), o);
       return src.type == "volume" ? extract_volume(src.group.id(), src.where, pending.path(), o)
                                   : extract_streamlines(src.group.id(), src.where, pending.path(), format, o);
     });

@@ -293,6 +293,68 @@ std::string group_summary(const json& g) {
   return g["type"].is_string() ? "type " + value_text(g["type"], false) : "no type";
 }
 
+/// Bytes per element of a numpy dtype name ("float32": 4, "bool": 1); 0 when unknown ("str").
+uint64_t item_bytes(const std::string& dtype) {
+  if (dtype == "bool") return 1;
+  const auto digits = dtype.find_first_of("0123456789");
+  if (digits == std::string::npos) return 0;
+  return std::strtoull(dtype.c_str() + digits, nullptr, 10) / 8;
+}
+
+/// Bytes of data the datasets hold (elements x element size, before any compression).
+uint64_t data_bytes(const json& datasets) {
+  uint64_t total = 0;
+  for (const auto& [name, d] : datasets.items()) {
+    (void)name;
+    if (!d["shape"].is_array() || !d["dtype"].is_string()) continue;
+    uint64_t elements = 1;
+    for (const auto& n : d["shape"])
+      elements *= n.get<uint64_t>();
+    total += elements * item_bytes(d["dtype"].get<std::string>());
+  }
+  return total;
+}
+
+std::string splits_text(const json& subject) {
+  std::string in;
+  for (const auto& split : subject["splits"])
+    in += (in.empty() ? "" : ", ") + split.get<std::string>();
+  return in.empty() ? "no split" : in;
+}
+
+void print_subject(const std::string& id, const json& s, std::ostream& out) {
+  out << "subject " << id << " (" << splits_text(s) << "), " << s["groups"].size() << " group(s)\n";
+  print_members(s, "  ", out);
+  for (const auto& [name, g] : s["groups"].items()) {
+    out << "  group " << name << ": " << group_summary(g) << "\n";
+    print_members(g, "    ", out);
+    for (const auto& sub : g["subgroups"])
+      out << "    " << sub.get<std::string>() << "/ (group)\n";
+  }
+}
+
+/// "sub-02 (validation) 1.2 MiB: dwi (14, 16, 12, 5); bundles 200 streamlines, 8000 points"
+std::string subject_line(const std::string& id, const json& s) {
+  uint64_t bytes = data_bytes(s["datasets"]);
+  std::string groups;
+  for (const auto& [name, g] : s["groups"].items()) {
+    bytes += data_bytes(g["datasets"]);
+    std::string what;
+    if (g.contains("volume") && g["datasets"].contains("data")) {
+      what = shape_text(g["datasets"]["data"]["shape"]);
+    } else if (g.contains("streamlines")) {
+      const json& sl = g["streamlines"];
+      what = (sl["count"].is_null() ? "?" : sl["count"].dump()) + " streamlines, " +
+             (sl["points"].is_null() ? "?" : sl["points"].dump()) + " points";
+    } else {
+      what = "(" + group_summary(g) + ")";
+    }
+    groups += (groups.empty() ? "" : "; ") + name + " " + what;
+  }
+  return id + " (" + splits_text(s) + ") " + size_text(bytes) + ": " +
+         (groups.empty() ? "no groups" : groups);
+}
+
 } // namespace
 
 json inspect_file(const std::string& path) {
@@ -363,7 +425,7 @@ json inspect_file(const std::string& path) {
   return doc;
 }
 
-void print_inspection(const json& doc, std::ostream& out) {
+void print_inspection(const json& doc, std::ostream& out, Detail detail) {
   out << "file: " << doc["file"].get<std::string>() << "\n";
   const auto bytes = doc["size_bytes"].get<uint64_t>();
   out << "size on disk: " << size_text(bytes) << " (" << bytes << " bytes)\n";
@@ -383,19 +445,17 @@ void print_inspection(const json& doc, std::ostream& out) {
       out << " " << id.get<std::string>();
     out << "\n";
   }
-  for (const auto& [id, s] : doc["subjects"].items()) {
-    std::string in;
-    for (const auto& split : s["splits"])
-      in += (in.empty() ? "" : ", ") + split.get<std::string>();
-    out << "subject " << id << " (" << (in.empty() ? "no split" : in) << "), " << s["groups"].size()
-        << " group(s)\n";
-    print_members(s, "  ", out);
-    for (const auto& [name, g] : s["groups"].items()) {
-      out << "  group " << name << ": " << group_summary(g) << "\n";
-      print_members(g, "    ", out);
-      for (const auto& sub : g["subgroups"])
-        out << "    " << sub.get<std::string>() << "/ (group)\n";
-    }
+  const json& subjects = doc["subjects"];
+  if (detail == Detail::all) {
+    for (const auto& [id, s] : subjects.items())
+      print_subject(id, s, out);
+  } else if (!subjects.empty()) {
+    // A file of many subjects: the first one in full shows the layout, one line each the rest.
+    print_subject(subjects.begin().key(), subjects.begin().value(), out);
+    out << "subjects: " << subjects.size() << ", one line each (data bytes before compression; --all: "
+        << "every subject in full)\n";
+    for (const auto& [id, s] : subjects.items())
+      out << "  " << subject_line(id, s) << "\n";
   }
   for (const auto& [where, kind] : doc["other"].items())
     out << "other member: " << where << " (" << kind.get<std::string>() << ")\n";

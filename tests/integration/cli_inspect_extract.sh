@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `dwipack inspect` and `dwipack extract` on a converted synthetic dataset, checked through h5py,
-# nibabel and dipy (tests/python/extract_check.py): inspect's text and JSON against h5py's view;
+# nibabel and dipy (tests/python/extract_check.py): inspect's text (the short default and --all) and
+# JSON against h5py's view;
 # every volume group back to .nii.gz bit for bit; streamline groups to .trk/.tck equal to the source
-# tractograms in RAS mm (1e-4 mm) with their dps; a file written by h5py in dwi_ml's style (every
-# space/origin, the 2021 layout, oddities); the error cases.
+# tractograms in RAS mm (1e-4 mm) with their dps; connectivity matrices to .npy (numpy bool); a file
+# written by h5py in dwi_ml's style (every space/origin, the 2021 layout, oddities); the error cases.
 source "$(dirname "$0")/lib.sh"
 make_dataset 3 14,16,12 3
 CHECK=("$PYTHON" "$TESTS_DIR/python/extract_check.py")
@@ -11,12 +12,19 @@ H5=$WORK/out.hdf5
 run_dwipack 0 create "$D/dwi_ml_ready" "$H5" "${ARGS_LISTS[@]}"
 expect_rc 0 "create"
 
-# --- inspect
+# --- inspect: --all lists every subject in full
+run_dwipack 0 inspect "$H5" --all
+expect_rc 0 "inspect --all"
+printf '%s\n' "$OUT" > "$WORK/inspect.txt"
+"${CHECK[@]}" inspect-text "$H5" "$WORK/inspect.txt" || fail "inspect --all text does not match h5py"
+expect_out "problems: none" "inspect of a dwipack file"
+# the default: the first subject in full, then one line per subject (groups, shapes, counts, bytes)
 run_dwipack 0 inspect "$H5"
 expect_rc 0 "inspect"
-printf '%s\n' "$OUT" > "$WORK/inspect.txt"
-"${CHECK[@]}" inspect-text "$H5" "$WORK/inspect.txt" || fail "inspect text does not match h5py"
-expect_out "problems: none" "inspect of a dwipack file"
+printf '%s\n' "$OUT" > "$WORK/inspect_short.txt"
+"${CHECK[@]}" inspect-summary "$H5" "$WORK/inspect_short.txt" || fail "inspect's short text does not match h5py"
+expect_out "problems: none" "inspect (short) of a dwipack file"
+[ "$(wc -l < "$WORK/inspect_short.txt")" -lt "$(wc -l < "$WORK/inspect.txt")" ] || fail "the default is not shorter than --all"
 "$DWIPACK" inspect "$H5" --json > "$WORK/inspect.json" || fail "inspect --json failed"
 "${CHECK[@]}" inspect-json "$H5" "$WORK/inspect.json" || fail "inspect --json does not match h5py"
 pass "inspect (text and --json) matches h5py"
@@ -48,6 +56,20 @@ expect_rc 0 "extract tracking"
 "${CHECK[@]}" streamlines "$H5" "$S" tracking "$WORK/tracking.trk" "$REF" "$SRC/tractography/whole.tck" \
   || fail "tracking.trk differs from whole.tck"
 pass "streamline groups extract to .trk / .tck in RAS mm, with dps"
+
+# --- extract: a streamline group's connectivity matrix to .npy, as numpy's bool
+run_dwipack 0 extract "$H5" "$S" bundles "$WORK/bundles_connectivity.npy"
+expect_rc 0 "extract connectivity"
+expect_out "wrote '$WORK/bundles_connectivity.npy': the 4 x 4 connectivity matrix (bool) of '/$S/bundles'" \
+  "extract connectivity"
+"${CHECK[@]}" connectivity "$H5" "$S" bundles "$WORK/bundles_connectivity.npy" || fail "connectivity.npy differs"
+run_dwipack 0 extract "$H5" "$S" tracking "$WORK/none.npy"
+expect_rc 1 "no connectivity matrix"
+expect_out "'/$S/tracking': no dataset 'connectivity_matrix'" "no connectivity matrix"
+[ ! -e "$WORK/none.npy" ] || fail "a failed extract left none.npy"
+run_dwipack 0 extract "$H5" "$S" input "$WORK/input.npy"
+expect_rc 1 "volume to .npy"; expect_out "'/$S/input' is a volume group: OUT '$WORK/input.npy' must end in .nii" "volume to .npy"
+pass "connectivity matrices extract to .npy (numpy bool)"
 
 # --- errors: exit code 1, a message naming the file, the HDF5 path and the fact
 run_dwipack 0 extract "$H5" sub-99 input "$WORK/x.nii.gz"

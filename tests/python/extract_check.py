@@ -5,8 +5,14 @@ usage:
       the --json document matches h5py's view: subjects, splits, groups, types, dataset shapes and
       dtypes, every attribute (dtype, shape, value), streamline/point counts, dps keys, file size
   extract_check.py inspect-text HDF5 TEXT_OUTPUT
-      the text mentions every root attribute, split, subject, group, dataset shape and dtype, in the
-      right subject and group section
+      the text (--all) mentions every root attribute, split, subject, group, dataset shape and
+      dtype, in the right subject and group section
+  extract_check.py inspect-summary HDF5 TEXT_OUTPUT
+      the default text: the first subject in full (as inspect-text), no other subject's section,
+      then one line per subject with its splits, its bytes of data (h5py's nbytes summed), and per
+      group the data shape (volumes) or the streamline and point counts
+  extract_check.py connectivity HDF5 SUBJECT GROUP OUT.npy
+      np.load(OUT) is bool and equal to the group's connectivity_matrix
   extract_check.py volume HDF5 SUBJECT GROUP OUT.nii[.gz]
       nibabel loads OUT; data equals the group's `data` bit for bit; affine equals `affine`
   extract_check.py streamlines HDF5 SUBJECT GROUP OUT.trk|.tck REFERENCE.nii SOURCE...
@@ -166,7 +172,7 @@ def shape_text(shape):
     return str(tuple(shape))
 
 
-def inspect_text(h5path, text_path):
+def inspect_text(h5path, text_path, only_first=False):
     with open(text_path) as fh:
         text = fh.read()
     # sections: "subject ID (...)" then "  group NAME: ..." and its indented members
@@ -191,7 +197,10 @@ def inspect_text(h5path, text_path):
             ids = split_list(f, f"{split}_subjs") or []
             line = f"  {split}: {len(ids)} subject(s)" + "".join(" " + i for i in ids)
             expect(line in text.splitlines(), f"split line {line!r} missing")
-        for sid in f.keys():
+        subjects = list(f.keys())[:1] if only_first else list(f.keys())
+        for sid in set(f.keys()) - set(subjects):
+            expect((sid, None) not in sections, f"subject {sid} has a section in the short form")
+        for sid in subjects:
             expect((sid, None) in sections, f"subject {sid} has no section")
             for gname, g in f[sid].items():
                 lines = sections.get((sid, gname))
@@ -208,6 +217,51 @@ def inspect_text(h5path, text_path):
                     expect(want in lines, f"/{sid}/{gname}: line {want!r} missing")
                 for name in g.attrs:
                     expect(any(line.startswith(f"    @{name}: ") for line in lines), f"/{sid}/{gname}: @{name} missing")
+    finish()
+
+
+def size_text(n):
+    units, v, u = ["B", "KiB", "MiB", "GiB", "TiB"], float(n), 0
+    while v >= 1024 and u < 4:
+        v, u = v / 1024, u + 1
+    return f"{v:.0f} {units[u]}" if u == 0 else f"{v:.1f} {units[u]}"
+
+
+def inspect_summary(h5path, text_path):
+    inspect_text(h5path, text_path, only_first=True)  # the first subject in full
+    lines = open(text_path).read().splitlines()
+    with h5py.File(h5path, "r") as f:
+        head = [i for i, line in enumerate(lines) if line.startswith("subjects: ")]
+        expect(len(head) == 1, f"one 'subjects: ' line expected, got {len(head)}")
+        if not head:
+            finish()
+        expect(lines[head[0]].startswith(f"subjects: {len(f)}, one line each"), f"header {lines[head[0]]!r}")
+        rows = lines[head[0] + 1:head[0] + 1 + len(f)]
+        for sid, row in zip(f.keys(), rows):
+            splits = [s for s in ("training", "validation", "testing") if sid in (split_list(f, f"{s}_subjs") or [])]
+            nbytes = sum(d.size * d.dtype.itemsize for d in datasets_of(f[sid]).values())
+            want = f"  {sid} ({', '.join(splits) or 'no split'}) {size_text(nbytes)}: "
+            expect(row.startswith(want), f"{sid}: line {row!r} does not start with {want!r}")
+            for gname, g in f[sid].items():
+                if g.attrs.get("type") == "volume":
+                    part = f"{gname} {shape_text(g['data'].shape)}"
+                else:
+                    part = f"{gname} {len(g['lengths'])} streamlines, {g['data'].shape[0]} points"
+                expect(part in row.split(": ", 1)[-1].split("; "), f"{sid}: line {row!r} lacks {part!r}")
+        expect(len(rows) == len(f), f"{len(rows)} subject lines for {len(f)} subjects")
+    finish()
+
+
+def connectivity(h5path, subject, group, out):
+    got = np.load(out)
+    with h5py.File(h5path, "r") as f:
+        want = f[subject][group]["connectivity_matrix"][()]
+    expect(want.dtype == np.bool_, f"the stored matrix is {want.dtype}, expected bool")
+    expect(got.dtype == np.bool_, f"{out}: dtype {got.dtype}, expected bool")
+    expect(got.shape == want.shape, f"{out}: shape {got.shape} != {want.shape}")
+    if got.shape == want.shape:
+        expect(np.array_equal(got, want), f"{out}: values differ from the stored matrix")
+    expect(want.any() and not want.all(), "the test matrix should hold both values")
     finish()
 
 
@@ -418,6 +472,7 @@ def spaces(out, reference, expected_npz):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"inspect-json": inspect_json, "inspect-text": inspect_text, "volume": volume,
+    {"inspect-json": inspect_json, "inspect-text": inspect_text, "inspect-summary": inspect_summary,
+     "connectivity": connectivity, "volume": volume,
      "streamlines": lambda *a: streamlines(*a[:5], a[5:]), "make-dwiml-file": make_dwiml_file,
      "spaces": spaces}[cmd](*args)

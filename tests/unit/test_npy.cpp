@@ -1,8 +1,8 @@
 // io::read_npy_positive checked against numpy: tests/python/writer_check.py writes .npy files in
 // every dtype (bool, i1-i8, u1-u8, f2/f4/f8, both byte orders), C and Fortran order, format
 // versions 1.0/2.0/3.0 and 0-d to 3-d shapes, with np.load(file) > 0 as the reference; plus
-// malformed and unsupported files, each refused with the file named. io::write_npy_f64 is read
-// back by numpy.
+// malformed and unsupported files, each refused with the file named. io::write_npy_f64 and
+// io::write_npy_bool are read back by numpy.
 #include "dwipack/error.hpp"
 #include "dwipack/io/npy.hpp"
 #include "support/temp_dir.hpp"
@@ -20,6 +20,7 @@
 
 using dwipack::Error;
 using dwipack::io::read_npy_positive;
+using dwipack::io::write_npy_bool;
 using dwipack::io::write_npy_f64;
 using dwipack::test::read_file;
 using dwipack::test::run_command;
@@ -190,6 +191,38 @@ TEST(Npy, WriteF64IsReadBackByNumpyBitForBit) {
   }
 }
 
+TEST(Npy, WriteBoolIsReadBackByNumpyAsBool) {
+  TempDir dir;
+  const std::vector<std::vector<uint64_t>> shapes = {{4, 4}, {3, 5, 2}, {7}, {}, {0, 4}};
+  for (const auto& shape : shapes) {
+    uint64_t n = 1;
+    for (const uint64_t d : shape)
+      n *= d;
+    std::vector<int8_t> values(n);
+    for (size_t i = 0; i < n; ++i)
+      values[i] = static_cast<int8_t>(i % 3 == 0 ? 0 : (i % 3 == 1 ? 1 : -5)); // any nonzero is true
+    const std::string path = dir / ("b" + std::to_string(shape.size()) + ".npy");
+    write_npy_bool(path, shape, values);
+
+    const std::string bytes = read_file(path);
+    EXPECT_EQ((bytes.size() - n) % 64, 0u) << "data aligned on 64 bytes as numpy writes it";
+    const json loaded = numpy_load(dir, path);
+    EXPECT_EQ(loaded["dtype"], "|b1");
+    EXPECT_EQ(loaded["shape"].get<std::vector<uint64_t>>(), shape);
+    ASSERT_EQ(loaded["bits"].size(), n);
+    const double one = 1.0, zero = 0.0;
+    uint64_t one_bits, zero_bits;
+    std::memcpy(&one_bits, &one, 8);
+    std::memcpy(&zero_bits, &zero, 8);
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_EQ(loaded["bits"][i].get<uint64_t>(), values[i] != 0 ? one_bits : zero_bits) << "element " << i;
+    const auto a = read_npy_positive(path); // and our own reader
+    EXPECT_EQ(a.shape, shape);
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_EQ(a.values[i], values[i] != 0 ? 1 : 0);
+  }
+}
+
 TEST(Npy, WriteErrorsNameTheFile) {
   TempDir dir;
   const std::string missing = dir / "no/such/dir/m.npy";
@@ -204,6 +237,11 @@ TEST(Npy, WriteErrorsNameTheFile) {
         write_npy_f64(path, {2, 2}, {1, 2, 3});
       },
       testing::ThrowsMessage<Error>(HasSubstr("file '" + path + "': shape (2, 2) holds 4 values, got 3")));
+  EXPECT_THAT(
+      [&] {
+        write_npy_bool(path, {3}, {1, 0});
+      },
+      testing::ThrowsMessage<Error>(HasSubstr("file '" + path + "': shape (3,) holds 3 values, got 2")));
 }
 
 } // namespace

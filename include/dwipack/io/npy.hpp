@@ -1,5 +1,5 @@
 #pragma once
-// NumPy .npy files (format 1.0-3.0): enough for connectivity matrices.
+// NumPy .npy files (format 1.0-3.0): enough for connectivity matrices, read and written.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,5 +20,11 @@ NpyBoolArray read_npy_positive(const std::string& path);
 void write_npy_f64(const std::string& path,
                    const std::vector<uint64_t>& shape,
                    const std::vector<double>& values);
+
+/// Write a C-order numpy bool .npy ('|b1', one byte per value: nonzero values become 1), as
+/// np.save writes dwi_ml's connectivity matrices (`dwipack extract`).
+void write_npy_bool(const std::string& path,
+                    const std::vector<uint64_t>& shape,
+                    const std::vector<int8_t>& values);
 
 } // namespace dwipack::io

@@ -9,7 +9,9 @@
 //   dwi_ml write vox + corner) with its `affine`, in double, then rounded to float32.
 //   data_per_streamline/* become .trk properties or .trx dps arrays (float32); a .tck cannot hold
 //   them (dropped, with a warning). A .trx is a stored ZIP archive (positions.3.float32,
-//   offsets.uint64, dps/*, header.json with the group's affine and dimensions).
+//   offsets.uint64, dps/*, header.json with the group's affine and dimensions);
+// - a streamline group's `connectivity_matrix` -> OUT.npy: numpy bool, as dwi_ml stores it
+//   (np.load(file) > 0; docs/format.md §5.8); a matrix of another type becomes float64.
 #include <cstdint>
 #include <string>
 
@@ -19,7 +21,7 @@ struct ExtractOptions {
   std::string file;       ///< the HDF5 file
   std::string subject;    ///< subject id (a root group)
   std::string group;      ///< group name under the subject
-  std::string out;        ///< .nii, .nii.gz, .trk, .tck or .trx, matching the group's type
+  std::string out;        ///< .nii, .nii.gz, .trk, .tck, .trx or .npy, matching the group's type
   bool overwrite = false; ///< replace an existing `out`
   int gzip_level = 6;     ///< for .nii.gz
 };
