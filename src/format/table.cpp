@@ -199,14 +199,20 @@ GroupRules streamline_rules(Kind kind) {
       {"affine", [](const GroupPlan& g) -> Maybe {
          return AttrValue::numbers_of(Type::f32, {4, 4}, rounded_to_f32(g.streamlines.vox2ras));
        }});
-  t.attributes.push_back({"dimensions", [](const GroupPlan& g) -> Maybe {
-                            return AttrValue::numbers_of(Type::i16, {3},
-                                                         as_doubles(g.streamlines.dimensions));
-                          }});
-  t.attributes.push_back({"voxel_sizes", [](const GroupPlan& g) -> Maybe {
-                            return AttrValue::numbers_of(Type::f32, {3},
-                                                         as_doubles(g.streamlines.voxel_sizes));
-                          }});
+  // The reference's header types as numpy holds them: a .trk header's int16 / float32 in its own
+  // byte order; a NIfTI-2 reference's int64 / float64 (docs/format.md §3.5).
+  t.attributes.push_back(
+      {"dimensions", [](const GroupPlan& g) -> Maybe {
+         const auto& s = g.streamlines;
+         const Type type = s.reference_nifti2 ? Type::i64 : s.header_big_endian ? Type::i16be : Type::i16;
+         return AttrValue::numbers_of(type, {3}, as_doubles(s.dimensions));
+       }});
+  t.attributes.push_back(
+      {"voxel_sizes", [](const GroupPlan& g) -> Maybe {
+         const auto& s = g.streamlines;
+         const Type type = s.reference_nifti2 ? Type::f64 : s.header_big_endian ? Type::f32be : Type::f32;
+         return AttrValue::numbers_of(type, {3}, as_doubles(s.voxel_sizes));
+       }});
   t.attributes.push_back({"voxel_order", [](const GroupPlan& g) -> Maybe {
                             return AttrValue::text(g.streamlines.voxel_order);
                           }});

@@ -446,8 +446,10 @@ NiftiHeader read_header(const std::string& path) {
 
   // geometry, as nibabel sees it after its load-time fixes
   fix_pixdims_like_nibabel(f.pixdim);
-  for (size_t i = 0; i < 3; ++i)
+  for (size_t i = 0; i < 3; ++i) {
+    hdr.zooms[i] = version == 2 ? f.pixdim[i + 1] : static_cast<double>(static_cast<float>(f.pixdim[i + 1]));
     hdr.voxel_sizes[i] = static_cast<float>(f.pixdim[i + 1]);
+  }
   hdr.qform_code = nibabel_xform_code(f.qform_code);
   hdr.sform_code = nibabel_xform_code(f.sform_code);
   if (hdr.sform_code != 0) {

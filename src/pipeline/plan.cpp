@@ -5,24 +5,23 @@
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/npy.hpp"
+#include "dwipack/io/trk_scan.hpp"
 #include "dwipack/process/convert.hpp"
 #include "dwipack/util/log.hpp"
 
 #include <algorithm>
 #include <dirent.h>
 #include <numeric>
+#include <optional>
+#include <set>
 #include <sys/stat.h>
+#include <tuple>
 
 namespace dwipack::pipeline {
 
 // ---- planning one subject ----
 
 namespace {
-
-int64_t file_size(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
-}
 
 /// Record an input file's size and modification time (provenance, progress, and --resume's
 /// test that a kept subject's inputs did not change).
@@ -74,7 +73,7 @@ std::vector<std::string> resolve(const std::string& subject_dir,
   return r.files;
 }
 
-std::string short_vec(const std::array<float, 3>& v) {
+template <class T> std::string short_vec(const std::array<T, 3>& v) {
   return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ", " + std::to_string(v[2]) + ")";
 }
 std::string short_shape(const std::array<int64_t, 3>& s) {
@@ -99,17 +98,16 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
       first_header = h;
       v.shape = h.shape3();
       v.vox2ras = h.vox2ras;
-      v.voxel_sizes = h.voxel_sizes;
+      v.voxel_sizes = h.zooms;
+      v.nifti2 = h.version == 2;
     } else {
       // dwi_ml: np.allclose(affine, group_affine, rtol=1e-5, atol=1e-5) and np.allclose(res, group_res)
       if (!allclose(h.vox2ras, v.vox2ras, 1e-5, 1e-5))
         throw Error("file " + quoted(path) + ": affine " + to_string(h.vox2ras) + " differs from " +
                     to_string(v.vox2ras) + " of the group's first file " + quoted(v.files[0]) +
                     " (tolerance rtol=atol=1e-5)");
-      const double a[3] = {h.voxel_sizes[0], h.voxel_sizes[1], h.voxel_sizes[2]};
-      const double b[3] = {v.voxel_sizes[0], v.voxel_sizes[1], v.voxel_sizes[2]};
-      if (!allclose(a, b, 3, 1e-5, 1e-8))
-        throw Error("file " + quoted(path) + ": voxel sizes " + short_vec(h.voxel_sizes) + " differ from " +
+      if (!allclose(h.zooms.data(), v.voxel_sizes.data(), 3, 1e-5, 1e-8))
+        throw Error("file " + quoted(path) + ": voxel sizes " + short_vec(h.zooms) + " differ from " +
                     short_vec(v.voxel_sizes) + " of the group's first file " + quoted(v.files[0]));
       if (h.shape3() != v.shape)
         throw Error("file " + quoted(path) + ": shape " + short_shape(h.shape3()) + " differs from " +
@@ -139,16 +137,17 @@ struct SpaceAttributes {
   std::string source; ///< "file '...'" for messages
   Affine vox2ras = identity_affine();
   std::array<int64_t, 3> dimensions{};
-  std::array<float, 3> voxel_sizes{};
+  std::array<double, 3> voxel_sizes{}; ///< at the header's precision (float32, or NIfTI-2's float64)
   std::string voxel_order;
 };
 
 SpaceAttributes space_of(const io::NiftiHeader& h) {
-  return {"file " + quoted(h.path), h.vox2ras, h.shape3(), h.voxel_sizes, axcodes(h.vox2ras)};
+  return {"file " + quoted(h.path), h.vox2ras, h.shape3(), h.zooms, axcodes(h.vox2ras)};
 }
 
 SpaceAttributes space_of(const io::TractogramHeader& h) {
-  return {"file " + quoted(h.path), h.vox_to_ras, h.dimensions, h.voxel_sizes, h.voxel_order};
+  const std::array<double, 3> sizes{h.voxel_sizes[0], h.voxel_sizes[1], h.voxel_sizes[2]};
+  return {"file " + quoted(h.path), h.vox_to_ras, h.dimensions, sizes, h.voxel_order};
 }
 
 /// dipy's is_header_compatible (docs/format.md §4.3): affine within 1e-3, same dimensions, voxel sizes
@@ -161,38 +160,122 @@ void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, c
   if (h.dimensions != ref.dimensions)
     throw Error(h.source + ": dimensions " + short_shape(h.dimensions) + " differ from " +
                 short_shape(ref.dimensions) + against);
-  const double a[3] = {h.voxel_sizes[0], h.voxel_sizes[1], h.voxel_sizes[2]};
-  const double b[3] = {ref.voxel_sizes[0], ref.voxel_sizes[1], ref.voxel_sizes[2]};
-  if (!allclose(a, b, 3, 1e-3, 1e-3))
+  if (!allclose(h.voxel_sizes.data(), ref.voxel_sizes.data(), 3, 1e-3, 1e-3))
     throw Error(h.source + ": voxel sizes " + short_vec(h.voxel_sizes) + " differ from " +
                 short_vec(ref.voxel_sizes) + against + " (tolerance 1e-3)");
   if (h.voxel_order != ref.voxel_order)
     throw Error(h.source + ": voxel order " + h.voxel_order + " differs from " + ref.voxel_order + against);
 }
 
-/// Streamline and point counts of a group of .trk files from their headers and sizes alone:
-/// each streamline is an int32 count and n_properties floats, each point 3 + n_scalars floats.
-/// False when a file is a .tck, has no n_count, or its size does not add up (the full pass then
-/// finds the exact problem). A .trx gives NB_STREAMLINES and NB_VERTICES (its arrays' sizes were
-/// checked against them).
-bool counts_from_headers(const StreamlineGroupPlan& p, StreamlineCounts& counts) {
+/// Streamline and point counts of a group without processing it: a .trk's structure from its
+/// point counts alone (io/trk_scan). Nullopt when a file is not a .trk or its counts do not add
+/// up (the full pass then finds the exact problem). A .trx goes through the full pass: its
+/// shortest streamline (for the type of euclidean_lengths) is not in its header.
+std::optional<StreamlineCounts> counts_from_headers(const StreamlineGroupPlan& p) {
   StreamlineCounts total;
   for (const auto& f : p.files) {
     const io::TractogramHeader h = io::read_tractogram_header(f.path);
-    if (h.format == io::TractogramFormat::trx && h.count_in_header > 0) { // NB_STREAMLINES, NB_VERTICES
-      total.n_streamlines += h.count_in_header;
-      total.n_points += h.points_in_header;
-      continue;
-    }
-    if (h.format != io::TractogramFormat::trk || h.count_in_header <= 0) return false;
-    const int64_t per_point = 4 * (3 + static_cast<int64_t>(h.n_scalars));
-    const int64_t point_bytes = file_size(f.path) - 1000 - h.count_in_header * 4 * (1 + h.n_properties);
-    if (point_bytes < 0 || point_bytes % per_point != 0) return false;
-    total.n_streamlines += h.count_in_header;
-    total.n_points += point_bytes / per_point;
+    if (h.format != io::TractogramFormat::trk) return std::nullopt;
+    const auto layout = io::scan_trk_layout(h);
+    if (!layout) return std::nullopt;
+    if (layout->n_streamlines == 0) log::warning("file " + quoted(f.path) + " holds no streamline");
+    total.n_streamlines += layout->n_streamlines;
+    total.n_points += layout->n_points;
+    total.has_short_streamline =
+        total.has_short_streamline || (layout->n_streamlines > 0 && layout->min_points < 2);
   }
-  counts = total;
-  return true;
+  return total;
+}
+
+/// The space a tractogram is loaded in: its own header (.trk, .trx), checked against the
+/// reference volume, or the reference volume's for a .tck (dipy needs one).
+SpaceAttributes tractogram_space(const io::TractogramHeader& h, const io::NiftiHeader* reference) {
+  if (h.format != io::TractogramFormat::tck) {
+    SpaceAttributes space = space_of(h);
+    if (reference) check_compatible(space_of(*reference), "the reference volume", space);
+    return space;
+  }
+  if (!reference)
+    throw Error("file " + quoted(h.path) +
+                ": a .tck needs a reference volume, and the config has no volume group");
+  SpaceAttributes space = space_of(*reference);
+  space.source = "file " + quoted(h.path) + " (space of its reference " + quoted(reference->path) + ")";
+  return space;
+}
+
+/// The config's dps keys as the file has them (dwi_ml keeps only those); each must exist.
+std::vector<io::DpsKey> requested_dps(const io::TractogramHeader& h, const GroupConfig& gc) {
+  std::vector<io::DpsKey> dps;
+  for (const auto& key : gc.dps_keys) {
+    auto it = std::find_if(h.dps_keys.begin(), h.dps_keys.end(),
+                           [&](const io::DpsKey& k) { return k.name == key; });
+    if (it == h.dps_keys.end()) {
+      std::string have;
+      for (const auto& k : h.dps_keys)
+        have += (have.empty() ? "" : ", ") + quoted(k.name);
+      throw Error("file " + quoted(h.path) + ": data_per_streamline key " + quoted(key) +
+                  " not found (the file has " + (have.empty() ? std::string("none") : have) + ")");
+    }
+    dps.push_back(*it);
+  }
+  return dps;
+}
+
+/// dwi_ml concatenates a group's tractograms with scilpy's concatenate_sft, which refuses files
+/// whose space attributes or data_per_point / data_per_streamline key sets differ.
+void check_concatenable(const io::TractogramHeader& first,
+                        const SpaceAttributes& first_space,
+                        const io::TractogramHeader& h,
+                        const SpaceAttributes& space) {
+  check_compatible(first_space, "the group's first tractogram", space);
+  const auto names = [](const std::vector<io::DpsKey>& keys) {
+    std::set<std::string> out;
+    for (const auto& k : keys)
+      out.insert(k.name);
+    return out;
+  };
+  const auto listed = [](const std::set<std::string>& keys) {
+    std::string out;
+    for (const auto& k : keys)
+      out += (out.empty() ? "" : ", ") + quoted(k);
+    return out.empty() ? std::string("none") : out;
+  };
+  std::string why;
+  for (const auto& [kind, a, b] :
+       {std::make_tuple("data_per_point", names(first.dpp_keys), names(h.dpp_keys)),
+        std::make_tuple("data_per_streamline", names(first.dps_keys), names(h.dps_keys))})
+    if (a != b)
+      why += std::string(why.empty() ? "" : "; ") + kind + " keys " + listed(b) + " here, " + listed(a) +
+             " in " + quoted(first.path);
+  if (!why.empty())
+    throw Error("file " + quoted(h.path) + " cannot be concatenated with " + quoted(first.path) +
+                " (dwi_ml refuses it: incompatible tractograms): " + why);
+}
+
+/// The group's connectivity inputs (a .npy matrix, and a label volume in labels mode).
+void plan_connectivity(const std::string& subject_dir,
+                       const GroupConfig& gc,
+                       const PlanOptions& options,
+                       std::vector<InputFile>& inputs,
+                       StreamlineGroupPlan& p) {
+  check_inside_subject(gc.connectivity_matrix, options, "connectivity_matrix");
+  p.connectivity_matrix = io::join_path(subject_dir, gc.connectivity_matrix);
+  if (io::extension_of(p.connectivity_matrix) != ".npy")
+    throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
+  p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
+  note_input(inputs, p.connectivity_matrix);
+  p.connectivity_nb_blocs = gc.connectivity_nb_blocs;
+  if (gc.connectivity_labels.empty()) return;
+  check_inside_subject(gc.connectivity_labels, options, "connectivity_labels");
+  p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
+  const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
+  note_input(inputs, p.connectivity_labels);
+  if (!process::is_integer_datatype(labels.datatype))
+    throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must have an " +
+                "integer datatype, not " + process::datatype_name(labels.datatype));
+  if (labels.nb_frames() != 1)
+    throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must be 3-D");
+  p.labels_shape = labels.shape3();
 }
 
 StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
@@ -205,52 +288,31 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
   const format::Format& layout = format::format_of(options.kind);
   if (layout.points_space_option) p.storage_space = options.seed.space;
   p.center_origin = layout.points_center_origin;
-  std::vector<std::string> files = resolve(subject_dir, gc.files, options, "files");
+  const std::vector<std::string> files = resolve(subject_dir, gc.files, options, "files");
   if (files.empty()) throw Error("no input file left for this group (all were missing)");
+  io::TractogramHeader first;
+  SpaceAttributes first_space;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& path = files[i];
-    if (io::extension_of(path) != ".trk" && io::extension_of(path) != ".tck" &&
-        io::extension_of(path) != ".trx")
+    const std::string ext = io::extension_of(path);
+    if (ext != ".trk" && ext != ".tck" && ext != ".trx")
       throw Error("file " + quoted(path) + ": streamline files must be .trk, .tck or .trx");
     const io::TractogramHeader h = io::read_tractogram_header(path);
     note_input(inputs, path);
-    SpaceAttributes space;
-    if (h.format == io::TractogramFormat::tck) {
-      // dipy needs a reference for a .tck: the first volume group's first file.
-      if (!reference)
-        throw Error("file " + quoted(path) +
-                    ": a .tck needs a reference volume, and the config has no volume group");
-      space = space_of(*reference);
-      space.source = "file " + quoted(path) + " (space of its reference " + quoted(reference->path) + ")";
-    } else {
-      space = space_of(h);
-      if (reference) check_compatible(space_of(*reference), "the reference volume", space);
-    }
-    // dwi_ml keeps only the requested dps keys; each must exist in every file, with the same
-    // number of columns (the files are concatenated).
-    std::vector<io::DpsKey> dps;
-    for (const auto& key : gc.dps_keys) {
-      auto it = std::find_if(h.dps_keys.begin(), h.dps_keys.end(),
-                             [&](const io::DpsKey& k) { return k.name == key; });
-      if (it == h.dps_keys.end()) {
-        std::string have;
-        for (const auto& k : h.dps_keys)
-          have += (have.empty() ? "" : ", ") + quoted(k.name);
-        throw Error("file " + quoted(path) + ": data_per_streamline key " + quoted(key) +
-                    " not found (the file has " + (have.empty() ? std::string("none") : have) + ")");
-      }
-      dps.push_back(*it);
-    }
+    const SpaceAttributes space = tractogram_space(h, reference);
+    const std::vector<io::DpsKey> dps = requested_dps(h, gc);
     if (i == 0) {
+      first = h;
+      first_space = space;
       p.vox2ras = space.vox2ras;
       p.dimensions = space.dimensions;
       p.voxel_sizes = space.voxel_sizes;
       p.voxel_order = space.voxel_order;
+      p.reference_nifti2 = h.format == io::TractogramFormat::tck && reference && reference->version == 2;
+      p.header_big_endian = h.format == io::TractogramFormat::trk && h.byte_swapped;
       p.dps = dps;
     } else {
-      SpaceAttributes first{"file " + quoted(files[0]), p.vox2ras, p.dimensions, p.voxel_sizes,
-                            p.voxel_order};
-      check_compatible(first, "the group's first tractogram", space);
+      check_concatenable(first, first_space, h, space);
       for (size_t k = 0; k < dps.size(); ++k)
         if (dps[k].columns != p.dps[k].columns)
           throw Error("file " + quoted(path) + ": data_per_streamline " + quoted(dps[k].name) + " has " +
@@ -259,43 +321,19 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     }
     p.files.push_back({path, space.vox2ras, space.dimensions});
   }
+  if (!gc.connectivity_matrix.empty()) plan_connectivity(subject_dir, gc, options, inputs, p);
 
-  if (!gc.connectivity_matrix.empty()) {
-    check_inside_subject(gc.connectivity_matrix, options, "connectivity_matrix");
-    p.connectivity_matrix = io::join_path(subject_dir, gc.connectivity_matrix);
-    if (io::extension_of(p.connectivity_matrix) != ".npy")
-      throw Error("connectivity_matrix " + quoted(p.connectivity_matrix) + ": must be a .npy file");
-    p.connectivity_shape = io::read_npy_positive(p.connectivity_matrix).shape;
-    note_input(inputs, p.connectivity_matrix);
-    p.connectivity_nb_blocs = gc.connectivity_nb_blocs;
-    if (!gc.connectivity_labels.empty()) {
-      check_inside_subject(gc.connectivity_labels, options, "connectivity_labels");
-      p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
-      const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
-      note_input(inputs, p.connectivity_labels);
-      if (!process::is_integer_datatype(labels.datatype))
-        throw Error("connectivity_labels " + quoted(p.connectivity_labels) +
-                    ": a label volume must have an " + "integer datatype, not " +
-                    process::datatype_name(labels.datatype));
-      if (labels.nb_frames() != 1)
-        throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must be 3-D");
-      p.labels_shape = labels.shape3();
-    }
-  }
-
-  // Sizes are known only after processing. Without resampling, compression or removal, a .trk
-  // header with n_count gives them by arithmetic; otherwise run the processing now, keeping only
-  // the counts. (The contents - bounding box, truncation - are then checked while writing,
-  // which still ends the job cleanly; see docs/design.md.)
+  // Sizes are known only after processing. Without resampling, compression or removal, the
+  // .trk counts give them; otherwise run the processing now, keeping only the counts.
   const auto& so = options.streamlines;
   const bool processing = (so.step_size_mm && *so.step_size_mm != 0) ||
                           (so.nb_points && *so.nb_points != 0) || (so.compress_mm && *so.compress_mm != 0) ||
                           so.remove_invalid;
-  StreamlineCounts counts;
-  if (processing || !counts_from_headers(p, counts))
-    counts = process_streamline_group(p, so, buffers, nullptr);
-  p.n_streamlines = counts.n_streamlines;
-  p.n_points = counts.n_points;
+  std::optional<StreamlineCounts> counts = processing ? std::nullopt : counts_from_headers(p);
+  if (!counts) counts = process_streamline_group(p, so, buffers, nullptr);
+  p.n_streamlines = counts->n_streamlines;
+  p.n_points = counts->n_points;
+  p.has_short_streamline = counts->has_short_streamline;
   return p;
 }
 

@@ -365,7 +365,7 @@ private:
       if (plan_.storage_space == "voxmm")
         for (int64_t i = 0; i < m; ++i)
           for (size_t d = 0; d < 3; ++d)
-            pts[3 * i + static_cast<int64_t>(d)] *= plan_.voxel_sizes[d];
+            pts[3 * i + static_cast<int64_t>(d)] *= static_cast<float>(plan_.voxel_sizes[d]);
     }
   }
 

@@ -164,8 +164,11 @@ private:
     const auto save = [&](const float* xyzf, const char* what) {
       if (::mkdir(seed_dir.c_str(), 0755) != 0 && errno != EEXIST)
         throw Error("cannot create folder " + quoted(seed_dir) + ": " + std::strerror(errno));
-      io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features, v.vox2ras,
-                           v.voxel_sizes, 1);
+      const std::array<float, 3> sizes{static_cast<float>(v.voxel_sizes[0]),
+                                       static_cast<float>(v.voxel_sizes[1]),
+                                       static_cast<float>(v.voxel_sizes[2])};
+      io::write_nifti_xyzf(seed_dir + "/" + group.name + what, xyzf, v.shape, v.nb_features, v.vox2ras, sizes,
+                           1);
     };
     std::function<void(const float*)> before;
     if (seed_intermediate_) before = [&](const float* xyzf) { save(xyzf, "_nonstandardized.nii.gz"); };

@@ -59,7 +59,7 @@ struct VolumeGroupPlan {
   std::array<int64_t, 3> shape{};       ///< X, Y, Z
   int64_t nb_features = 0;              ///< F = sum of frames_per_file
   Affine vox2ras = identity_affine();   ///< first file's affine (attr `affine`)
-  std::array<float, 3> voxel_sizes{};   ///< first file's pixdim[1..3] (attr `voxres`)
+  std::array<double, 3> voxel_sizes{};  ///< first file's zooms, at its header's precision (attr `voxres`)
   bool nifti2 = false;                  ///< the first file is NIfTI-2: nibabel's zooms are float64
   Standardization standardization = Standardization::none;
   std::vector<std::string> std_mask_files;
@@ -82,7 +82,7 @@ struct StreamlineGroupPlan {
   // Space attributes of the group (the first file's, as dipy keeps them on concatenation).
   Affine vox2ras = identity_affine(); ///< attr `affine`, stored as float32
   std::array<int64_t, 3> dimensions{};
-  std::array<float, 3> voxel_sizes{};
+  std::array<double, 3> voxel_sizes{}; ///< at the header's precision (float32, or NIfTI-2's float64)
   std::string voxel_order;
   bool reference_nifti2 = false;  ///< the space comes from a NIfTI-2 header: int64 / float64 attributes
   bool header_big_endian = false; ///< the space comes from a big-endian .trk header

@@ -28,6 +28,9 @@ struct NiftiHeader {
   /// pixdim[1..3] = nibabel get_zooms()[:3], after nibabel's load-time fix (0 -> 1, negative ->
   /// absolute value); NIfTI-2's float64 pixdims are rounded to float32 here.
   std::array<float, 3> voxel_sizes{};
+  /// The same zooms at the header's precision: float64 for NIfTI-2 (what nibabel returns, and so
+  /// what dwi_ml writes as `voxres`), the float32 values for NIfTI-1.
+  std::array<double, 3> zooms{};
   int qform_code = 0; ///< as nibabel sees it: codes outside 0..5 read as 0
   int sform_code = 0; ///< as nibabel sees it: codes outside 0..5 read as 0
   /// nibabel's best affine: sform if sform_code > 0, else qform if qform_code > 0, else the
