@@ -11,8 +11,9 @@
 #      --signal=B:USR1@300 sends), dwipack stops with code 4, the job requeues itself and resumes;
 #      submitted once more, the finished job does nothing.
 # Runtime about 30 s (2 cores), most of it SLURM scheduling and the requeue delay.
-# Every daemon started here is stopped by PID in the EXIT trap (also on failure), after the jobs.
-# Installs nothing: the SLURM and munge packages come from scripts/install_deps.sh.
+# The cluster (one node) is tests/slurm/cluster.sh's; every daemon started is stopped by PID in the
+# EXIT trap (also on failure), after the jobs. Installs nothing: the SLURM and munge packages come
+# from scripts/install_deps.sh.
 set -euo pipefail
 : "${DWIPACK:?set DWIPACK to the dwipack binary}"
 : "${PYTHON:=/usr/bin/python3}"
@@ -21,84 +22,32 @@ REPO=$(cd "$HERE/../.." && pwd)
 SCRIPT=$REPO/slurm/dwipack.sbatch
 DWIPACK=$(readlink -f "$(command -v "$DWIPACK")") # an absolute path: the jobs run in another folder
 export DWIPACK
+source "$HERE/cluster.sh"
 
 T_START=$(date +%s)
-# Our own bound, below ctest's TIMEOUT (300 s), so that the cleanup always gets to run.
-DEADLINE=$((T_START + ${SLURM_TEST_BUDGET:-230}))
+# Our own bound for every wait, below ctest's TIMEOUT (300 s), so that the cleanup always runs.
+# shellcheck disable=SC2034 # read by cluster.sh
+CLUSTER_DEADLINE=$((T_START + ${SLURM_TEST_BUDGET:-230}))
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*  [$(($(date +%s) - T_START)) s]"; }
-
-# --- prerequisites: a clear failure, never a skip ------------------------------------------
-missing=()
-for b in munged slurmctld slurmd sbatch scontrol scancel sinfo; do
-  command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing+=("$b")
-done
-[ ${#missing[@]} -eq 0 ] ||
-  fail "missing ${missing[*]}: run scripts/install_deps.sh (it installs slurmctld slurmd slurm-client munge)"
-export PATH=$PATH:/usr/sbin
-[ "$(id -u)" = 0 ] || fail "must run as root: slurmd launches the jobs and munged runs as the munge user"
-getent passwd munge >/dev/null || fail "no 'munge' user: run scripts/install_deps.sh (package munge)"
-mountpoint -q /sys/fs/cgroup || fail "slurmd 22.05 needs /sys/fs/cgroup mounted (in a chroot: mount --rbind /sys)"
 "$PYTHON" -c 'import h5py' 2>/dev/null || fail "$PYTHON lacks h5py: run scripts/install_deps.sh"
 
 WORK=$(mktemp -d /tmp/dwipack-slurm-XXXXXX)
-chmod 755 "$WORK" # munged (user munge) must reach its socket folder inside
-mkdir -p "$WORK"/{munge,state,spool,log,tmp,jobs}
-export TMPDIR=$WORK/tmp # leftovers of the daemons and jobs (Open MPI, PMIx) stay inside $WORK
-JOBS=()                 # every job submitted, cancelled in the cleanup if still there
-MUNGED_PID="" SLURMCTLD_PID="" SLURMD_PID=""
-
-# pid_of FILE: the PID in FILE if that process is alive and was started from $WORK (a PID is
-# never signalled unless its command line names our folder).
-pid_of() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$WORK" && echo "$pid"
-}
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; } # a zombie has ended
-# stop_pids NAME=PID...: SIGTERM to each, up to 10 s for all of them, then SIGKILL.
-stop_pids() {
-  local entry left
-  for entry in "$@"; do [ -z "${entry#*=}" ] || kill -TERM "${entry#*=}" 2>/dev/null || true; done
-  for _ in $(seq 40); do
-    left=""
-    for entry in "$@"; do [ -z "${entry#*=}" ] || ! alive "${entry#*=}" || left+=" $entry"; done
-    [ -n "$left" ] || return 0
-    sleep 0.25
-  done
-  echo "cleanup:$left ignored SIGTERM, sending SIGKILL" >&2
-  for entry in $left; do kill -KILL "${entry#*=}" 2>/dev/null || true; done
-}
+chmod 755 "$WORK" # munged (user munge) must reach its socket in $WORK/cluster
+mkdir -p "$WORK"/{tmp,jobs}
+export TMPDIR=$WORK/tmp # leftovers of the jobs (Open MPI, PMIx) stay inside $WORK
+BG_PID=""
 cleanup() {
-  local rc=$? id pids
+  local rc=$? f
   trap - EXIT INT TERM
   set +e
   if [ "$rc" != 0 ]; then
     echo "--- slurm_test failed (rc $rc) after $(($(date +%s) - T_START)) s; logs:" >&2
-    for f in "$WORK"/jobs/*.out "$WORK"/log/slurmctld.log "$WORK"/log/slurmd.log; do
-      [ -f "$f" ] && { echo "--- $f (end)" >&2; tail -n 25 "$f" >&2; }
-    done
+    for f in "$WORK"/jobs/*.out; do [ -f "$f" ] && { echo "--- $f (end)" >&2; tail -n 25 "$f" >&2; }; done
   fi
-  # Jobs first, while slurmd still runs to end them; then their processes, by PID, if any stayed.
-  if [ -n "$SLURMCTLD_PID" ] && [ ${#JOBS[@]} -gt 0 ]; then
-    for id in "${JOBS[@]}"; do scancel "$id" 2>/dev/null; done
-    for _ in $(seq 60); do
-      [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
-      sleep 0.25
-    done
-    for id in "${JOBS[@]}"; do
-      pids=$(scontrol listpids "$id" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {print $1}')
-      # shellcheck disable=SC2086 # one PID per word
-      [ -z "$pids" ] || { echo "cleanup: killing leftover processes of job $id: $pids" >&2; kill -KILL $pids; }
-    done
-  fi
-  [ -n "$SLURMD_PID" ] || SLURMD_PID=$(pid_of "$WORK/slurmd.pid")
-  [ -n "$SLURMCTLD_PID" ] || SLURMCTLD_PID=$(pid_of "$WORK/slurmctld.pid")
-  [ -n "$MUNGED_PID" ] || MUNGED_PID=$(pid_of "$WORK/munge/munged.pid")
-  stop_pids slurmd="$SLURMD_PID" slurmctld="$SLURMCTLD_PID"
-  stop_pids munged="$MUNGED_PID" # last: the SLURM daemons authenticate through it until they stop
-  [ -z "${BG_PID:-}" ] || { kill -TERM "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; }
+  cluster_stop "$rc" # the jobs, then the daemons, by PID
+  [ -z "$BG_PID" ] || { kill -TERM "$BG_PID" 2>/dev/null; wait "$BG_PID" 2>/dev/null; }
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -116,82 +65,13 @@ BIG_SUBJECTS=${SLURM_TEST_BIG_SUBJECTS:-16}
   --gzip_level 1 --streamlines 400 >"$WORK/big-synth.log" 2>&1 &
 BG_PID=$!
 
-# --- daemons ---------------------------------------------------------------------------------
-# munged as the munge user, with its own key, socket, PID, log and seed files (munged wants its
-# socket folder owned by it and enterable by all).
-chown munge:munge "$WORK/munge"
-if command -v mungekey >/dev/null 2>&1; then
-  mungekey --create --keyfile="$WORK/munge/munge.key" >/dev/null
-else
-  dd if=/dev/urandom of="$WORK/munge/munge.key" bs=1024 count=1 status=none
-fi
-chown munge:munge "$WORK/munge/munge.key" && chmod 600 "$WORK/munge/munge.key"
-runuser -u munge -- munged --socket="$WORK/munge/socket" --key-file="$WORK/munge/munge.key" \
-  --pid-file="$WORK/munge/munged.pid" --log-file="$WORK/munge/munged.log" --seed-file="$WORK/munge/munged.seed" ||
-  fail "munged did not start: $(tail -n 5 "$WORK/munge/munged.log" 2>/dev/null)"
-MUNGED_PID=$(pid_of "$WORK/munge/munged.pid") || fail "munged wrote no PID file"
-
-# Two free TCP ports (the kernel's choice; released just before slurmctld/slurmd bind them).
-read -r CTLD_PORT SLURMD_PORT < <("$PYTHON" -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("", 0))
-print(*(x.getsockname()[1] for x in s))')
-
-# docs/toolchain.md §7: CPUs=4 with config_overrides so that --ntasks=3 runs on a 2-core machine
-# (otherwise the job stays PENDING forever); NodeName=localhost with `slurmd -N localhost`.
-# cred_expire (default 120 s) is also how long a requeued job waits before it may start again;
-# the scheduler intervals (default 60 and 30 s) decide how soon after that it does.
-export SLURM_CONF=$WORK/slurm.conf
-cat >"$SLURM_CONF" <<EOF
-ClusterName=dwipacktest
-SlurmctldHost=localhost
-SlurmctldPort=$CTLD_PORT
-SlurmdPort=$SLURMD_PORT
-SlurmUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$WORK/munge/socket,cred_expire=10
-SchedulerParameters=sched_interval=2,bf_interval=2
-StateSaveLocation=$WORK/state
-SlurmdSpoolDir=$WORK/spool
-SlurmctldPidFile=$WORK/slurmctld.pid
-SlurmdPidFile=$WORK/slurmd.pid
-SlurmctldLogFile=$WORK/log/slurmctld.log
-SlurmdLogFile=$WORK/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=pmix
-SlurmdParameters=config_overrides
-ReturnToService=2
-KillWait=15
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-NodeName=localhost NodeHostname=localhost CPUs=4 RealMemory=16000 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=60 State=UP
-EOF
-slurmctld -f "$SLURM_CONF" || fail "slurmctld did not start"
-slurmd -f "$SLURM_CONF" -N localhost || fail "slurmd did not start"
-for _ in $(seq 120); do # the PID files are written by the daemonized processes
-  SLURMCTLD_PID=$(pid_of "$WORK/slurmctld.pid") && SLURMD_PID=$(pid_of "$WORK/slurmd.pid") && break
-  sleep 0.25
-done
-[[ -n "$SLURMCTLD_PID" && -n "$SLURMD_PID" ]] || fail "slurmctld/slurmd wrote no PID file"
-state=""
-for _ in $(seq 120); do
-  state=$(sinfo -h -o %T 2>/dev/null || true)
-  [ "$state" = idle ] && break
-  sleep 0.25
-done
-[ "$state" = idle ] || fail "the node is not idle after 30 s (state '$state')"
-pass "munged, slurmctld, slurmd started (ports $CTLD_PORT, $SLURMD_PORT), node idle"
+# --- the cluster: one node (localhost) declared with 4 CPUs, so that --ntasks=3 runs on 2 cores ---
+cluster_start "$WORK/cluster"
+pass "munged, slurmctld, slurmd started, node idle"
 
 # --- helpers ---------------------------------------------------------------------------------
-# job_field ID FIELD: one field of `scontrol show job` (JobState shows COMPLETING until every
-# process of the job has ended).
-job_field() { { scontrol show job -o "$1" 2>/dev/null || true; } | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+job_field() { cluster_job_field "$@"; }
+wait_job() { cluster_wait "$@"; }
 
 # submit NAME ARGS...: sbatch the project's script with 3 tasks; sets JOB and LOG. --time: the
 # script's 2 h is over the partition's MaxTime (the job would stay PENDING), and 30 min keeps its
@@ -200,25 +80,7 @@ submit() {
   local name=$1
   shift
   LOG=$WORK/jobs/$name.out
-  JOB=$(sbatch --parsable --ntasks=3 --time=30 --chdir="$WORK" --output="$LOG" --job-name="$name" \
-    "$SCRIPT" "$@") || fail "sbatch refused the job $name"
-  JOBS+=("$JOB")
-}
-
-# wait_job ID SECONDS: poll until the job has ended, bounded; sets JOB_STATE and JOB_EXIT.
-wait_job() {
-  local id=$1 until=$(($(date +%s) + $2))
-  [ "$until" -le "$DEADLINE" ] || until=$DEADLINE
-  while :; do
-    JOB_STATE=$(job_field "$id" JobState)
-    case $JOB_STATE in
-      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | PREEMPTED | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE) break ;;
-    esac
-    [ "$(date +%s)" -lt "$until" ] ||
-      fail "job $id has not ended in time: state '$JOB_STATE', reason '$(job_field "$id" Reason)'"
-    sleep 0.25
-  done
-  JOB_EXIT=$(job_field "$id" ExitCode)
+  cluster_submit "$LOG" --ntasks=3 --time=30 --chdir="$WORK" --job-name="$name" "$SCRIPT" "$@"
 }
 
 SMALL_LISTS=("$SMALL/config.json" "$SMALL/training_subjs.txt" "$SMALL/validation_subjs.txt" "$SMALL/testing_subjs.txt")
