@@ -83,9 +83,6 @@ bool split_array_name(
 
 // ---- the container: a ZIP archive or a folder ---------------------------------------------------
 
-/// The owning descriptor type open_for_reading() returns.
-using OwnedFd = decltype(open_for_reading(std::string()));
-
 /// A file of the TRX: its name relative to the TRX root ('/'-separated) and where its bytes are.
 struct Entry {
   std::string name;
@@ -96,7 +93,7 @@ struct Entry {
 
 class Container {
 public:
-  explicit Container(const std::string& path) : path_(path) {
+  explicit Container(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw Error("cannot open: " + errno_text());
     if (S_ISDIR(st.st_mode)) {
@@ -133,7 +130,6 @@ public:
               [](const Entry& a, const Entry& b) { return a.name < b.name; });
   }
 
-  bool is_archive() const { return archive_; }
   const std::vector<Entry>& entries() const { return entries_; }
 
   /// The entry's bytes as a stream (the Container must outlive it).
@@ -172,12 +168,11 @@ private:
     }
   }
 
-  std::string path_;
   bool archive_ = false;
-  std::optional<OwnedFd> fd_;
+  std::optional<UniqueFd> fd_;
   int64_t archive_bytes_ = 0;
   std::vector<Entry> entries_;
-  std::vector<OwnedFd> files_; ///< folder files opened by open()
+  std::vector<UniqueFd> files_; ///< folder files opened by open()
 };
 
 // ---- the layout: header.json and the arrays, checked against each other -------------------------

@@ -117,7 +117,7 @@ refused() { # NAME NP EXPECTED...: create must fail with each EXPECTED text and 
 }
 n=0
 for case in $("$PYTHON" -c "import json; print(*sorted(json.load(open('$WORK/bad/cases.json'))))"); do
-  file=$("$PYTHON" -c "import json; print(json.load(open('$WORK/bad/cases.json'))['$case']['file'])")
+  file=$WORK/bad/$("$PYTHON" -c "import json; print(json.load(open('$WORK/bad/cases.json'))['$case']['file'])")
   member=$("$PYTHON" -c "import json; m = json.load(open('$WORK/bad/cases.json'))['$case']['member']; print(m or '')")
   expect=$("$PYTHON" -c "import json; print(json.load(open('$WORK/bad/cases.json'))['$case']['expect'])")
   rm -rf "$BAD"

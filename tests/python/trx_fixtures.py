@@ -6,7 +6,8 @@
       plain folder; float16/32/64 positions; uint32/uint64 offsets in both forms; dps of several
       dtypes) of nibabel's standard.trk, complex.trk (3 dps keys), empty.trk and dipy's
       minimal_bundles AF_L.trk, the malformed files, and OUTDIR/manifest.json: for each file, what
-      numpy reads (points as float32, lengths, dps in name order, header fields, the ZIP listing).
+      numpy reads (points as float32, lengths, dps in name order, header fields, the ZIP listing);
+      paths in it are relative to OUTDIR.
   trx_fixtures.py subject SUBJECT_DIR SOURCE.trk [SOURCE.trk ...] [--dps KEY,...] [--reference NII]
       For tests/integration/mpi_trx.sh: SOURCE i is loaded with nibabel (its streamlines in RAS mm
       as dwi_ml gets them) and written into SUBJECT_DIR/tractography/ as src_i.trk (a copy),
@@ -16,8 +17,8 @@
       The streamlines of the SOURCEs (dipy's minimal bundles, whose headers have no space) in one
       oblique LAS space that holds them all, as OUT_PREFIX<i>.trk, plus a reference volume of it.
   trx_fixtures.py malformed SOURCE.trk OUTDIR
-      One broken TRX per case, in SOURCE's space, and OUTDIR/cases.json {case: {file, member,
-      expect}}: the message dwipack must give.
+      One broken TRX per case, in SOURCE's space, and OUTDIR/cases.json {case: {file (relative to
+      OUTDIR), member, expect}}: the message dwipack must give.
 """
 import json
 import os
@@ -92,7 +93,7 @@ def expected(path, members, streamlines, dps, affine, refdir, key, dps_dtype=Non
     table.astype('<f4').tofile(os.path.join(refdir, safe + '.dps.f32'))
     a32 = np.asarray(affine, np.float32)
     entry = {
-        'path': path, 'n_streamlines': h['NB_STREAMLINES'], 'n_points': h['NB_VERTICES'],
+        'path': os.path.basename(path), 'n_streamlines': h['NB_STREAMLINES'], 'n_points': h['NB_VERTICES'],
         'affine': a32.astype(np.float64).ravel().tolist(), 'dimensions': h['DIMENSIONS'],
         'voxel_sizes': nib.affines.voxel_sizes(a32).astype(np.float32).tolist(),
         'voxel_order': ''.join(nib.aff2axcodes(a32)),
@@ -194,7 +195,7 @@ def write_malformed(src, outdir):
     for case, make, container, member, expect in malformed_cases(streamlines, affine, dims, dps):
         path = os.path.join(outdir, case + '.trx')
         write_members(path, make(), container)
-        manifest[case] = {'file': path, 'member': member, 'expect': expect}
+        manifest[case] = {'file': case + '.trx', 'member': member, 'expect': expect}
     # Byte-level damage to valid archives.
     members = trx_members(streamlines, affine, dims, dps)
     stored = os.path.join(outdir, 'crc.trx')
@@ -205,7 +206,7 @@ def write_malformed(src, outdir):
     data = bytearray(open(stored, 'rb').read())
     data[at] ^= 0x40
     open(stored, 'wb').write(bytes(data))
-    manifest['crc'] = {'file': stored, 'member': 'positions.3.float32',
+    manifest['crc'] = {'file': 'crc.trx', 'member': 'positions.3.float32',
                        'expect': 'the ZIP directory says 0x%08x (corrupt archive)' % info.CRC}
     deflated = os.path.join(outdir, 'corrupt_deflate.trx')
     write_members(deflated, members, 'deflated')
@@ -216,13 +217,13 @@ def write_malformed(src, outdir):
     for i in range(8):
         data[at + info.compress_size // 2 + i] ^= 0xff
     open(deflated, 'wb').write(bytes(data))
-    manifest['corrupt_deflate'] = {'file': deflated, 'member': 'positions.3.float32',
+    manifest['corrupt_deflate'] = {'file': 'corrupt_deflate.trx', 'member': 'positions.3.float32',
                                    'expect': 'deflate data'}
     cut = os.path.join(outdir, 'cut.trx')
     write_members(cut, members, 'stored')
     whole = open(cut, 'rb').read()
     open(cut, 'wb').write(whole[:len(whole) // 2])
-    manifest['cut'] = {'file': cut, 'member': None, 'expect': 'not a ZIP archive: no end of central directory record'}
+    manifest['cut'] = {'file': 'cut.trx', 'member': None, 'expect': 'not a ZIP archive: no end of central directory record'}
     with open(os.path.join(outdir, 'cases.json'), 'w') as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 

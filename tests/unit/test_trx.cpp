@@ -18,7 +18,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -26,6 +28,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using dwipack::Error;
 using dwipack::io::DpsKey;
@@ -48,24 +52,46 @@ using testing::HasSubstr;
 
 namespace {
 
+/// The fixtures and numpy's readings of them. Made once per build folder (ctest runs each test in a
+/// process of its own; generating them takes a few seconds): in the current folder, under a name
+/// that changes with the generator's source, made under a temporary name and renamed into place.
 struct Fixtures {
-  TempDir dir;
+  std::string dir;
   json manifest, malformed;
   std::string failure;
 
   Fixtures() {
-    const std::string log = dir / "generator.log";
-    const int rc = run_command(std::string(DWIPACK_PYTHON) + " " +
-                               shell_quote(std::string(DWIPACK_TEST_PY_DIR) + "/trx_fixtures.py") + " unit " +
-                               shell_quote(dir.path()) + " > " + shell_quote(log) + " 2>&1");
-    if (rc != 0) {
-      failure = "trx_fixtures.py failed (exit " + std::to_string(rc) + "):\n" + read_file(log);
+    const std::string py = DWIPACK_TEST_PY_DIR;
+    const size_t version =
+        std::hash<std::string>{}(read_file(py + "/trx_fixtures.py") + read_file(py + "/trx_writer.py"));
+    char here[4096];
+    if (!::getcwd(here, sizeof here)) {
+      failure = "getcwd failed";
       return;
     }
-    manifest = json::parse(read_file(dir / "manifest.json"));
-    malformed = json::parse(read_file(dir / "malformed/cases.json"));
+    char name[64];
+    std::snprintf(name, sizeof name, "/trx-fixtures-%016zx", version);
+    dir = here + std::string(name);
+    if (!std::ifstream(dir + "/manifest.json").good()) {
+      const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+      const std::string log = tmp + ".log";
+      const int rc = run_command(std::string(DWIPACK_PYTHON) + " " + shell_quote(py + "/trx_fixtures.py") +
+                                 " unit " + shell_quote(tmp) + " > " + shell_quote(log) + " 2>&1");
+      if (rc != 0) {
+        failure = "trx_fixtures.py failed (exit " + std::to_string(rc) + "):\n" + read_file(log);
+        return;
+      }
+      std::remove(log.c_str());
+      if (std::rename(tmp.c_str(), dir.c_str()) != 0) // another process was first: use its files
+        run_command("rm -rf " + shell_quote(tmp));
+    }
+    manifest = json::parse(read_file(dir + "/manifest.json"));
+    malformed = json::parse(read_file(dir + "/malformed/cases.json"));
   }
-  std::string file(const std::string& relative) const { return dir / relative; }
+  std::string file(const std::string& relative) const { return dir + "/" + relative; }
+  std::string path(const std::string& key) const {
+    return file(manifest.at(key).at("path").get<std::string>());
+  }
 };
 
 const Fixtures& fixtures() {
@@ -106,12 +132,62 @@ std::string message_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// The files trx_fixtures.py writes (listed here so that registering the tests runs no Python;
+// AllFixturesAreListed checks the lists against the manifest).
+const std::vector<std::string> variants = {"stored", "deflated", "folder", "f64",      "f64deflated",
+                                           "zip64",  "prefixed", "f16",    "f16folder"};
+
 std::vector<std::string> manifest_keys() {
   std::vector<std::string> keys;
-  if (fixtures().failure.empty())
-    for (const auto& [key, value] : fixtures().manifest.items())
-      keys.push_back(key);
+  for (const char* source : {"standard", "complex", "empty", "af"})
+    for (const auto& v : variants)
+      keys.push_back(std::string(source) + "." + v);
+  for (const char* k : {"dtypes.stored", "dtypes.folder", "halves", "extras"})
+    keys.emplace_back(k);
   return keys;
+}
+
+std::vector<std::string> malformed_keys() {
+  return {"bad_affine",
+          "bad_dimensions",
+          "bzip2",
+          "corrupt_deflate",
+          "crc",
+          "cut",
+          "dps_size",
+          "header_not_json",
+          "nan_position",
+          "negative_count",
+          "no_header",
+          "no_nb_vertices",
+          "no_offsets",
+          "no_positions",
+          "offsets_beyond",
+          "offsets_decrease",
+          "offsets_first",
+          "offsets_int64",
+          "positions_columns",
+          "positions_int",
+          "streamlines_mismatch",
+          "two_positions",
+          "unknown_dtype",
+          "vertices_mismatch"};
+}
+
+TEST(TrxFixtures, AllFixturesAreListed) {
+  const Fixtures& fx = fixtures();
+  ASSERT_TRUE(fx.failure.empty()) << fx.failure;
+  std::vector<std::string> made, listed = manifest_keys();
+  for (const auto& [key, value] : fx.manifest.items())
+    made.push_back(key);
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(made, listed);
+  made.clear();
+  listed = malformed_keys();
+  for (const auto& [key, value] : fx.malformed.items())
+    made.push_back(key);
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(made, listed);
 }
 
 std::string test_name(const testing::TestParamInfo<std::string>& info) {
@@ -129,7 +205,7 @@ TEST_P(TrxReads, AsNumpyReadsIt) {
   const Fixtures& fx = fixtures();
   ASSERT_TRUE(fx.failure.empty()) << fx.failure;
   const json& e = fx.manifest.at(GetParam());
-  const TractogramHeader h = read_tractogram_header(e.at("path").get<std::string>());
+  const TractogramHeader h = read_tractogram_header(fx.path(GetParam()));
   EXPECT_EQ(h.format, TractogramFormat::trx);
   EXPECT_EQ(h.count_in_header, e.at("n_streamlines").get<int64_t>());
   EXPECT_EQ(h.points_in_header, e.at("n_points").get<int64_t>());
@@ -176,7 +252,7 @@ TEST(TrxZip, DirectoryAsZipfileListsIt) {
     if (!e.contains("zip")) continue;
     SCOPED_TRACE(key);
     ++archives;
-    const std::string path = e.at("path").get<std::string>();
+    const std::string path = fx.path(key);
     const auto fd = dwipack::io::detail::open_for_reading(path);
     const int64_t size = dwipack::io::detail::file_size(fd.get());
     const auto members = dwipack::io::detail::read_zip_directory(fd.get(), size);
@@ -203,20 +279,12 @@ TEST(TrxZip, Zip64RecordsAreRead) {
   // zipfile with its ZIP64 limits at 0: ZIP64 extra fields in every entry, ZIP64 end record
   const Fixtures& fx = fixtures();
   ASSERT_TRUE(fx.failure.empty()) << fx.failure;
-  const std::string bytes = read_file(fx.manifest.at("standard.zip64").at("path").get<std::string>());
+  const std::string bytes = read_file(fx.path("standard.zip64"));
   EXPECT_NE(bytes.find(std::string("PK\x06\x06", 4)), std::string::npos) << "no ZIP64 end record";
   EXPECT_NE(bytes.find(std::string("PK\x06\x07", 4)), std::string::npos) << "no ZIP64 locator";
 }
 
 // ---- malformed files ------------------------------------------------------------------------------
-
-std::vector<std::string> malformed_keys() {
-  std::vector<std::string> keys;
-  if (fixtures().failure.empty())
-    for (const auto& [key, value] : fixtures().malformed.items())
-      keys.push_back(key);
-  return keys;
-}
 
 class TrxRefuses : public testing::TestWithParam<std::string> {};
 
@@ -224,7 +292,7 @@ TEST_P(TrxRefuses, WithItsMessage) {
   const Fixtures& fx = fixtures();
   ASSERT_TRUE(fx.failure.empty()) << fx.failure;
   const json& c = fx.malformed.at(GetParam());
-  const std::string path = c.at("file").get<std::string>();
+  const std::string path = fx.file("malformed/" + c.at("file").get<std::string>());
   const std::string message = message_of([&] {
     const TractogramHeader h = read_tractogram_header(path);
     read_all(h);
@@ -241,7 +309,7 @@ INSTANTIATE_TEST_SUITE_P(Trx, TrxRefuses, testing::ValuesIn(malformed_keys()), t
 TEST(TrxRead, ExtrasAreIgnored) {
   const Fixtures& fx = fixtures();
   ASSERT_TRUE(fx.failure.empty()) << fx.failure;
-  const TractogramHeader h = read_tractogram_header(fx.manifest.at("extras").at("path").get<std::string>());
+  const TractogramHeader h = read_tractogram_header(fx.path("extras"));
   EXPECT_TRUE(h.dps_keys.empty());
   EXPECT_EQ(read_all(h).returned, 120);
 }
@@ -250,11 +318,9 @@ TEST(TrxRead, FoldersAreInputFiles) {
   const Fixtures& fx = fixtures();
   ASSERT_TRUE(fx.failure.empty()) << fx.failure;
   TempDir dir;
-  ASSERT_EQ(run_command("cp -r " +
-                        shell_quote(fx.manifest.at("standard.folder").at("path").get<std::string>()) + " " +
-                        shell_quote(dir / "a.trx") + " && cp " +
-                        shell_quote(fx.manifest.at("standard.stored").at("path").get<std::string>()) + " " +
-                        shell_quote(dir / "b.trx") + " && mkdir " + shell_quote(dir / "c.d")),
+  ASSERT_EQ(run_command("cp -r " + shell_quote(fx.path("standard.folder")) + " " +
+                        shell_quote(dir / "a.trx") + " && cp " + shell_quote(fx.path("standard.stored")) +
+                        " " + shell_quote(dir / "b.trx") + " && mkdir " + shell_quote(dir / "c.d")),
             0);
   EXPECT_TRUE(dwipack::io::is_trx_folder(dir / "a.trx"));
   EXPECT_FALSE(dwipack::io::is_trx_folder(dir / "b.trx"));
