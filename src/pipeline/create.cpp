@@ -60,7 +60,21 @@ private:
       mpi::abort_job(comm_.get(), exit_failure);
     }
     partial_ = partial_path(setup_.final_path);
+    if (coordinator_) log_setup();
     return std::nullopt;
+  }
+
+  /// -v DEBUG: what the run will do, before any work.
+  void log_setup() const {
+    std::string groups;
+    for (const auto& g : config_.groups)
+      groups += (groups.empty() ? "" : ", ") + g.name + " (" + to_string(g.type) + ")";
+    log::debug("config " + quoted(setup_.config_source) + ": " + std::to_string(config_.groups.size()) +
+               " group(s): " + groups);
+    log::debug("subjects: " + std::to_string(setup_.chosen.size()) + " (training " +
+               std::to_string(setup_.training.size()) + ", validation " +
+               std::to_string(setup_.validation.size()) + ", testing " +
+               std::to_string(setup_.testing.size()) + "), " + std::to_string(comm_.size()) + " rank(s)");
   }
 
   /// Phase 2, plan every subject from headers, spread over the workers; nothing is written.
@@ -91,7 +105,11 @@ private:
     auto plan = rank0_then_broadcast<Plan>(comm_, [&] {
       Plan p = assemble_plan(planned, setup_, options_);
       log::info("planned " + std::to_string(p.subjects.size()) + " subject(s) in " +
-                std::to_string(seconds_since(t0_)) + " s");
+                seconds_text(seconds_since(t0_)));
+      for (const auto& subject : p.subjects)
+        log::debug("plan: subject " + quoted(subject.id) + ": " + std::to_string(subject.groups.size()) +
+                   " group(s), " + std::to_string(subject.input_bytes) + " bytes in, " +
+                   std::to_string(subject.output_bytes()) + " bytes out");
       return p;
     });
     if (!plan) return exit_input_error;
@@ -176,15 +194,21 @@ private:
     record.seconds = w.seconds;
     for (const auto& [group, seconds] : w.stages)
       record.stages[group] = seconds;
+    record.removed_invalid = w.removed_invalid;
     ++done_;
     if (w.kept)
       ++kept_;
     else // the worker's writes have returned: the data is in the file (or the OS's cache of it)
       journal_.record(subject.id, {w.plan_digest, nlohmann::json(w.datasets)});
-    log::info("subject " + quoted(subject.id) +
-              (w.kept ? " kept from the interrupted run, checked by rank " : " written by rank ") +
-              std::to_string(r.rank) + " (" + std::to_string(done_) + "/" +
-              std::to_string(plan_.subjects.size()) + ")");
+    // The progress line (or bar) already reports the subject at INFO's level of detail.
+    std::string stages;
+    for (const auto& [group, seconds] : w.stages)
+      stages += (stages.empty() ? "" : ", ") + group + " " + seconds_text(seconds);
+    log::debug("subject " + quoted(subject.id) +
+               (w.kept ? " kept from the interrupted run, checked by rank " : " written by rank ") +
+               std::to_string(r.rank) + " in " + seconds_text(w.seconds) + " (" + std::to_string(done_) +
+               "/" + std::to_string(plan_.subjects.size()) + ")" +
+               (stages.empty() ? "" : "; per group: " + stages));
     progress_->subject_done(record);
   }
 
@@ -253,7 +277,7 @@ private:
     log::info("wrote " + quoted(setup_.final_path) + " (" +
               std::to_string(plan_.subjects.size() - outcome.skipped.size()) + " subjects" +
               (kept_ ? ", " + std::to_string(kept_) + " kept from the interrupted run" : "") + ") in " +
-              std::to_string(seconds_since(t0_)) + " s with " + std::to_string(comm_.size()) + " rank(s)");
+              seconds_text(seconds_since(t0_)) + " with " + std::to_string(comm_.size()) + " rank(s)");
     const size_t n_skipped = plan_.skipped.size() + outcome.skipped.size();
     if (n_skipped == 0) return exit_ok;
     log::warning(std::to_string(n_skipped) +

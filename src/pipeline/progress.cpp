@@ -112,6 +112,14 @@ std::string plural(size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+/// "bundles 3, tracking 0"
+std::string per_group_text(const std::map<std::string, int64_t>& counts) {
+  std::string text;
+  for (const auto& [group, n] : counts)
+    text += (text.empty() ? "" : ", ") + group + " " + std::to_string(n);
+  return text;
+}
+
 } // namespace
 
 const char* to_string(SubjectStatus status) {
@@ -219,6 +227,8 @@ void Progress::subject_done(const SubjectRecord& r) {
     ++written_;
     written_in_bytes_ += r.bytes_in;
     written_out_bytes_ += r.bytes_out;
+    for (const auto& [group, n] : r.removed_invalid)
+      removed_invalid_[group] += n;
     break;
   case SubjectStatus::kept:
     ++kept_;
@@ -232,6 +242,10 @@ void Progress::subject_done(const SubjectRecord& r) {
   }
   done_work_bytes_ += r.bytes_in + r.bytes_out;
   const ProgressState s = state();
+  nlohmann::ordered_json stages_ms = nlohmann::ordered_json::object();
+  for (const auto& [stage, seconds] : r.stages.items())
+    stages_ms[stage] =
+        seconds.is_number() ? nlohmann::ordered_json(milliseconds_precision(seconds.get<double>())) : seconds;
   const std::time_t now = options_.clock.wall_time();
 
   if (options_.mode == ProgressMode::bar) {
@@ -242,7 +256,9 @@ void Progress::subject_done(const SubjectRecord& r) {
     std::string last = r.subject;
     if (r.status != SubjectStatus::written) last += std::string(" ") + to_string(r.status);
     if (r.status != SubjectStatus::kept)
-      last += " by rank " + std::to_string(r.rank) + " in " + fixed(r.seconds, 2) + " s";
+      last += " by rank " + std::to_string(r.rank) + " in " + seconds_text(r.seconds);
+    if (!r.removed_invalid.empty())
+      last += "; streamlines removed as invalid: " + per_group_text(r.removed_invalid);
     write_text(options_.out, "[" + local_timestamp(now) + "] progress: " + std::to_string(s.subjects_done) +
                                  "/" + std::to_string(s.subjects_total) + " subjects (" +
                                  std::to_string(percent) + "%), in " +
@@ -256,13 +272,14 @@ void Progress::subject_done(const SubjectRecord& r) {
                               {"subject", r.subject},
                               {"status", to_string(r.status)},
                               {"rank", r.rank},
-                              {"seconds", r.seconds},
-                              {"stages", r.stages},
+                              {"seconds", milliseconds_precision(r.seconds)},
+                              {"stages", stages_ms},
                               {"bytes_in", r.bytes_in},
                               {"bytes_out", r.bytes_out},
                               {"done", s.subjects_done},
                               {"total", s.subjects_total},
                               {"elapsed_seconds", milliseconds_precision(s.elapsed_seconds)}};
+  if (!r.removed_invalid.empty()) j["removed_invalid"] = r.removed_invalid;
   if (!r.error.empty()) j["error"] = r.error;
   write_json(j);
 }
@@ -277,6 +294,7 @@ Summary Progress::summary() const {
   s.bytes_out = written_out_bytes_;
   s.wall_seconds = elapsed_seconds();
   s.output = options_.output;
+  s.removed_invalid = removed_invalid_;
   return s;
 }
 
@@ -301,6 +319,7 @@ void Progress::finish(const Summary& summary) {
                               {"peak_rss_bytes_per_rank", summary.peak_rss_bytes_per_rank}};
   if (!summary.output.empty()) j["output"] = summary.output;
   if (!summary.rank_hosts.empty()) j["rank_hosts"] = summary.rank_hosts;
+  if (!summary.removed_invalid.empty()) j["removed_invalid"] = summary.removed_invalid;
   write_json(j);
 }
 
@@ -388,6 +407,13 @@ std::string summary_line(const Summary& s) {
           fixed(s.wall_seconds, 1) + " s wall, " +
           megabytes_per_second(s.wall_seconds > 0 ? static_cast<double>(s.bytes_out) / s.wall_seconds : 0) +
           " out";
+  if (!s.removed_invalid.empty()) {
+    int64_t total = 0;
+    for (const auto& [group, n] : s.removed_invalid)
+      total += n;
+    line += "; streamlines removed as invalid: " + std::to_string(total) + " (" +
+            per_group_text(s.removed_invalid) + ")";
+  }
   if (!s.peak_rss_bytes_per_rank.empty()) {
     line += "; peak RSS per rank: ";
     for (size_t i = 0; i < s.peak_rss_bytes_per_rank.size(); ++i)
@@ -396,6 +422,10 @@ std::string summary_line(const Summary& s) {
     line += " MB";
   }
   return line;
+}
+
+std::string seconds_text(double seconds) {
+  return fixed(seconds, seconds < 10 ? 2 : 1) + " s";
 }
 
 } // namespace dwipack::pipeline

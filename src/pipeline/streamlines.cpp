@@ -161,6 +161,9 @@ public:
     record(n, euclidean_length);
   }
 
+  /// A streamline dropped by --remove_invalid (counted for the log).
+  void removed_invalid() { ++n_removed_invalid_; }
+
   void add_dps(size_t key, const float* values, int columns) {
     if (pipe_) b_.dps[key].insert(b_.dps[key].end(), values, values + columns);
   }
@@ -174,7 +177,7 @@ public:
       checksum();
       pipe_->give({base_, block_, used_});
     }
-    return {n_streamlines_, n_points_, has_short_};
+    return {n_streamlines_, n_points_, has_short_, n_removed_invalid_};
   }
 
 private:
@@ -222,6 +225,7 @@ private:
   int64_t n_points_ = 0;
   int64_t n_streamlines_ = 0;
   bool has_short_ = false;
+  int64_t n_removed_invalid_ = 0;
 };
 
 /// What is done to each streamline of a group, from the options (dwi_ml tests them for
@@ -345,7 +349,10 @@ private:
         std::memcpy(out.data() + 3 * i, work + 3 * buffers_.kept[static_cast<size_t>(i)], 12);
       pts = out.data();
     }
-    if (t_.remove_invalid && !process::remove_invalid_round_trip(space_, pts, m)) return;
+    if (t_.remove_invalid && !process::remove_invalid_round_trip(space_, pts, m)) {
+      acc_.removed_invalid();
+      return;
+    }
     if (t_.counting) {
       acc_.add(nullptr, m, 0.0f); // counting: lengths and final coordinates are not needed
       return;

@@ -130,7 +130,7 @@ public:
       result.seconds = seconds_since(t0);
       return result;
     }
-    write_groups(result.stages);
+    write_groups(result.stages, result.removed_invalid);
     result.seconds = seconds_since(t0);
     result.datasets = format::subject_checksums(layout_, plan_, s_);
     return result;
@@ -217,7 +217,7 @@ private:
     worker_.streamlines.busy = &volumes_running;
   }
 
-  void write_groups(std::map<std::string, double>& stages) {
+  void write_groups(std::map<std::string, double>& stages, std::map<std::string, int64_t>& removed_invalid) {
     const auto background = background_volume_groups();
     std::atomic<bool> volumes_running{false};
     set_thread_policy(!background.empty(), volumes_running);
@@ -256,7 +256,9 @@ private:
           return;
         }
         StreamlineWriter writer(layout_, plan_, s_, g);
-        process_streamline_group(group.streamlines, plan_.streamline_options, worker_.streamlines, &writer);
+        const StreamlineCounts counts = process_streamline_group(group.streamlines, plan_.streamline_options,
+                                                                 worker_.streamlines, &writer);
+        if (plan_.streamline_options.remove_invalid) removed_invalid[group.name] = counts.n_removed_invalid;
         // The connectivity labels are read with the volume buffers: after the volume thread.
         if (background.empty()) write_connectivity_data(layout_, plan_, s_, g, worker_.volumes);
       });

@@ -103,7 +103,7 @@ for attempt in $(seq 1 20); do
   [ ! -e "$WORK/out.hdf5.partial" ] && [ ! -e "$WORK/out.hdf5.partial.journal" ] \
     || fail "kill $kills: partial file or journal left after the resume"
   diffs=$(same_content "$WORK/reference.hdf5" "$WORK/out.hdf5") || fail "kill $kills ($kind): resumed file differs: $diffs"
-  kept=$(grep -c "kept from the interrupted run," <<<"$OUT" || true)
+  kept=$(grep -cE "last: [^ ]+ kept$" <<<"$OUT" || true) # the progress lines
   pass "kill $kills ($kind, exit code $killed_rc): $recorded subject(s) journaled, $kept kept, resumed with np=$np: content equal"
 done
 [ "$kills" -ge 10 ] || fail "only $kills of 20 attempts were killed mid-run"

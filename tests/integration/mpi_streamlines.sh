@@ -50,6 +50,45 @@ removed=$("$PYTHON" -c "import h5py; print(len(h5py.File('$WORK/border--remove_i
 [ "$removed" -eq $((kept - 2)) ] || fail "--remove_invalid kept $removed of $kept streamlines, expected $((kept - 2))"
 pass "--remove_invalid drops the 2 border streamlines ($kept -> $removed)"
 
+# ...and says so: per subject and group in the progress lines and the JSON log, in total in the
+# summary; the expected counts are the streamlines each group has fewer than without the option.
+for np in 0 3; do
+  rm -f "$WORK/removed.jsonl"
+  run_dwipack "$np" create "$D/dwi_ml_ready" "$WORK/removed.hdf5" "${ARGS_LISTS[@]}" --remove_invalid -f \
+    --log_json "$WORK/removed.jsonl"
+  expect_rc 0 "--remove_invalid report (np=$np)"
+  expect_out "last: sub-01 by rank" "--remove_invalid report"
+  printf '%s\n' "$OUT" > "$WORK/removed.log"
+  "$PYTHON" - "$WORK/border.hdf5" "$WORK/removed.hdf5" "$WORK/removed.jsonl" "$WORK/removed.log" <<'PY' \
+    || fail "--remove_invalid report (np=$np)"
+import json, re, sys
+import h5py
+without, with_option = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+expected = {s: {g: len(without[s][g]["lengths"]) - len(with_option[s][g]["lengths"])
+                for g in without[s] if without[s][g].attrs["type"] == "streamlines"} for s in without}
+assert expected["sub-01"]["bundles"] == 2, expected
+records = [json.loads(line) for line in open(sys.argv[3])]
+got = {r["subject"]: r["removed_invalid"] for r in records if r["type"] == "subject"}
+assert got == expected, (got, expected)
+summary = [r for r in records if r["type"] == "summary"][0]
+totals = {g: sum(expected[s][g] for s in expected) for g in expected["sub-01"]}
+assert summary["removed_invalid"] == totals, (summary["removed_invalid"], totals)
+log = open(sys.argv[4]).read()
+for s, groups in expected.items():
+    want = "; streamlines removed as invalid: " + ", ".join(f"{g} {n}" for g, n in sorted(groups.items()))
+    assert re.search(rf"last: {s} by rank \d+ in [0-9.]+ s{re.escape(want)}$", log, re.M), (s, want, log)
+want = f"streamlines removed as invalid: {sum(totals.values())} (" + \
+    ", ".join(f"{g} {n}" for g, n in sorted(totals.items())) + ")"
+assert want in log, (want, log)
+PY
+done
+rm -f "$WORK/removed.jsonl"
+run_dwipack 0 create "$D/dwi_ml_ready" "$WORK/removed.hdf5" "${ARGS_LISTS[@]}" -f --log_json "$WORK/removed.jsonl"
+expect_rc 0 "without --remove_invalid"
+! grep -q "removed as invalid" <<<"$OUT" || fail "without --remove_invalid, the log reports removed streamlines"
+! grep -q "removed_invalid" "$WORK/removed.jsonl" || fail "without --remove_invalid, the JSON log reports removed streamlines"
+pass "--remove_invalid: the log and --log_json say how many streamlines each group lost"
+
 # a 1-point streamline cannot be resampled: an error naming the file and the index
 "$PYTHON" "$TESTS_DIR/python/make_special_tractograms.py" "$D/dwi_ml_ready/sub-01" one_point
 for np in 0 3; do

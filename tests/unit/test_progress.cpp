@@ -32,6 +32,7 @@ using dwipack::pipeline::progress_mode_for;
 using dwipack::pipeline::ProgressClock;
 using dwipack::pipeline::ProgressMode;
 using dwipack::pipeline::ProgressOptions;
+using dwipack::pipeline::seconds_text;
 using dwipack::pipeline::SubjectRecord;
 using dwipack::pipeline::SubjectStatus;
 using dwipack::pipeline::Summary;
@@ -525,6 +526,85 @@ TEST(ProgressSummary, TheDocumentedLine) {
   small.bytes_out = 0;
   EXPECT_EQ(summary_line(small), "dwipack: 1 subject written (2 kept, 0 skipped, 1 failed): 512 B in, "
                                  "0 B out, 0.0 s wall, 0.0 MB/s out");
+}
+
+TEST(ProgressRemoveInvalid, StreamlinesLostPerGroupInTheLineTheJsonAndTheSummary) {
+  TempDir tmp;
+  const std::string path = tmp / "log.jsonl";
+  MemoryStream out;
+  FakeClock t;
+  ProgressOptions o;
+  o.total_subjects = 3;
+  o.mode = ProgressMode::lines;
+  o.out = out.get();
+  o.json_log_path = path;
+  o.clock = t.clock();
+  {
+    Progress progress(o);
+    t.seconds = 2;
+    SubjectRecord a = written("sub-01", 1, 1.23456, 10, 20);
+    a.removed_invalid = {{"bundles", 2}, {"tracking", 0}};
+    progress.subject_done(a);
+    SubjectRecord b = written("sub-02", 2, 0.5, 10, 20);
+    b.removed_invalid = {{"bundles", 5}, {"tracking", 1}};
+    progress.subject_done(b);
+    SubjectRecord c = with_status(written("sub-03", 0, 0, 10, 20), SubjectStatus::kept);
+    progress.subject_done(c); // kept from an interrupted run: nothing known, nothing added
+    Summary s = progress.summary();
+    EXPECT_EQ(s.removed_invalid, (std::map<std::string, int64_t>{{"bundles", 7}, {"tracking", 1}}));
+    progress.finish(s);
+  }
+  const auto lines = split_lines(out.text());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_THAT(lines[0],
+              EndsWith("last: sub-01 by rank 1 in 1.23 s; streamlines removed as invalid: bundles 2, "
+                       "tracking 0"));
+  EXPECT_THAT(lines[1],
+              EndsWith("last: sub-02 by rank 2 in 0.50 s; streamlines removed as invalid: bundles 5, "
+                       "tracking 1"));
+  EXPECT_THAT(lines[2], EndsWith("last: sub-03 kept"));
+  EXPECT_THAT(lines[3], HasSubstr(" out; streamlines removed as invalid: 8 (bundles 7, tracking 1)"));
+  const auto json = split_lines(dwipack::test::read_file(path));
+  ASSERT_EQ(json.size(), 5u);
+  EXPECT_EQ(nlohmann::json::parse(json[1])["removed_invalid"],
+            nlohmann::json({{"bundles", 2}, {"tracking", 0}}));
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(json[1])["seconds"].get<double>(), 1.235) << "to the millisecond";
+  EXPECT_FALSE(nlohmann::json::parse(json[3]).contains("removed_invalid"));
+  EXPECT_EQ(nlohmann::json::parse(json[4])["removed_invalid"],
+            nlohmann::json({{"bundles", 7}, {"tracking", 1}}));
+
+  // Without --remove_invalid, nothing of it anywhere.
+  Summary none;
+  EXPECT_THAT(summary_line(none), testing::Not(HasSubstr("invalid")));
+}
+
+TEST(ProgressJson, DurationsAreRoundedToTheMillisecond) {
+  TempDir tmp;
+  const std::string path = tmp / "log.jsonl";
+  FakeClock t;
+  ProgressOptions o;
+  o.total_subjects = 1;
+  o.mode = ProgressMode::quiet;
+  o.out = nullptr;
+  o.json_log_path = path;
+  o.clock = t.clock();
+  Progress progress(o);
+  t.seconds = 0.1234567;
+  SubjectRecord r = written("sub-01", 1, 0.0987654, 1, 1);
+  r.stages = {{"dwi", 0.0123456}, {"bundles", 2.0004999}};
+  progress.subject_done(r);
+  const auto j = nlohmann::ordered_json::parse(split_lines(dwipack::test::read_file(path))[1]);
+  EXPECT_EQ(j["seconds"].dump(), "0.099");
+  EXPECT_EQ(j["elapsed_seconds"].dump(), "0.123");
+  EXPECT_EQ(j["stages"].dump(), R"({"dwi":0.012,"bundles":2.0})");
+}
+
+TEST(ProgressText, SecondsAreRounded) {
+  EXPECT_EQ(seconds_text(0.004994), "0.00 s");
+  EXPECT_EQ(seconds_text(0.210365), "0.21 s");
+  EXPECT_EQ(seconds_text(9.994), "9.99 s");
+  EXPECT_EQ(seconds_text(12.345678), "12.3 s");
+  EXPECT_EQ(seconds_text(3725.25), "3725.2 s");
 }
 
 TEST(ProgressSummary, PeakRssGrowsWithTouchedMemory) {

@@ -51,8 +51,10 @@ struct SubjectWritten {
   bool kept = false;
   double seconds = 0;
   std::map<std::string, double> stages; ///< seconds per group
-  std::string plan_digest;              ///< for the journal
-  format::Checksums datasets;           ///< for the journal
+  /// --remove_invalid: streamlines dropped per streamline group (empty without the option).
+  std::map<std::string, int64_t> removed_invalid;
+  std::string plan_digest;    ///< for the journal
+  format::Checksums datasets; ///< for the journal
 };
 
 /// Rank 0 -> all, phase 5: how the run ends.
@@ -68,7 +70,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config
                                    command_line)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntry, plan_digest, datasets)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntries, resuming, subjects)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, plan_digest, datasets)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, removed_invalid, plan_digest,
+                                   datasets)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Outcome, ok, dropped, skipped)
 // clang-format on
 

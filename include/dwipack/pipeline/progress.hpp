@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ struct SubjectRecord {
   /// (the ETA), but only written subjects count towards the rates and the summary's bytes.
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
+  /// --remove_invalid: streamlines dropped per streamline group (empty without the option).
+  std::map<std::string, int64_t> removed_invalid;
 };
 
 enum class ProgressMode {
@@ -98,6 +101,9 @@ struct Summary {
   std::vector<int64_t> peak_rss_bytes_per_rank; ///< index = rank; empty: not shown
   std::vector<std::string> rank_hosts;          ///< index = rank; for the JSON record, empty: left out
   std::string output;                           ///< for the JSON record; empty: left out
+  /// --remove_invalid: streamlines dropped per group name, over the written subjects; empty: the
+  /// option was off.
+  std::map<std::string, int64_t> removed_invalid;
 };
 
 /// The numbers shown, as of now (reads the clock).
@@ -146,6 +152,7 @@ private:
   size_t written_ = 0, kept_ = 0, skipped_ = 0, failed_ = 0;
   int64_t done_work_bytes_ = 0;                          ///< in + out of every subject seen (ETA)
   int64_t written_in_bytes_ = 0, written_out_bytes_ = 0; ///< written subjects only (rates)
+  std::map<std::string, int64_t> removed_invalid_;       ///< written subjects, per group name
   bool bar_on_screen_ = false;
   bool finished_ = false;
 };
@@ -158,5 +165,8 @@ std::string host_name();
 
 /// "dwipack: 6 subjects written (0 kept, 0 skipped) — 1.2 GB in, ..." (no newline).
 std::string summary_line(const Summary& summary);
+
+/// A duration for a log line: "0.21 s" below 10 s, "12.3 s" above (the clock's other digits are noise).
+std::string seconds_text(double seconds);
 
 } // namespace dwipack::pipeline

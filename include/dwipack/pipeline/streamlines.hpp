@@ -51,6 +51,8 @@ struct StreamlineCounts {
   /// Some streamline has fewer than 2 points: dipy measures its length as the integer 0, so
   /// dwi_ml's euclidean_lengths become float64.
   bool has_short_streamline = false;
+  /// --remove_invalid: streamlines dropped for a point too close to the volume's border.
+  int64_t n_removed_invalid = 0;
 };
 
 /// Streamlines parsed ahead by the reader thread (RAS mm), waiting to be processed.
