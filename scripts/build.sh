@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDWIPACK_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
+# Of the configure output, only dwipack's summary (what was found, which optional parts are off).
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDWIPACK_WARNINGS_AS_ERRORS=ON "$@" |
+  sed -n '/^-- dwipack [0-9]/,/^-- *$/p'
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "build: $BUILD_DIR/bin/dwipack"

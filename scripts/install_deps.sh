@@ -8,13 +8,15 @@ PACKAGES=(
   g++ make cmake pkg-config git
   # MPI + parallel HDF5 (never install the serial libhdf5-dev or MPICH next to these)
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
-  # libraries
+  # libraries (ISA-L and libdeflate are optional: zlib, which HDF5 brings, replaces them, slower)
   nlohmann-json3-dev libnifti2-dev libboost-program-options-dev libisal-dev libdeflate-dev
   # tests: GoogleTest, and the independent readers/references (h5py, nibabel, dipy, h5dump/h5diff)
   libgtest-dev libgmock-dev hdf5-tools python3-h5py python3-numpy python3-nibabel python3-dipy
   # the SLURM test (tests/slurm): a real slurmctld + slurmd + munge that the test starts itself
   # from a temporary configuration (the postinst scripts do not start them)
   slurmctld slurmd slurm-client munge
+  # the install test (tests/integration/cli_install_module.sh): Lmod, as clusters have it
+  lmod
   # formatting check
   clang-format
 )

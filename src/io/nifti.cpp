@@ -3,6 +3,7 @@
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
 #include "dwipack/process/convert.hpp"
+#include "dwipack/util/gzip.hpp"
 #include "dwipack/util/handoff.hpp"
 #include "posix_file.hpp"
 
@@ -24,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <isa-l/igzip_lib.h>
 #include <nifti2_io.h>
 
 namespace dwipack::io {
@@ -179,16 +179,13 @@ int64_t checked_mul(int64_t a, int64_t b) {
 
 // ---- gzip ------------------------------------------------------------------------------------
 
-/// Streaming gzip decoder over a file descriptor (ISA-L; checks each member's CRC32 and ISIZE;
+/// Streaming gzip decoder over a file descriptor (checks each member's CRC32 and ISIZE;
 /// concatenated members are one stream, as gzip and Python read them).
 class GzipReader {
 public:
-  GzipReader(int fd, std::vector<unsigned char>& input, int64_t chunk_bytes)
-      : fd_(fd), input_(input), state_(std::make_unique<inflate_state>()) {
+  GzipReader(int fd, std::vector<unsigned char>& input, int64_t chunk_bytes) : fd_(fd), input_(input) {
     ensure_size(input_, std::max<int64_t>(1, chunk_bytes));
     chunk_ = static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(1, chunk_bytes), int64_t{1} << 30));
-    isal_inflate_init(state_.get());
-    state_->crc_flag = ISAL_GZIP;
   }
 
   /// Decode up to n bytes into dst; fewer only at the end of the stream (or, with
@@ -197,36 +194,23 @@ public:
     size_t produced = 0;
     int idle_calls = 0;
     while (produced < n) {
-      if (member_done_) {
+      if (decoder_.member_done()) {
         if (stop_at_member_end) break;
         // another member may follow; it starts where this one's trailer ended
-        if (state_->avail_in == 0 && !refill()) break;
-        uint8_t* next_in = state_->next_in;
-        const uint32_t avail_in = state_->avail_in;
-        isal_inflate_reset(state_.get());
-        state_->crc_flag = ISAL_GZIP;
-        state_->next_in = next_in;
-        state_->avail_in = avail_in;
-        member_done_ = false;
+        if (decoder_.input_left() == 0 && !refill()) break;
+        decoder_.next_member();
       }
-      if (state_->avail_in == 0 && !input_eof_) refill();
-      const auto room = static_cast<uint32_t>(std::min<size_t>(n - produced, size_t{1} << 30));
-      const uint32_t avail_in_before = state_->avail_in;
-      state_->next_out = dst + produced;
-      state_->avail_out = room;
-      const int ret = isal_inflate(state_.get());
-      produced += room - state_->avail_out;
-      if (ret != ISAL_DECOMP_OK && ret != ISAL_END_INPUT && ret != ISAL_OUT_OVERFLOW) fail(ret);
-      if (state_->block_state == ISAL_BLOCK_FINISH) {
-        member_done_ = true;
-        ++members_;
-        continue;
-      }
-      if (state_->avail_out > 0 && state_->avail_in == 0 && input_eof_) {
+      if (decoder_.input_left() == 0 && !input_eof_) refill();
+      const size_t room = std::min<size_t>(n - produced, size_t{1} << 30);
+      const size_t input_before = decoder_.input_left();
+      const size_t got = decoder_.decode(dst + produced, room);
+      produced += got;
+      if (decoder_.member_done()) continue;
+      if (got < room && decoder_.input_left() == 0 && input_eof_) {
         cut_short_ = true; // the deflate stream wants more input than the file has
         break;
       }
-      const bool progress = state_->avail_out != room || state_->avail_in != avail_in_before;
+      const bool progress = got > 0 || decoder_.input_left() != input_before;
       idle_calls = progress ? 0 : idle_calls + 1;
       if (idle_calls > 2) throw Error("gzip decoder made no progress (corrupt stream?)");
     }
@@ -235,7 +219,7 @@ public:
 
   /// Decode (and drop) the rest of the current member so that its CRC32 and length are checked.
   void finish_member(unsigned char* sink, size_t sink_bytes) {
-    while (!member_done_ && !cut_short_)
+    while (!decoder_.member_done() && !cut_short_)
       read(sink, sink_bytes, true);
   }
 
@@ -248,39 +232,16 @@ private:
       input_eof_ = true;
       return false;
     }
-    state_->next_in = input_.data();
-    state_->avail_in = static_cast<uint32_t>(n);
+    decoder_.feed(input_.data(), n);
     return true;
-  }
-
-  [[noreturn]] void fail(int ret) const {
-    switch (ret) {
-    case ISAL_INCORRECT_CHECKSUM:
-      throw Error("corrupt gzip stream: CRC32 or length check failed (member " +
-                  std::to_string(members_ + 1) + ")");
-    case ISAL_INVALID_WRAPPER:
-      throw Error("corrupt gzip stream: invalid gzip header");
-    case ISAL_UNSUPPORTED_METHOD:
-      throw Error("gzip compression method is not deflate");
-    case ISAL_INVALID_BLOCK:
-      throw Error("corrupt gzip stream: invalid deflate block");
-    case ISAL_INVALID_SYMBOL:
-      throw Error("corrupt gzip stream: invalid deflate symbol");
-    case ISAL_INVALID_LOOKBACK:
-      throw Error("corrupt gzip stream: invalid deflate distance");
-    default:
-      throw Error("gzip decoder error " + std::to_string(ret));
-    }
   }
 
   int fd_;
   std::vector<unsigned char>& input_;
   size_t chunk_ = 0;
-  std::unique_ptr<inflate_state> state_; // ~85 KiB: heap, not stack
+  gzip::MemberDecoder decoder_;
   bool input_eof_ = false;
-  bool member_done_ = false;
   bool cut_short_ = false;
-  int members_ = 0;
 };
 
 /// Decode a whole .gz (output dropped); throws the decoder's error if the stream is corrupt or cut.
@@ -478,7 +439,7 @@ std::string truncated_message(int64_t expected, int64_t got, bool cut_short) {
 }
 
 /// Reads the voxel data of one file in order, a block of whole frames at a time (pread for .nii,
-/// ISA-L for .nii.gz), with the same checks and messages either way.
+/// the gzip decoder for .nii.gz), with the same checks and messages either way.
 class FrameReader {
 public:
   FrameReader(const NiftiHeader& hdr, ReadScratch& scratch)

@@ -1,8 +1,8 @@
 #include "dwipack/io/nifti_writer.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/util/gzip.hpp"
 
-#include <libdeflate.h>
 #include <nifti1.h>
 
 #include <cerrno>
@@ -33,9 +33,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
-};
-struct CompressorFree {
-  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
 };
 
 } // namespace
@@ -83,11 +80,8 @@ void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void
   size_t n = file.size();
   std::vector<unsigned char> packed;
   if (ends_with(path, ".gz")) {
-    std::unique_ptr<libdeflate_compressor, CompressorFree> c(libdeflate_alloc_compressor(gzip_level));
-    if (!c) throw Error("cannot allocate a gzip compressor (level " + std::to_string(gzip_level) + ")");
-    packed.resize(libdeflate_gzip_compress_bound(c.get(), file.size()));
-    n = libdeflate_gzip_compress(c.get(), file.data(), file.size(), packed.data(), packed.size());
-    if (n == 0) throw Error("gzip compression of " + quoted(path) + " failed");
+    packed = gzip::Deflater(gzip_level).gzip(file.data(), file.size());
+    n = packed.size();
     bytes = packed.data();
   }
   if (std::fwrite(bytes, 1, n, out.get()) != n || std::fflush(out.get()) != 0)

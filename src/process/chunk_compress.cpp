@@ -2,8 +2,6 @@
 
 #include "dwipack/error.hpp"
 
-#include <libdeflate.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -60,14 +58,9 @@ void shuffle_bytes(const unsigned char* in, unsigned char* out, size_t bytes, si
 }
 
 ChunkCompressor::ChunkCompressor(int level)
-    : compressor_(libdeflate_alloc_compressor(level)), level_(level),
-      stored_above_bits_(level <= 3 ? 7.2 : 7.92) {
-  if (!compressor_) throw Error("cannot allocate a deflate compressor (level " + std::to_string(level) + ")");
-}
+    : deflater_(level), level_(level), stored_above_bits_(level <= 3 ? 7.2 : 7.92) {}
 
-ChunkCompressor::~ChunkCompressor() {
-  libdeflate_free_compressor(compressor_);
-}
+ChunkCompressor::~ChunkCompressor() = default;
 
 namespace {
 
@@ -135,14 +128,13 @@ size_t ChunkCompressor::compress(const unsigned char* chunk, size_t bytes, size_
     done += n;
   }
   if (rest > 0) { // the rest, deflated; its last block is the stream's final one
-    const size_t bound = libdeflate_deflate_compress_bound(compressor_, rest);
+    const size_t bound = deflater_.raw_bound(rest);
     const size_t at = out.size();
     out.resize(at + bound);
-    const size_t n = libdeflate_deflate_compress(compressor_, data + stored, rest, out.data() + at, bound);
-    if (n == 0) throw Error("deflate failed");
+    const size_t n = deflater_.deflate_raw(data + stored, rest, out.data() + at, bound);
     out.resize(at + n);
   }
-  const uint32_t adler = libdeflate_adler32(1, data, bytes); // of the uncompressed (shuffled) bytes
+  const uint32_t adler = gzip::adler32(1, data, bytes); // of the uncompressed (shuffled) bytes
   for (int shift = 24; shift >= 0; shift -= 8)
     out.push_back(static_cast<unsigned char>((adler >> shift) & 0xff));
   return out.size() - start;

@@ -1,5 +1,5 @@
 #pragma once
-// Writing NIfTI-1 single files (.nii, or .nii.gz compressed with libdeflate). Used by the
+// Writing NIfTI-1 single files (.nii, or .nii.gz). Used by the
 // synthetic-dataset generator and to export volumes.
 #include "dwipack/process/affine.hpp"
 
@@ -21,7 +21,7 @@ struct NiftiWriteSpec {
 };
 
 /// Write `data` (NIfTI order: x fastest, then y, z, frame; values of spec.datatype) to `path`.
-/// A path ending in ".gz" is gzip-compressed at `gzip_level` (1..12, libdeflate).
+/// A path ending in ".gz" is gzip-compressed at `gzip_level` (1..12; zlib builds: 10..12 are 9).
 void write_nifti(const std::string& path, const NiftiWriteSpec& spec, const void* data, int gzip_level = 6);
 
 /// Write a C-order (X, Y, Z, F) float32 array (dwipack's group layout) as a 4-D float32 NIfTI,

@@ -12,8 +12,9 @@
 //     1..N-1; rank 0 itself when N == 1). A worker reads its rows from the uncompressed file
 //     (O_DIRECT unless they are in the page cache; the next task's rows are read in the
 //     background while it compresses), shuffles and deflates each chunk itself
-//     (process::ChunkCompressor: libdeflate, about twice as fast as zlib, writing the zlib
-//     stream HDF5's filter 1 reads) and sends the chunks to rank 0, up to 8 tasks ahead;
+//     (process::ChunkCompressor: libdeflate when built with it, about twice as fast as zlib,
+//     else zlib; the zlib stream HDF5's filter 1 reads) and sends the chunks to rank 0, up to 8
+//     tasks ahead;
 //   - rank 0 stores them in task order with H5Dwrite_chunk (the filters are recorded as applied),
 //     so the file does not depend on the number of ranks.
 // So compression, the expensive part, runs on every worker at once, with no collective call

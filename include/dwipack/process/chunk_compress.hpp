@@ -4,12 +4,11 @@
 // chunk. Pure (no file, no HDF5 call); the compressed copy (pipeline/compress.hpp) stores the
 // results with H5Dwrite_chunk.
 #include "dwipack/util/bytes.hpp"
+#include "dwipack/util/gzip.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-
-struct libdeflate_compressor; // <libdeflate.h>
 
 namespace dwipack::process {
 
@@ -45,7 +44,7 @@ public:
   size_t compress(const unsigned char* chunk, size_t bytes, size_t element_bytes, Bytes& out);
 
 private:
-  ::libdeflate_compressor* compressor_;
+  gzip::Deflater deflater_;
   int level_;
   double stored_above_bits_;
   Bytes shuffled_;
