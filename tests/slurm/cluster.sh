@@ -60,7 +60,8 @@ cluster_start() {
   [ "$(id -u)" = 0 ] || cluster_fail "must run as root: slurmd launches the jobs, munged runs as munge"
   getent passwd munge >/dev/null || cluster_fail "no 'munge' user: run scripts/install_deps.sh (package munge)"
   mountpoint -q /sys/fs/cgroup || cluster_fail "slurmd 22.05 needs /sys/fs/cgroup mounted (in a chroot: mount --rbind /sys)"
-  command -v unshare >/dev/null || cluster_fail "no unshare (package util-linux)"
+  [ "$nodes" -lt 2 ] || unshare --uts --mount --propagation private true 2>/dev/null ||
+    cluster_fail "$nodes nodes need UTS and mount namespaces (unshare, package util-linux, as root with CAP_SYS_ADMIN)"
   mkdir -p "$CLUSTER_DIR" && chmod 755 "$CLUSTER_DIR" # munged (user munge) must reach its socket inside
   mkdir -p "$CLUSTER_DIR"/{munge,state,spool,log,tmp}
 
@@ -154,7 +155,11 @@ EOF
   # job steps it starts inherit them.
   for node in "${CLUSTER_NODES[@]}"; do
     # shellcheck disable=SC2016 # the inner shells expand their own arguments
-    if [ "$nodes" -lt 2 ]; then
+    if [ "$nodes" -lt 2 ] && ! unshare --mount --propagation private true 2>/dev/null; then
+      # No mount namespace allowed here (a container without CAP_SYS_ADMIN): one node still works.
+      echo "cluster_start: no mount namespace allowed; slurmd shares this machine's /dev/shm" >&2
+      TMPDIR=$CLUSTER_DIR/tmp slurmd -f "$SLURM_CONF" -N "$node" || cluster_fail "slurmd did not start"
+    elif [ "$nodes" -lt 2 ]; then
       TMPDIR=$CLUSTER_DIR/tmp unshare --mount --propagation private -- /bin/sh -c \
         'mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec slurmd -f "$1" -N "$2"' \
         sh "$SLURM_CONF" "$node" || cluster_fail "slurmd did not start"
