@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -661,6 +662,69 @@ Config load_config(const std::string& path) {
   return parse_config(text, path);
 }
 
+namespace {
+
+/// The length of the UTF-8 sequence starting at text[i] (1..4), or 0 if it is not valid UTF-8
+/// (overlong forms, surrogates and values above U+10FFFF included).
+std::size_t utf8_sequence_length(const std::string& text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  uint32_t code = 0, min = 0;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2, code = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3, code = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4, code = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return n;
+}
+
+} // namespace
+
+std::string printable(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = utf8_sequence_length(text, i);
+    if (n == 0 || c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::string why_not_subject_id(const std::string& id) {
+  if (id.empty()) return "it is empty";
+  if (id == "." || id == "..") return "'.' and '..' are not subject folders";
+  if (id.find('/') != std::string::npos)
+    return "it contains '/' (an id is the name of a folder in the dwi_ml_ready folder, not a path)";
+  for (std::size_t i = 0; i < id.size();) {
+    const auto c = static_cast<unsigned char>(id[i]);
+    if (c < 0x20 || c == 0x7f) return "it contains a control character";
+    const std::size_t n = utf8_sequence_length(id, i);
+    if (n == 0) return "it is not valid UTF-8";
+    i += n;
+  }
+  return {};
+}
+
 std::vector<std::string> read_subject_list(const std::string& path) {
   return with_context("subject list " + quoted(path), [&] {
     const std::string text = read_text_file(path);
@@ -672,6 +736,10 @@ std::vector<std::string> read_subject_list(const std::string& path) {
     while (start != std::string::npos) {
       const std::size_t end = text.find_first_of(whitespace, start);
       std::string id = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      // Ids become folder paths and HDF5 group names: checked before anything is read or written.
+      if (const std::string why = why_not_subject_id(id); !why.empty())
+        throw Error("line " + std::to_string(1 + std::count(text.begin(), text.begin() + start, '\n')) +
+                    ": subject id " + quoted(printable(id)) + " is not a plain folder name: " + why);
       if (!seen.insert(id).second) throw Error("subject " + quoted(id) + " is listed twice");
       ids.push_back(std::move(id));
       start = end == std::string::npos ? end : text.find_first_not_of(whitespace, end);

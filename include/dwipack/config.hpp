@@ -58,8 +58,15 @@ std::size_t edit_distance(const std::string& a, const std::string& b);
 std::string likely_meant(const std::string& word, const std::vector<std::string>& candidates);
 
 /// Whitespace-separated subject ids from a list file, in file order. Throws Error naming the file
-/// on a read error or a duplicated id.
+/// on a read error, a duplicated id, or an id that is not a plain folder name (naming the line).
 std::vector<std::string> read_subject_list(const std::string& path);
+
+/// Why `id` cannot be a subject id (a folder name of the dwi_ml_ready folder and an HDF5 group
+/// name): empty, '.', '..', a '/', a control character or invalid UTF-8. Empty if it can.
+std::string why_not_subject_id(const std::string& id);
+
+/// `text` for a message: control characters and bytes that are not UTF-8 as \xNN.
+std::string printable(const std::string& text);
 
 /// Union of the lists in a defined order: training, then validation, then testing, each id at
 /// its first occurrence.

@@ -125,6 +125,9 @@ private:
   /// broadcast (the journal's entries), a max (whether the progress log could be opened).
   std::optional<int> prepare_writing() {
     if (coordinator_ && options_.resume) resume_ = resume_entries(partial_, plan_);
+    if (coordinator_ && !options_.resume && access(partial_.c_str(), F_OK) == 0)
+      log::warning("-f: discarding the partial file " + quoted(partial_) +
+                   " and its journal, left by an earlier unfinished run; starting over");
     broadcast_message(comm_, resume_, 0);
     std::string progress_error;
     if (coordinator_) {
@@ -282,6 +285,7 @@ private:
     if (n_skipped == 0) return exit_ok;
     log::warning(std::to_string(n_skipped) +
                  " subject(s) were skipped (--on_error skip); the file lists them in its root attribute "
+    warn_about_emptied_lists(setup_, plan_, outcome);
                  "'dwipack_skipped_subjects'");
     return exit_skipped;
   }

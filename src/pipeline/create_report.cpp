@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <tuple>
 #include <unistd.h>
 
 namespace dwipack::pipeline {
@@ -182,6 +183,23 @@ decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, boo
       if (!r) outcome.ok = false; // stopped early
   }
   return outcome;
+}
+
+void warn_about_emptied_lists(const Setup& setup, const Plan& plan, const Outcome& outcome) {
+  std::vector<std::string> dropped;
+  for (size_t s = 0; s < plan.subjects.size(); ++s)
+    if (outcome.dropped[s]) dropped.push_back(plan.subjects[s].id);
+  const auto written = [&](const std::vector<std::string>& list) {
+    return std::count_if(list.begin(), list.end(), [&](const std::string& id) {
+      return std::find(dropped.begin(), dropped.end(), id) == dropped.end();
+    });
+  };
+  for (const auto& [name, asked, kept] : {std::make_tuple("training", &setup.training, &plan.training),
+                                          std::make_tuple("validation", &setup.validation, &plan.validation),
+                                          std::make_tuple("testing", &setup.testing, &plan.testing)})
+    if (!asked->empty() && written(*kept) == 0)
+      log::warning(std::string("the ") + name + " list is empty in the file: all of its " +
+                   std::to_string(asked->size()) + " subject(s) were skipped");
 }
 
 format::Provenance provenance_of(const Plan& plan,

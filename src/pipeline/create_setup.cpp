@@ -3,6 +3,7 @@
 #include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
+#include "dwipack/pipeline/journal.hpp"
 #include "dwipack/util/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -146,29 +147,78 @@ void warn_about_lists(const Setup& s, const std::string& root) {
 
 } // namespace
 
+namespace {
+
+/// The subject lists, every id checked (a plain folder name) before anything else is read.
+void read_lists(const CreateOptions& o, Setup& s) {
+  s.training = read_subject_list(o.training_list);
+  s.validation = read_subject_list(o.validation_list);
+  if (!o.seed.enabled) s.testing = read_subject_list(o.testing_list); // 2021: no testing set
+  s.chosen = union_of_lists(s.training, s.validation, s.testing);
+  if (s.chosen.empty()) throw Error("the three subject lists are empty: nothing to convert");
+}
+
+/// The seed-era output: DATABASE/hdf5/NAME.hdf5; hdf5/ must not exist without --force. (The
+/// 2021 script then deleted the whole folder; dwipack only replaces the file, once complete.)
+void seed_output(const CreateOptions& o, Setup& s) {
+  s.final_path = o.out_file;
+  const std::string folder = parent_dir(s.final_path);
+  if (io::is_directory(folder) && !o.overwrite)
+    throw Error("folder " + quoted(folder) + " already exists; use --force to write into it");
+  if (!o.dry_run && !io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
+    throw Error("cannot create folder " + quoted(folder) + ": " + std::strerror(errno));
+}
+
+/// The output path and its folder, and what an earlier run left there.
+void check_output(const CreateOptions& o, Setup& s) {
+  const std::string out_dir = parent_dir(s.final_path);
+  if (!io::is_directory(out_dir))
+    throw Error("output folder " + quoted(out_dir) +
+                (access(out_dir.c_str(), F_OK) == 0 ? " is not a folder" : " does not exist"));
+  if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+  if (!o.dry_run && access(out_dir.c_str(), W_OK) != 0)
+    throw Error("output folder " + quoted(out_dir) + " is not writable: " + std::strerror(errno));
+}
+
+/// An interrupted run's partial file is work: it is never discarded without being asked.
+void check_partial(const CreateOptions& o, const Setup& s) {
+  const std::string partial = partial_path(s.final_path);
+  if (o.dry_run || o.resume || o.overwrite || access(partial.c_str(), F_OK) != 0) return;
+  throw Error("the partial file " + quoted(partial) + " (and its journal " + quoted(journal_path(partial)) +
+              ") of an earlier, unfinished run exists; run the same command with --resume to continue "
+              "it, or with -f to discard it and start over");
+}
+
+/// Subject folders: all present, or (--on_error skip) the missing ones are left to the planning,
+/// which skips them with their reason.
+void check_subject_folders(const CreateOptions& o, const Setup& s) {
+  std::vector<std::string> missing;
+  for (const auto& id : s.chosen)
+    if (!io::is_directory(o.dwi_ml_ready + "/" + id)) missing.push_back(quoted(id));
+  if (missing.empty() || o.on_error == OnError::skip) return;
+  std::string list;
+  for (const auto& m : missing)
+    list += (list.empty() ? "" : ", ") + m;
+  throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list +
+              " (--on_error skip leaves them out)");
+}
+
+} // namespace
+
 Setup prepare(const CreateOptions& o) {
   Setup s;
   if (!io::is_directory(o.dwi_ml_ready))
     throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
+  read_lists(o, s);
   if (o.seed.enabled) {
-    // The seed-era script writes DATABASE/hdf5/NAME.hdf5; hdf5/ must not exist without --force.
-    // (It then deleted the whole folder; dwipack only replaces the file, once complete.)
-    s.final_path = o.out_file;
-    const std::string folder = parent_dir(s.final_path);
-    if (io::is_directory(folder) && !o.overwrite)
-      throw Error("folder " + quoted(folder) + " already exists; use --force to write into it");
-    if (!o.dry_run && !io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
-      throw Error("cannot create folder " + quoted(folder) + ": " + std::strerror(errno));
+    seed_output(o, s);
+    check_partial(o, s);
     const Config config = load_seed_config(o.config_file, o.independent_modalities);
     s.config_json = config.canonical_json;
     s.groups_config = config.python_repr;
   } else {
     s.final_path = output_path(o.out_file);
-    const std::string out_dir = parent_dir(s.final_path);
-    if (!io::is_directory(out_dir))
-      throw Error("output folder " + quoted(out_dir) +
-                  (access(out_dir.c_str(), F_OK) == 0 ? " is not a folder" : " does not exist"));
-    if (io::is_directory(s.final_path)) throw Error("output " + quoted(s.final_path) + " is a folder");
+    check_output(o, s);
     const bool final_exists = access(s.final_path.c_str(), F_OK) == 0;
     const bool partial_exists = access(partial_path(s.final_path).c_str(), F_OK) == 0;
     if (o.resume && final_exists && !partial_exists && !o.dry_run) {
@@ -179,33 +229,16 @@ Setup prepare(const CreateOptions& o) {
     }
     if (!o.overwrite && final_exists)
       throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
-    if (!o.dry_run && access(out_dir.c_str(), W_OK) != 0)
-      throw Error("output folder " + quoted(out_dir) + " is not writable: " + std::strerror(errno));
-
+    check_partial(o, s);
     // dwi_ml copies the config next to the output (before checking it), so the file's config
     // can always be found again. A config already at that path is left as it is.
     if (!o.dry_run) copy_config(o.config_file, config_copy_path(s.final_path));
-
     const Config config = load_config(o.config_file);
     s.config_json = config.canonical_json;
     s.groups_config = config.python_repr;
   }
   s.config_source = o.config_file;
-  s.training = read_subject_list(o.training_list);
-  s.validation = read_subject_list(o.validation_list);
-  if (!o.seed.enabled) s.testing = read_subject_list(o.testing_list); // 2021: no testing set
-  s.chosen = union_of_lists(s.training, s.validation, s.testing);
-  if (s.chosen.empty()) throw Error("the three subject lists are empty: nothing to convert");
-
-  std::vector<std::string> missing;
-  for (const auto& id : s.chosen)
-    if (!io::is_directory(o.dwi_ml_ready + "/" + id)) missing.push_back(quoted(id));
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing)
-      list += (list.empty() ? "" : ", ") + m;
-    throw Error("subject folder(s) missing in " + quoted(o.dwi_ml_ready) + ": " + list);
-  }
+  check_subject_folders(o, s);
   warn_about_lists(s, o.dwi_ml_ready);
   if (o.save_intermediate && !o.seed.enabled && !o.dry_run) {
     // dwi_ml: <dirname(out)>/intermediate_<%Y_%m_%d_%H%M%S>/, made without parents.

@@ -70,6 +70,8 @@ start_progress(const Plan& plan, int ranks, const std::string& output, const std
 /// After the write tasks: ok or not, and the subjects --on_error skip dropped.
 Outcome
 decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, bool interrupted, bool skip);
+/// --on_error skip: warn about each list that named subjects but holds none in the file.
+void warn_about_emptied_lists(const Setup& setup, const Plan& plan, const Outcome& outcome);
 /// The provenance root attributes of the written subjects; `rank_hosts`: every rank's host, in
 /// rank order.
 format::Provenance provenance_of(const Plan& plan,
