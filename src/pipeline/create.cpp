@@ -47,7 +47,7 @@ private:
   /// Phase 1, set up. Rank 0 checks paths, config and lists; collective: one broadcast. Every
   /// rank then re-parses the canonical config.
   std::optional<int> set_up() {
-    auto setup = rank0_then_broadcast<Setup>(comm_, [&] { return prepare(options_); });
+    auto setup = rank0_then_broadcast<Setup>(comm_, [&] { return prepare(options_, lock_); });
     if (!setup) return exit_input_error;
     setup_ = std::move(*setup);
     if (setup_.nothing_to_do) return exit_ok;
@@ -297,6 +297,7 @@ private:
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
   Setup setup_;
   Config config_;
+  io::OutputLock lock_; ///< rank 0: one writer per output, for the whole run
   std::string partial_;
   Plan plan_;
   ResumeEntries resume_;

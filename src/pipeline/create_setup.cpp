@@ -3,6 +3,7 @@
 #include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
+#include "dwipack/io/output_lock.hpp"
 #include "dwipack/pipeline/journal.hpp"
 #include "dwipack/util/log.hpp"
 
@@ -205,13 +206,27 @@ void check_subject_folders(const CreateOptions& o, const Setup& s) {
 
 } // namespace
 
-Setup prepare(const CreateOptions& o) {
+namespace {
+
+/// One writer per output: taken before anything is written, held by rank 0 until the run ends.
+void lock_output(const CreateOptions& o, const Setup& s, io::OutputLock& lock) {
+  if (o.dry_run) return; // writes nothing
+  lock = io::OutputLock::acquire(s.final_path);
+  if (!lock.unsupported().empty())
+    log::warning("the file system of " + quoted(s.final_path) + " has no file locks (" + lock.unsupported() +
+                 "): another run writing the same output at the same time would not be refused");
+}
+
+} // namespace
+
+Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
   Setup s;
   if (!io::is_directory(o.dwi_ml_ready))
     throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
   read_lists(o, s);
   if (o.seed.enabled) {
     seed_output(o, s);
+    lock_output(o, s, lock);
     check_partial(o, s);
     const Config config = load_seed_config(o.config_file, o.independent_modalities);
     s.config_json = config.canonical_json;
@@ -219,6 +234,7 @@ Setup prepare(const CreateOptions& o) {
   } else {
     s.final_path = output_path(o.out_file);
     check_output(o, s);
+    lock_output(o, s, lock);
     const bool final_exists = access(s.final_path.c_str(), F_OK) == 0;
     const bool partial_exists = access(partial_path(s.final_path).c_str(), F_OK) == 0;
     if (o.resume && final_exists && !partial_exists && !o.dry_run) {

@@ -6,6 +6,7 @@
 //   create_report.cpp   dry-run listing, progress glue, failures, the outcome, provenance
 //   write_subject.cpp   the write task of one subject (any rank), --save_intermediate
 #include "dwipack/format/layout.hpp"
+#include "dwipack/io/output_lock.hpp"
 #include "dwipack/pipeline/create.hpp"
 #include "dwipack/pipeline/messages.hpp"
 #include "dwipack/pipeline/plan.hpp"
@@ -44,8 +45,9 @@ report_failures(const TaskReports<Result>& reports, const std::vector<std::strin
 }
 
 // ---- phase 1: set up (rank 0) ----
-/// Check the paths, read the config and the lists. Throws Error (nothing written).
-Setup prepare(const CreateOptions& options);
+/// Check the paths, read the config and the lists, and (unless --dry-run) take the output's
+/// lock into `lock`. Throws Error (nothing written).
+Setup prepare(const CreateOptions& options, io::OutputLock& lock);
 /// Every rank: the typed config from the setup's canonical JSON, quietly (rank 0 parsed it
 /// already and showed its warnings).
 Config config_of(const Setup& setup);
