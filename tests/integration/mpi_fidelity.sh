@@ -76,6 +76,13 @@ for np in 1 3; do
     fail ".trk types (np=$np)"
 done
 same_content "$WORK/trk_np1.hdf5" "$WORK/trk_np3.hdf5" || fail ".trk: 1 and 3 ranks differ"
+# The same with --compress (the counting pass then runs the processing: the short streamline is
+# seen there) on 4 ranks.
+run_dwipack 4 create "$R3" "$WORK/trk_compress.hdf5" "$R3/config.json" "$R3/train.txt" "$R3/valid.txt" \
+  "$R3/test.txt" --compress 0.2 -f
+expect_rc 0 ".trk byte orders with --compress (np=4)"
+"$PYTHON" "$TESTS_DIR/python/fidelity_check.py" "$WORK/trk_compress.hdf5" "$R3" "$R3/config.json" ||
+  fail ".trk types with --compress (np=4)"
 pass "big-endian .trk attributes keep their byte order; float64 euclidean_lengths with a 1-point streamline"
 
 # 3. Concatenating tractograms whose data_per_point / data_per_streamline keys differ: refused
