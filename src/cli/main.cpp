@@ -104,9 +104,8 @@ std::string option_suggestion(const std::string& option, const po::options_descr
   std::vector<std::string> names;
   for (const auto& o : named.options())
     if (!o->long_name().empty()) names.push_back(o->long_name());
-  std::string name = option.substr(
-      option.find_first_not_of('-') == std::string::npos ? option.size() : option.find_first_not_of('-'));
-  name = name.substr(0, name.find('='));
+  const auto first = option.find_first_not_of('-'); // "--dry_rn=1" -> "dry_rn"
+  const std::string name = first == std::string::npos ? "" : option.substr(first, option.find('=') - first);
   const std::string meant = likely_meant(name, names);
   return meant.empty() ? "" : " (did you mean '--" + meant + "'?)";
 }
