@@ -91,10 +91,7 @@ private:
       list_order[i] = i;
     const auto planned = run_tasks<SubjectPlan>(
         comm_, setup_.chosen.size(), list_order,
-        [&](size_t i) {
-          const std::string& id = setup_.chosen[i];
-          return plan_subject(options_.dwi_ml_ready + "/" + id, id, config_, plan_options);
-        },
+        [&](size_t i) { return plan_and_check_subject(options_, config_, plan_options, setup_.chosen[i]); },
         /*stop_on_error=*/false);
     if (const int signal = comm_.max(interrupt::received()); signal != 0) {
       if (coordinator_)

@@ -3,6 +3,7 @@
 #include "dwipack/config.hpp"
 #include "dwipack/error.hpp"
 #include "dwipack/io/files.hpp"
+#include "dwipack/io/input_checks.hpp"
 #include "dwipack/io/output_lock.hpp"
 #include "dwipack/pipeline/journal.hpp"
 #include "dwipack/util/log.hpp"
@@ -265,6 +266,19 @@ Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
   s.data_and_time = data_and_time_now();
   s.command_line = o.command_line;
   return s;
+}
+
+SubjectPlan plan_and_check_subject(const CreateOptions& options,
+                                   const Config& config,
+                                   const PlanOptions& plan_options,
+                                   const std::string& id) {
+  const std::string subject_dir = options.dwi_ml_ready + "/" + id;
+  SubjectPlan plan = plan_subject(subject_dir, id, config, plan_options);
+  // A file cut short is refused now, before the output exists (and by --dry-run), from its size
+  // and a few bytes at its end.
+  for (const auto& input : plan.inputs)
+    io::check_input_complete(io::join_path(subject_dir, input.path));
+  return plan;
 }
 
 Config config_of(const Setup& setup) {

@@ -48,6 +48,12 @@ report_failures(const TaskReports<Result>& reports, const std::vector<std::strin
 /// Check the paths, read the config and the lists, and (unless --dry-run) take the output's
 /// lock into `lock`. Throws Error (nothing written).
 Setup prepare(const CreateOptions& options, io::OutputLock& lock);
+/// Phase 2, one planning task (any rank): the subject's plan from its headers, and every input
+/// checked for completeness (io/input_checks). Throws Error.
+SubjectPlan plan_and_check_subject(const CreateOptions& options,
+                                   const Config& config,
+                                   const PlanOptions& plan_options,
+                                   const std::string& id);
 /// Every rank: the typed config from the setup's canonical JSON, quietly (rank 0 parsed it
 /// already and showed its warnings).
 Config config_of(const Setup& setup);

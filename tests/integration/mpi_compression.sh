@@ -146,7 +146,8 @@ pass "the seed-era form with --compression gzip:3"
 S=$WORK/skip
 SKIP=("$S/config.json" "$S/training_subjs.txt" "$S/validation_subjs.txt" "$S/testing_subjs.txt")
 dwi=$S/dwi_ml_ready/sub-02/dwi/dwi.nii.gz
-head -c $(($(stat -c %s "$dwi") * 2 / 3)) "$dwi" >"$WORK/cut.gz" && mv "$WORK/cut.gz" "$dwi"
+# corrupt in the middle (a cut file would be refused while planning, before the file exists)
+printf '\xde\xad\xbe\xef' | dd of="$dwi" bs=1 seek=$(($(stat -c %s "$dwi") / 2)) conv=notrunc status=none
 for opt in "" "--compression=gzip:1"; do
   # shellcheck disable=SC2086  # $opt is one option or none
   run_dwipack 3 create "$S/dwi_ml_ready" "$WORK/skip$opt.hdf5" "${SKIP[@]}" --on_error skip $opt

@@ -38,10 +38,11 @@ cp "$WORK/fresh/dwi_ml_ready/sub-03/anat/t1.nii.gz" "$R/sub-03/anat/t1.nii.gz"
 printf '{\n  "input": {"type": "volume",\n' > "$WORK/bad.json"
 CFG=$WORK/bad.json check_failure bad_json "bad.json" "invalid JSON" "line"
 
-# 4. corrupt data found only while writing (the header is fine, the gzip stream is truncated):
-#    the failure happens after the file was created, on a worker, and must still end cleanly.
+# 4. corrupt data found only while writing (the header and the gzip trailer are fine, 4 bytes in
+#    the middle of the deflate stream are not; a cut stream is refused while planning): the
+#    failure happens after the file was created, on a worker, and must still end cleanly.
 f="$R/sub-04/dwi/dwi.nii.gz"
-head -c $(( $(stat -c %s "$f") * 2 / 3 )) "$f" > "$WORK/cut.gz" && mv "$WORK/cut.gz" "$f"
+printf '\xde\xad\xbe\xef' | dd of="$f" bs=1 seek=$(( $(stat -c %s "$f") / 2 )) conv=notrunc status=none
 check_failure truncated_gzip "subject 'sub-04'" "dwi/dwi.nii.gz"
 
 # --- streamline inputs ---

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --on_error skip (issue 5): among five subjects, one fails the input checks (a missing file:
-# found while planning) and one fails while its data is read (a truncated .nii.gz whose header is
-# intact: found while writing, after its group was created). With 1 and 3 ranks the run
+# found while planning) and one fails while its data is read (a .nii.gz whose header and gzip
+# trailer are intact but whose deflate stream is corrupt in the middle: found while writing,
+# after its group was created). With 1 and 3 ranks the run
 # completes with exit code 3; the file holds the three good subjects (checked like any output),
 # names only them in its lists, and records the two skipped subjects with their reasons in the
 # root attribute dwipack_skipped_subjects. Without --on_error skip the same input fails (exit 1)
@@ -11,7 +12,7 @@ make_dataset 5
 export SOURCE_DATE_EPOCH=1764000000
 rm "$D/dwi_ml_ready/sub-02/anat/t1.nii.gz"
 dwi=$D/dwi_ml_ready/sub-04/dwi/dwi.nii.gz
-head -c $(($(stat -c %s "$dwi") * 2 / 3)) "$dwi" >"$WORK/cut.gz" && mv "$WORK/cut.gz" "$dwi"
+printf '\xde\xad\xbe\xef' | dd of="$dwi" bs=1 seek=$(($(stat -c %s "$dwi") / 2)) conv=notrunc status=none
 
 # The lists as the file must show them: the good subjects only.
 for list in training validation testing; do

@@ -1,0 +1,22 @@
+#pragma once
+// Cheap completeness checks of input files, for the planning phase: a file cut short (a copy
+// interrupted, a quota reached while writing it) is refused before the output exists, and by
+// --dry-run, from its size and a few bytes at its end rather than by reading all of it.
+//   .nii      the file holds vox_offset + the voxel bytes its header describes
+//   .nii.gz   the gzip trailer's ISIZE equals that size modulo 2^32; when it does not (several
+//             gzip members, bytes after the image, or a cut file), the stream is decoded once to
+//             tell a valid file from a cut one
+//   .tck      whole points after the header's offset, the last one the end-of-file marker (Inf)
+// A .trk is checked by planning's hop over its streamline counts (io/trk_scan) and, when that
+// fails, its full counting pass; a .trx by its header and ZIP directory. What only reading all
+// the data can find (a corrupt deflate block with an intact trailer, a bad point inside a
+// tractogram) is still found while writing.
+#include <string>
+
+namespace dwipack::io {
+
+/// Throws Error("file 'PATH': truncated: ...") if `path` (by its extension) is shorter than its
+/// header says. Files of other types are not looked at.
+void check_input_complete(const std::string& path);
+
+} // namespace dwipack::io
