@@ -312,12 +312,12 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
       p.header_big_endian = h.format == io::TractogramFormat::trk && h.byte_swapped;
       p.dps = dps;
     } else {
-      check_concatenable(first, first_space, h, space);
       for (size_t k = 0; k < dps.size(); ++k)
         if (dps[k].columns != p.dps[k].columns)
           throw Error("file " + quoted(path) + ": data_per_streamline " + quoted(dps[k].name) + " has " +
                       std::to_string(dps[k].columns) + " column(s), " + std::to_string(p.dps[k].columns) +
                       " in " + quoted(files[0]));
+      check_concatenable(first, first_space, h, space);
     }
     p.files.push_back({path, space.vox2ras, space.dimensions});
   }
