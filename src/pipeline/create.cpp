@@ -280,9 +280,9 @@ private:
               seconds_text(seconds_since(t0_)) + " with " + std::to_string(comm_.size()) + " rank(s)");
     const size_t n_skipped = plan_.skipped.size() + outcome.skipped.size();
     if (n_skipped == 0) return exit_ok;
+    warn_about_emptied_lists(setup_, plan_, outcome);
     log::warning(std::to_string(n_skipped) +
                  " subject(s) were skipped (--on_error skip); the file lists them in its root attribute "
-    warn_about_emptied_lists(setup_, plan_, outcome);
                  "'dwipack_skipped_subjects'");
     return exit_skipped;
   }
