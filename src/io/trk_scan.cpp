@@ -33,7 +33,7 @@ public:
     data_ = static_cast<const unsigned char*>(p);
     // Counts are visited in file order; the points read ahead are read again while writing.
     ::madvise(p, size_, MADV_SEQUENTIAL);
-  }                                   // the mapping outlives the descriptor
+  } // the mapping outlives the descriptor
   ~Mapping() {
     if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
   }
