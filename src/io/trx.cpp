@@ -8,6 +8,7 @@
 // dipy's get_reference_info does for a TRX). Positions are streamed: a stored ZIP member or a file
 // of a folder is read in place in chunks, a deflated member inflated in blocks (src/io/zip.cpp),
 // the offsets and each dps array beside them, so memory stays at a few chunks.
+#include "dwipack/io/trx.hpp"
 #include "dwipack/error.hpp"
 #include "dwipack/io/tractogram.hpp"
 #include "dwipack/util/log.hpp"
@@ -753,3 +754,54 @@ int64_t read_trx_streamlines(const TractogramHeader& header,
 }
 
 } // namespace dwipack::io::detail
+
+namespace dwipack::io {
+
+std::optional<TrkLayout> scan_trx_layout(const TractogramHeader& header) {
+  using namespace detail;
+  return with_context("file " + quoted(header.path), [&]() -> std::optional<TrkLayout> {
+    Container c(header.path);
+    const Layout L = open_layout(c);
+    const auto S = static_cast<uint64_t>(L.nb_streamlines), V = static_cast<uint64_t>(L.nb_vertices);
+    TrkLayout out;
+    out.n_streamlines = L.nb_streamlines;
+    out.n_points = L.nb_vertices;
+    if (S == 0) return out;
+    std::unique_ptr<ByteStream> stream =
+        with_context(member_frame(L.offsets.member()), [&] { return c.open(*L.offsets.entry); });
+    // The offsets, widened, in blocks; then the stream's end (CRC-32). Any error: not scanned.
+    try {
+      const size_t item = L.offsets.dtype.bytes;
+      const uint64_t entries = S + (L.offsets_with_end ? 1 : 0);
+      std::vector<unsigned char> block;
+      uint64_t previous = 0, shortest = V;
+      for (uint64_t done = 0; done < entries;) {
+        const auto n = static_cast<size_t>(std::min<uint64_t>(entries - done, uint64_t{1} << 16));
+        block.resize(n * item);
+        stream->read(block.data(), block.size());
+        for (size_t i = 0; i < n; ++i, ++done) {
+          uint64_t v;
+          if (item == 8) {
+            std::memcpy(&v, block.data() + 8 * i, 8);
+          } else {
+            uint32_t v32;
+            std::memcpy(&v32, block.data() + 4 * i, 4);
+            v = v32;
+          }
+          if ((done == 0 && v != 0) || v < previous || v > V) return std::nullopt;
+          if (done > 0) shortest = std::min(shortest, v - previous);
+          previous = v;
+        }
+      }
+      if (L.offsets_with_end && previous != V) return std::nullopt;
+      if (!L.offsets_with_end) shortest = std::min(shortest, V - previous); // the last streamline
+      stream->finish();
+      out.min_points = static_cast<int64_t>(shortest);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+    return out;
+  });
+}
+
+} // namespace dwipack::io

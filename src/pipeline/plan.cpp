@@ -6,6 +6,7 @@
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/npy.hpp"
 #include "dwipack/io/trk_scan.hpp"
+#include "dwipack/io/trx.hpp"
 #include "dwipack/process/convert.hpp"
 #include "dwipack/util/log.hpp"
 
@@ -168,15 +169,15 @@ void check_compatible(const SpaceAttributes& ref, const std::string& ref_what, c
 }
 
 /// Streamline and point counts of a group without processing it: a .trk's structure from its
-/// point counts alone (io/trk_scan). Nullopt when a file is not a .trk or its counts do not add
-/// up (the full pass then finds the exact problem). A .trx goes through the full pass: its
-/// shortest streamline (for the type of euclidean_lengths) is not in its header.
+/// point counts alone (io/trk_scan), a .trx's from its offsets array (io/trx). Nullopt when a file
+/// is a .tck or its counts do not add up (the full pass then finds the exact problem).
 std::optional<StreamlineCounts> counts_from_headers(const StreamlineGroupPlan& p) {
   StreamlineCounts total;
   for (const auto& f : p.files) {
     const io::TractogramHeader h = io::read_tractogram_header(f.path);
-    if (h.format != io::TractogramFormat::trk) return std::nullopt;
-    const auto layout = io::scan_trk_layout(h);
+    if (h.format == io::TractogramFormat::tck) return std::nullopt;
+    const auto layout =
+        h.format == io::TractogramFormat::trx ? io::scan_trx_layout(h) : io::scan_trk_layout(h);
     if (!layout) return std::nullopt;
     if (layout->n_streamlines == 0) log::warning("file " + quoted(f.path) + " holds no streamline");
     total.n_streamlines += layout->n_streamlines;

@@ -86,6 +86,28 @@ diffs=$(same_content "$WORK/dps_np0.hdf5" "$WORK/dps_np3.hdf5") || fail "1 and 3
 "${CHECK[@]}" groups "$WORK/all_np0.hdf5" mb trk f16 >/dev/null && fail "float16 positions gave the float32 points (mb)"
 pass "every TRX variant gives the .trk group (float16 within its rounding), 1 and 3 ranks identical"
 
+# a 1-point and an empty streamline: dwi_ml's euclidean_lengths are then float64; planning learns it
+# from the .trx's offsets as from the .trk's counts
+mkdir -p "$R/short/anat"
+cp "$NIB/standard.nii.gz" "$R/short/anat/ref.nii.gz"
+"$PYTHON" - "$NIB/standard.trk" "$WORK/short.trk" <<'PY' || fail "fixtures: short"
+import sys, nibabel as nib
+t = nib.streamlines.load(sys.argv[1])
+s = list(t.streamlines)
+s[5], s[7] = s[5][:1], s[7][:0]
+nib.streamlines.TrkFile(nib.streamlines.Tractogram(s, affine_to_rasmm=t.tractogram.affine_to_rasmm), t.header).save(sys.argv[2])
+PY
+"${FIX[@]}" subject "$R/short" "$WORK/short.trk" || fail "fixtures: short subject"
+echo short > "$WORK/short.txt"
+for np in 0 3; do
+  run_dwipack "$np" create "$R" "$WORK/short_np$np.hdf5" "$ALL" "$WORK/short.txt" "$WORK/none.txt" "$WORK/none.txt"
+  expect_rc 0 "create with a 1-point and an empty streamline (np=$np)"
+  check "$WORK/short_np$np.hdf5" with_f16 short
+done
+"$PYTHON" -c "import h5py, sys; g = h5py.File('$WORK/short_np0.hdf5')['short']; sys.exit(any(g[n]['euclidean_lengths'].dtype != 'float64' for n in g if n != 'ref'))" \
+  || fail "short streamlines: euclidean_lengths are not float64 in every group"
+pass "a 1-point and an empty streamline: the .trk group's types and values from every TRX variant"
+
 i=0
 for opts in "--nb_points 12" "--compress 0.2 --remove_invalid" "--step_size 0.75"; do
   i=$((i + 1))

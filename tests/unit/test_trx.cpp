@@ -8,6 +8,7 @@
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/tractogram.hpp"
 #include "dwipack/io/tractogram_writer.hpp"
+#include "dwipack/io/trx.hpp"
 #include "support/compare.hpp"
 #include "support/temp_dir.hpp"
 
@@ -231,6 +232,12 @@ TEST_P(TrxReads, AsNumpyReadsIt) {
   const auto points = load_raw<float>(fx.file(e.at("points").get<std::string>()));
   const auto lengths = load_raw<int64_t>(fx.file(e.at("lengths").get<std::string>()));
   const auto dps = load_raw<float>(fx.file(e.at("dps_table").get<std::string>()));
+  // planning's scan of the offsets alone: the same counts, and the shortest streamline
+  const auto layout = dwipack::io::scan_trx_layout(h);
+  ASSERT_TRUE(layout.has_value());
+  EXPECT_EQ(layout->n_streamlines, e.at("n_streamlines").get<int64_t>());
+  EXPECT_EQ(layout->n_points, e.at("n_points").get<int64_t>());
+  EXPECT_EQ(layout->min_points, lengths.empty() ? 0 : *std::min_element(lengths.begin(), lengths.end()));
   for (const size_t chunk : {size_t{0}, size_t{4}, size_t{100}, size_t{4096}}) {
     SCOPED_TRACE("chunk bytes " + std::to_string(chunk));
     const Streamlines s = read_all(h, chunk);
@@ -305,6 +312,21 @@ TEST_P(TrxRefuses, WithItsMessage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Trx, TrxRefuses, testing::ValuesIn(malformed_keys()), test_name);
+
+TEST(TrxScan, OffsetsThatDoNotHoldTogetherAreLeftToTheReader) {
+  const Fixtures& fx = fixtures();
+  ASSERT_TRUE(fx.failure.empty()) << fx.failure;
+  for (const char* name : {"offsets_decrease", "offsets_first", "offsets_beyond"}) {
+    SCOPED_TRACE(name);
+    const TractogramHeader h = read_tractogram_header(fx.file(std::string("malformed/") + name + ".trx"));
+    EXPECT_FALSE(dwipack::io::scan_trx_layout(h).has_value());
+  }
+  // a header that does not match its arrays: the same error as read_tractogram_header
+  TractogramHeader h = read_tractogram_header(fx.path("standard.stored"));
+  h.path = fx.file("malformed/vertices_mismatch.trx");
+  EXPECT_THAT(message_of([&] { dwipack::io::scan_trx_layout(h); }),
+              HasSubstr("file '" + h.path + "': member 'positions.3.float32': 4320 bytes"));
+}
 
 TEST(TrxRead, ExtrasAreIgnored) {
   const Fixtures& fx = fixtures();
