@@ -151,6 +151,15 @@ void warn_about_lists(const Setup& s, const std::string& root) {
 
 namespace {
 
+/// Whether every list file can be opened for reading.
+bool readable_lists(const CreateOptions& o) {
+  for (const std::string* path : {&o.training_list, &o.validation_list, &o.testing_list}) {
+    if (path == &o.testing_list && o.seed.enabled) continue; // 2021: no testing set
+    if (access(path->c_str(), R_OK) != 0 || io::is_directory(*path)) return false;
+  }
+  return true;
+}
+
 /// The subject lists, every id checked (a plain folder name) before anything else is read.
 void read_lists(const CreateOptions& o, Setup& s) {
   s.training = read_subject_list(o.training_list);
@@ -224,7 +233,10 @@ Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
   Setup s;
   if (!io::is_directory(o.dwi_ml_ready))
     throw Error("dwi_ml_ready folder " + quoted(o.dwi_ml_ready) + " does not exist or is not a folder");
-  read_lists(o, s);
+  // Ids are checked before anything is written; but a list file that cannot be read fails only
+  // after the config copy, as in dwi_ml (which copies the config before reading the lists).
+  const bool lists_readable = readable_lists(o);
+  if (lists_readable) read_lists(o, s);
   if (o.seed.enabled) {
     seed_output(o, s);
     lock_output(o, s, lock);
@@ -255,6 +267,7 @@ Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
     s.groups_config = config.python_repr;
   }
   s.config_source = o.config_file;
+  if (!lists_readable) read_lists(o, s); // throws, naming the file
   check_subject_folders(o, s);
   warn_about_lists(s, o.dwi_ml_ready);
   if (o.save_intermediate && !o.seed.enabled && !o.dry_run) {
