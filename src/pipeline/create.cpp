@@ -8,6 +8,7 @@
 #include "dwipack/util/interrupt.hpp"
 #include "dwipack/util/log.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <unistd.h>
@@ -96,7 +97,8 @@ private:
     if (const int signal = comm_.max(interrupt::received()); signal != 0) {
       if (coordinator_)
         log::error("interrupted by " + interrupt::signal_name(signal) +
-                   " while checking the inputs; nothing was written");
+                   " while checking the inputs; nothing was written. To start again: " +
+                   continue_command(setup_.command_line, comm_.size()));
       return exit_interrupted;
     }
     auto plan = rank0_then_broadcast<Plan>(comm_, [&] {
@@ -164,14 +166,28 @@ private:
   void write() {
     WorkerState worker;
     worker.cores = mpi::cores_per_worker(comm_);
+    relay_.emplace(comm_); // a signal that reaches one rank stops them all
     written_ = run_tasks<SubjectWritten>(
         comm_, plan_.subjects.size(), largest_first(plan_.subjects),
-        [&](size_t s) {
-          return with_context(subject_context(plan_.subjects[s].id), [&] {
-            return write_subject(options_, setup_.final_path, plan_, s, resume_, layout_, worker);
-          });
-        },
-        /*stop_on_error=*/!skip_, [&](size_t s, const TaskReport<SubjectWritten>& r) { on_written(s, r); });
+        [&](size_t s) { return write_task(s, worker); },
+        /*stop_on_error=*/!skip_, [&](size_t s, const TaskReport<SubjectWritten>& r) { on_written(s, r); },
+        [&] { relay_->relay(interrupt::received()); }); // rank 0's own signal, while it waits
+    relay_->finish();
+    relay_.reset();
+  }
+
+  /// One subject (any rank). Stopped by a signal, it reports itself interrupted, not failed.
+  SubjectWritten write_task(size_t s, WorkerState& worker) {
+    try {
+      return with_context(subject_context(plan_.subjects[s].id), [&] {
+        return write_subject(options_, setup_.final_path, plan_, s, resume_, layout_, worker);
+      });
+    } catch (const Error&) {
+      SubjectWritten stopped;
+      stopped.interrupted = interrupt::received();
+      if (stopped.interrupted == 0) throw;
+      return stopped;
+    }
   }
 
   /// Rank 0, as each write task reports: the journal, the log, the progress.
@@ -183,9 +199,14 @@ private:
     record.bytes_in = subject.input_bytes;
     record.bytes_out = subject.output_bytes();
     progress_->clear_line();
-    if (!r.ok()) {
-      record.status = skip_ && !interrupt::received() ? SubjectStatus::skipped : SubjectStatus::failed;
-      record.error = r.message(subject_context(subject.id));
+    const int stopped = r.ok() ? r.result->interrupted : r.interrupted ? SIGTERM : 0;
+    relay_->relay(stopped ? stopped : interrupt::received()); // from now on, every rank stops
+    if (!r.ok() || stopped) {
+      record.status = interrupt::received() ? SubjectStatus::interrupted
+                      : skip_               ? SubjectStatus::skipped
+                                            : SubjectStatus::failed;
+      record.error = r.ok() ? "interrupted by " + interrupt::signal_name(stopped)
+                            : r.message(subject_context(subject.id));
       progress_->subject_done(record);
       return;
     }
@@ -235,7 +256,8 @@ private:
     const int stop_signal =
         complete == partial_ ? 0
                              : write_compressed_copy(partial_, complete, options_.compression_level, comm_);
-    int code = coordinator_ ? publish(outcome, complete, signal ? signal : stop_signal) : exit_ok;
+    const int interrupted_by = signal ? signal : stop_signal;
+    int code = coordinator_ ? publish(outcome, complete, interrupted_by) : exit_ok;
     code = comm_.broadcast(code, 0);
     std::vector<int64_t> peak_rss;
     comm_.gather_i64(peak_rss_bytes(), peak_rss, 0);
@@ -245,6 +267,12 @@ private:
       summary.rank_hosts = hosts;
       summary.output = code == exit_ok || code == exit_skipped ? setup_.final_path : partial_;
       progress_->finish(summary);
+      // The last line: what is complete, and the command that continues.
+      if (code == exit_interrupted)
+        log::error("interrupted by " + interrupt::signal_name(interrupted_by) + ": " + std::to_string(done_) +
+                   " of " + std::to_string(plan_.subjects.size()) + " subject(s) are complete in " +
+                   quoted(partial_) + " (kept, with its journal). To continue: " +
+                   continue_command(setup_.command_line, comm_.size()));
     }
     if (code == exit_ok && options_.save_intermediate)
       code = save_intermediate(comm_, plan_, setup_.final_path, setup_.intermediate_dir);
@@ -256,12 +284,7 @@ private:
   int publish(const Outcome& outcome, const std::string& complete, int signal) {
     progress_->clear_line();
     const std::string journal = journal_path(partial_);
-    if (signal != 0) {
-      log::error("interrupted by " + interrupt::signal_name(signal) + "; " + std::to_string(done_) +
-                 " subject(s) are complete in " + quoted(partial_) +
-                 "; run the same command with --resume to continue");
-      return exit_interrupted;
-    }
+    if (signal != 0) return exit_interrupted; // finish() says what is complete, last
     if (!outcome.ok) {
       std::remove(partial_.c_str());
       std::remove(journal.c_str());
@@ -292,9 +315,9 @@ private:
   const bool coordinator_;
   const bool skip_;
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  io::OutputLock lock_; ///< rank 0: one writer per output, for the whole run
   Setup setup_;
   Config config_;
-  io::OutputLock lock_; ///< rank 0: one writer per output, for the whole run
   std::string partial_;
   Plan plan_;
   ResumeEntries resume_;
@@ -303,7 +326,8 @@ private:
   format::Layout layout_;
   JournalWriter journal_; ///< rank 0
   TaskReports<SubjectWritten> written_;
-  size_t done_ = 0, kept_ = 0; ///< rank 0
+  std::optional<StopRelay> relay_; ///< while the subjects are written
+  size_t done_ = 0, kept_ = 0;     ///< rank 0
 };
 
 } // namespace

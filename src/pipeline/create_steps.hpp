@@ -87,6 +87,33 @@ format::Provenance provenance_of(const Plan& plan,
                                  const Setup& setup,
                                  std::vector<std::string> rank_hosts);
 
+// ---- interrupts ----
+/// Collective (construction, finish()). While the subjects are written: a signal that reached
+/// one rank stops them all. Rank 0 relays the first interruption it learns of (its own signal,
+/// or a worker's interrupted task) to every worker, whose main thread looks for it between the
+/// blocks of a subject (interrupt::set_poll).
+class StopRelay {
+public:
+  explicit StopRelay(const mpi::Comm& comm);
+  ~StopRelay();
+  StopRelay(const StopRelay&) = delete;
+  StopRelay& operator=(const StopRelay&) = delete;
+  /// Rank 0: if `signal` is not 0, tell every worker (once) and count rank 0 interrupted.
+  void relay(int signal);
+  /// Collective, after the farm: every relayed message is received (and its signal recorded).
+  void finish();
+
+private:
+  void take_stop();
+  mpi::Comm comm_; ///< a duplicate: these messages never meet the farm's
+  bool sent_ = false, received_ = false;
+  int signal_ = 0;
+};
+
+/// The exact command that continues an interrupted run: the launcher (mpirun or srun, with the
+/// rank count) when there is one, and dwipack's own command line with --resume.
+std::string continue_command(const std::string& command_line, int ranks);
+
 // ---- phase 4: the write task (any rank) ----
 /// What a worker keeps across its subjects.
 struct WorkerState {

@@ -5,17 +5,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstring>
 #include <new>
+#include <thread>
 
 namespace dwipack::pipeline {
 namespace {
 
 // Worker -> coordinator message: [int64 task (-1: none yet)][uint8 ok][payload bytes].
-std::string encode_result(int64_t task, bool ok, const std::string& payload) {
+std::string encode_result(int64_t task, bool ok, const std::string& payload, bool interrupted = false) {
   std::string msg(9 + payload.size(), '\0');
   std::memcpy(msg.data(), &task, 8);
-  msg[8] = ok ? 1 : 0;
+  msg[8] = ok ? 1 : interrupted ? 2 : 0;
   std::memcpy(msg.data() + 9, payload.data(), payload.size());
   return msg;
 }
@@ -36,6 +38,7 @@ TaskResult run_one(size_t task, int rank, const std::function<std::string(size_t
     r.payload = std::string("unexpected error: ") + e.what();
   }
   if (!r.ok && r.frames.empty()) r.frames = {r.payload};
+  r.interrupted = !r.ok && interrupt::received() != 0; // a stop, not the task's failure
   return r;
 }
 
@@ -46,7 +49,8 @@ FarmResults run_farm(const mpi::Comm& comm,
                      const std::vector<size_t>& order,
                      const std::function<std::string(size_t)>& run_task,
                      bool stop_on_error,
-                     const std::function<void(size_t, const TaskResult&)>& on_result) {
+                     const std::function<void(size_t, const TaskResult&)>& on_result,
+                     const std::function<void()>& on_idle) {
   const int rank = comm.rank();
   const int size = comm.size();
 
@@ -69,12 +73,17 @@ FarmResults run_farm(const mpi::Comm& comm,
     bool stopping = false;
     std::string msg;
     while (active_workers > 0) {
+      while (on_idle && !comm.message_waiting(MPI_ANY_SOURCE, mpi::Tag::result)) {
+        on_idle();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
       const int worker = comm.recv(msg, MPI_ANY_SOURCE, mpi::Tag::result);
       int64_t task = -1;
       std::memcpy(&task, msg.data(), 8);
       if (task >= 0) {
         TaskResult r;
-        r.ok = msg[8] != 0;
+        r.ok = msg[8] == 1;
+        r.interrupted = msg[8] == 2;
         r.rank = worker;
         r.payload = msg.substr(9);
         if (!r.ok) { // the worker sent the error's frames
@@ -109,7 +118,7 @@ FarmResults run_farm(const mpi::Comm& comm,
     int64_t task = 0;
     std::memcpy(&task, reply.data(), 8);
     TaskResult r = run_one(static_cast<size_t>(task), rank, run_task);
-    msg = encode_result(task, r.ok, r.ok ? r.payload : nlohmann::json(r.frames).dump());
+    msg = encode_result(task, r.ok, r.ok ? r.payload : nlohmann::json(r.frames).dump(), r.interrupted);
   }
   return {};
 }

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace dwipack::pipeline {
@@ -132,6 +133,14 @@ const char* to_string(SubjectStatus status) {
     return "skipped";
   case SubjectStatus::failed:
     return "failed";
+  case SubjectStatus::interrupted:
+    return "interrupted";
+  case SubjectStatus::reconverted:
+    return "reconverted";
+  case SubjectStatus::added:
+    return "added";
+  case SubjectStatus::dropped:
+    return "dropped";
   }
   return "unknown";
 }
@@ -195,7 +204,7 @@ double Progress::elapsed_seconds() const {
 ProgressState Progress::state() const {
   ProgressState s;
   s.subjects_total = options_.total_subjects;
-  s.subjects_done = written_ + kept_ + skipped_ + failed_;
+  s.subjects_done = written_ + kept_ + skipped_ + failed_ + interrupted_; // dropped: not in the total
   s.elapsed_seconds = elapsed_seconds();
   if (s.elapsed_seconds > 0) {
     s.in_bytes_per_second = static_cast<double>(written_in_bytes_) / s.elapsed_seconds;
@@ -223,6 +232,10 @@ ProgressState Progress::state() const {
 
 void Progress::subject_done(const SubjectRecord& r) {
   switch (r.status) {
+  case SubjectStatus::reconverted:
+  case SubjectStatus::added:
+    ++(r.status == SubjectStatus::added ? added_ : reconverted_);
+    [[fallthrough]];
   case SubjectStatus::written:
     ++written_;
     written_in_bytes_ += r.bytes_in;
@@ -238,6 +251,12 @@ void Progress::subject_done(const SubjectRecord& r) {
     break;
   case SubjectStatus::failed:
     ++failed_;
+    break;
+  case SubjectStatus::interrupted:
+    ++interrupted_;
+    break;
+  case SubjectStatus::dropped:
+    ++dropped_;
     break;
   }
   done_work_bytes_ += r.bytes_in + r.bytes_out;
@@ -255,8 +274,9 @@ void Progress::subject_done(const SubjectRecord& r) {
     // "sub-03 by rank 2 in 1.20 s", "sub-04 failed by rank 1 in 0.30 s", "sub-05 kept"
     std::string last = r.subject;
     if (r.status != SubjectStatus::written) last += std::string(" ") + to_string(r.status);
-    if (r.status != SubjectStatus::kept)
+    if (r.status != SubjectStatus::kept && r.status != SubjectStatus::dropped)
       last += " by rank " + std::to_string(r.rank) + " in " + seconds_text(r.seconds);
+    if (!r.reason.empty()) last += " (" + r.reason + ")";
     if (!r.removed_invalid.empty())
       last += "; streamlines removed as invalid: " + per_group_text(r.removed_invalid);
     write_text(options_.out, "[" + local_timestamp(now) + "] progress: " + std::to_string(s.subjects_done) +
@@ -281,6 +301,7 @@ void Progress::subject_done(const SubjectRecord& r) {
                               {"elapsed_seconds", milliseconds_precision(s.elapsed_seconds)}};
   if (!r.removed_invalid.empty()) j["removed_invalid"] = r.removed_invalid;
   if (!r.error.empty()) j["error"] = r.error;
+  if (!r.reason.empty()) j["reason"] = r.reason;
   write_json(j);
 }
 
@@ -290,6 +311,10 @@ Summary Progress::summary() const {
   s.subjects_kept = kept_;
   s.subjects_skipped = skipped_;
   s.subjects_failed = failed_;
+  s.subjects_interrupted = interrupted_;
+  s.subjects_reconverted = reconverted_;
+  s.subjects_added = added_;
+  s.subjects_dropped = dropped_;
   s.bytes_in = written_in_bytes_;
   s.bytes_out = written_out_bytes_;
   s.wall_seconds = elapsed_seconds();
@@ -313,6 +338,10 @@ void Progress::finish(const Summary& summary) {
                               {"subjects_kept", summary.subjects_kept},
                               {"subjects_skipped", summary.subjects_skipped},
                               {"subjects_failed", summary.subjects_failed},
+                              {"subjects_interrupted", summary.subjects_interrupted},
+                              {"subjects_reconverted", summary.subjects_reconverted},
+                              {"subjects_added", summary.subjects_added},
+                              {"subjects_dropped", summary.subjects_dropped},
                               {"bytes_in", summary.bytes_in},
                               {"bytes_out", summary.bytes_out},
                               {"wall_seconds", milliseconds_precision(summary.wall_seconds)},
@@ -401,7 +430,12 @@ std::string summary_line(const Summary& s) {
   std::string line = "dwipack: " + plural(s.subjects_written, "subject") + " written (" +
                      std::to_string(s.subjects_kept) + " kept, " + std::to_string(s.subjects_skipped) +
                      " skipped";
-  if (s.subjects_failed > 0) line += ", " + std::to_string(s.subjects_failed) + " failed";
+  for (const auto& [n, what, always] : {std::make_tuple(s.subjects_reconverted, "reconverted", s.update),
+                                        std::make_tuple(s.subjects_added, "added", s.update),
+                                        std::make_tuple(s.subjects_dropped, "dropped", s.update),
+                                        std::make_tuple(s.subjects_interrupted, "interrupted", false),
+                                        std::make_tuple(s.subjects_failed, "failed", false)})
+    if (n > 0 || always) line += ", " + std::to_string(n) + " " + what;
   const ByteUnit unit = byte_unit_for(std::max(s.bytes_in, s.bytes_out));
   line += "): " + in_unit(s.bytes_in, unit) + " in, " + in_unit(s.bytes_out, unit) + " out, " +
           fixed(s.wall_seconds, 1) + " s wall, " +

@@ -398,6 +398,7 @@ StreamlineCounts run_files(const StreamlineGroupPlan& plan,
     const io::TractogramHeader header = io::read_tractogram_header(file.path);
     FileProcessor process(plan, options, treatment, file, header, buffers, acc);
     const io::StreamlineVisitor visit = [&](int64_t index, const float* xyz, int64_t n, const float* dps) {
+      if ((index & 1023) == 0) interrupt::check_interrupted(); // resampling can be slow per block
       process(index, xyz, n, dps);
     };
     // Writing, with a core to spare: parse on a second thread. Counting (planning, on every rank

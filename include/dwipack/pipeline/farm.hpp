@@ -18,6 +18,7 @@ struct TaskResult {
   int rank = 0;                    ///< the rank that ran the task
   std::string payload;             ///< the task's result, or the error message when !ok
   std::vector<std::string> frames; ///< when !ok: the error's frames, outermost first (Error::frames)
+  bool interrupted = false;        ///< when !ok: its rank had received SIGTERM/SIGINT (a stop, not a failure)
 };
 
 /// What rank 0 knows when the farm ends: one entry per task, empty for tasks never run (after
@@ -27,12 +28,14 @@ using FarmResults = std::vector<std::optional<TaskResult>>;
 /// Collective over comm. Run tasks `order[0], order[1], ...` (indices < n_tasks). A task that
 /// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task is
 /// handed out after the first failure (tasks already running finish). `on_result` is called on
-/// rank 0 as results arrive (progress). Returns the results on rank 0, an empty vector elsewhere.
+/// rank 0 as results arrive (progress); `on_idle`, if given, every 2 ms while rank 0 waits for
+/// one (to notice a signal). Returns the results on rank 0, an empty vector elsewhere.
 FarmResults run_farm(const mpi::Comm& comm,
                      size_t n_tasks,
                      const std::vector<size_t>& order,
                      const std::function<std::string(size_t)>& run_task,
                      bool stop_on_error,
-                     const std::function<void(size_t, const TaskResult&)>& on_result = {});
+                     const std::function<void(size_t, const TaskResult&)>& on_result = {},
+                     const std::function<void()>& on_idle = {});
 
 } // namespace dwipack::pipeline

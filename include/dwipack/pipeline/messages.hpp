@@ -53,6 +53,8 @@ struct SubjectWritten {
   std::map<std::string, double> stages; ///< seconds per group
   /// --remove_invalid: streamlines dropped per streamline group (empty without the option).
   std::map<std::string, int64_t> removed_invalid;
+  /// Not complete: the task stopped at a signal (this number) received here or relayed by rank 0.
+  int interrupted = 0;
   std::string plan_digest;    ///< for the journal
   format::Checksums datasets; ///< for the journal
 };
@@ -70,8 +72,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config
                                    command_line)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntry, plan_digest, datasets)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntries, resuming, subjects)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, removed_invalid, plan_digest,
-                                   datasets)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, removed_invalid, interrupted,
+                                   plan_digest, datasets)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Outcome, ok, dropped, skipped)
 // clang-format on
 
@@ -107,6 +109,7 @@ template <class Result> struct TaskReport {
   int rank = 0;
   std::optional<Result> result;   ///< when the task succeeded
   std::vector<std::string> error; ///< frames, outermost first, when it failed
+  bool interrupted = false;       ///< it failed because its rank was interrupted (SIGTERM/SIGINT)
   bool ok() const { return result.has_value(); }
   /// The error as one line, with `context` (e.g. "subject 'sub-01'") as its outer frame.
   std::string message(const std::string& context) const {
@@ -126,7 +129,8 @@ TaskReports<Result> run_tasks(const mpi::Comm& comm,
                               const std::vector<size_t>& order,
                               const std::function<Result(size_t)>& task,
                               bool stop_on_error,
-                              const std::function<void(size_t, const TaskReport<Result>&)>& on_report = {}) {
+                              const std::function<void(size_t, const TaskReport<Result>&)>& on_report = {},
+                              const std::function<void()>& on_idle = {}) {
   const auto typed = [](const TaskResult& r) {
     TaskReport<Result> report;
     report.rank = r.rank;
@@ -134,13 +138,15 @@ TaskReports<Result> run_tasks(const mpi::Comm& comm,
       report.result = nlohmann::json::parse(r.payload).get<Result>();
     else
       report.error = r.frames;
+    report.interrupted = r.interrupted;
     return report;
   };
   const FarmResults raw = run_farm(
       comm, n_tasks, order, [&](size_t i) { return nlohmann::json(task(i)).dump(); }, stop_on_error,
       on_report ? std::function<void(size_t, const TaskResult&)>(
                       [&](size_t i, const TaskResult& r) { on_report(i, typed(r)); })
-                : std::function<void(size_t, const TaskResult&)>());
+                : std::function<void(size_t, const TaskResult&)>(),
+      on_idle);
   TaskReports<Result> out;
   for (const auto& r : raw)
     out.push_back(r ? std::optional<TaskReport<Result>>(typed(*r)) : std::nullopt);

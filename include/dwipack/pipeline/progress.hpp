@@ -30,12 +30,17 @@
 namespace dwipack::pipeline {
 
 enum class SubjectStatus {
-  written, ///< converted and written by this run
-  kept,    ///< already complete in the file (--resume); no work done by this run
-  skipped, ///< left out (skip-and-report); `error` says why
-  failed,  ///< the task threw; `error` is its message
+  written,     ///< converted and written by this run
+  kept,        ///< already complete in the file (--resume); no work done by this run
+  skipped,     ///< left out (skip-and-report); `error` says why
+  failed,      ///< the task threw; `error` is its message
+  interrupted, ///< stopped by SIGTERM/SIGINT before it was complete; --resume converts it
+  reconverted, ///< --resume: converted again, because what it depends on changed (`reason`)
+  added,       ///< --resume: converted, new since the file being brought up to date
+  dropped,     ///< --resume: in the earlier file, in no list now; left out (no work)
 };
-/// "written", "kept", "skipped", "failed" (the JSON log's spelling).
+/// "written", "kept", "skipped", "failed", "interrupted", "reconverted", "added", "dropped"
+/// (the JSON log's spelling).
 const char* to_string(SubjectStatus status);
 
 /// One per subject, as rank 0 learns it.
@@ -44,6 +49,7 @@ struct SubjectRecord {
   SubjectStatus status = SubjectStatus::written;
   int rank = 0;       ///< the rank that ran the task (0 for a kept subject)
   std::string error;  ///< why, for skipped and failed subjects
+  std::string reason; ///< why, for reconverted subjects (which input or option changed)
   double seconds = 0; ///< wall time of the task on its rank
   /// Seconds per stage or group, e.g. {"dwi": 1.2, "bundles": 3.4}; copied into the JSON log.
   nlohmann::ordered_json stages = nlohmann::ordered_json::object();
@@ -95,7 +101,13 @@ struct ProgressOptions {
 
 /// What one run did, for the summary line and the JSON log's last record.
 struct Summary {
+  /// subjects_written counts every subject whose data this run wrote, reconverted and added ones
+  /// included.
   size_t subjects_written = 0, subjects_kept = 0, subjects_skipped = 0, subjects_failed = 0;
+  size_t subjects_interrupted = 0, subjects_reconverted = 0, subjects_added = 0, subjects_dropped = 0;
+  /// --resume brought an earlier file up to date: the summary line counts reconverted, added
+  /// and dropped subjects even when there are none.
+  bool update = false;
   int64_t bytes_in = 0, bytes_out = 0; ///< moved by this run (written subjects)
   double wall_seconds = 0;
   std::vector<int64_t> peak_rss_bytes_per_rank; ///< index = rank; empty: not shown
@@ -150,6 +162,7 @@ private:
   std::unique_ptr<std::FILE, FileCloser> json_log_;
   double start_seconds_ = 0;
   size_t written_ = 0, kept_ = 0, skipped_ = 0, failed_ = 0;
+  size_t interrupted_ = 0, reconverted_ = 0, added_ = 0, dropped_ = 0;
   int64_t done_work_bytes_ = 0;                          ///< in + out of every subject seen (ETA)
   int64_t written_in_bytes_ = 0, written_out_bytes_ = 0; ///< written subjects only (rates)
   std::map<std::string, int64_t> removed_invalid_;       ///< written subjects, per group name

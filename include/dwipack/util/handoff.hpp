@@ -1,6 +1,9 @@
 #pragma once
 // A hand-off between a producer thread and a consumer thread over a fixed set of reusable
 // buffers (the streamline reader -> compute -> writer chain, the NIfTI decoder -> converter).
+#include "dwipack/util/interrupt.hpp"
+
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -41,9 +44,16 @@ public:
     changed_.notify_all();
   }
   /// Consumer: the next full buffer; false when the producer has closed and all were taken.
+  /// While it waits, it looks for a signal every 50 ms (interrupt::check_interrupted() throws,
+  /// and drain() then stops the producer): a slow producer does not delay a stop.
   bool pop(Full& full) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !ready_.empty() || closed_; });
+    while (
+        !changed_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !ready_.empty() || closed_; })) {
+      lock.unlock();
+      interrupt::check_interrupted();
+      lock.lock();
+    }
     if (ready_.empty()) return false;
     full = ready_.front();
     ready_.pop_front();
