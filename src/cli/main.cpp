@@ -170,8 +170,11 @@ po::options_description reliability_options() {
   po::options_description o("Reliability and logs");
   // clang-format off
   o.add_options()
-      ("resume", "continue an interrupted run (OUT.partial and its journal): subjects complete in it are "
-                 "kept, the rest redone; starts from scratch when there is nothing to resume")
+      ("resume", "bring OUT up to date with the inputs, reusing what is still valid: subjects complete in an "
+                 "interrupted run's OUT.partial, and unchanged subjects of a complete OUT, are kept; changed and "
+                 "new ones converted, unlisted ones dropped")
+      ("checksum", "with --resume: compare each input's content (a checksum, reading every input) instead of "
+                   "its modification time")
       ("on_error", po::value<std::string>()->default_value("abort")->value_name("abort|skip"),
        "abort: a failing subject stops the run (nothing written); skip: leave it out, finish the others, "
        "list it in the file (root attribute dwipack_skipped_subjects) and exit with code 3")
@@ -184,6 +187,7 @@ po::options_description reliability_options() {
 
 void apply_reliability_options(const po::variables_map& vm, pipeline::CreateOptions& options) {
   options.resume = vm.count("resume") > 0;
+  options.checksum = vm.count("checksum") > 0;
   const std::string on_error = vm["on_error"].as<std::string>();
   if (on_error == "abort")
     options.on_error = pipeline::OnError::abort;

@@ -1,6 +1,7 @@
 #include "dwipack/format/layout.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/h5/read.hpp"
 
 #include <algorithm>
 
@@ -232,6 +233,29 @@ void write_root(const h5::File& file,
   root.testing = kept(plan.testing);
   for (const auto& rule : format_of(plan.kind).root)
     if (const auto value = rule.value(root)) write_attribute(file.id(), rule.name, *value);
+}
+
+void copy_subject(Layout& layout, const Plan& plan, size_t subject, const h5::File& source) {
+  std::vector<unsigned char> buffer;
+  for (size_t g = 0; g < plan.subjects.at(subject).groups.size(); ++g)
+    for (Dataset& d : layout.group(subject, g).items) {
+      const h5::Handle from = h5::open_dataset(source.id(), d.path);
+      const Dims dims = h5::dataset_dims(d.handle.id(), d.path);
+      if (h5::dataset_dims(from.id(), d.path) != dims)
+        throw Error("dataset '" + d.path + "' in '" + source.path() + "' does not have the planned shape");
+      if (dims.empty() || dims[0] == 0) continue;
+      uint64_t row_bytes = H5Tget_size(d.mem_type);
+      for (size_t k = 1; k < dims.size(); ++k)
+        row_bytes *= dims[k];
+      const uint64_t rows_per_block =
+          std::max<uint64_t>(1, (uint64_t{64} << 20) / std::max<uint64_t>(1, row_bytes));
+      for (uint64_t row0 = 0; row0 < dims[0]; row0 += rows_per_block) {
+        const uint64_t n = std::min(rows_per_block, dims[0] - row0);
+        buffer.resize(n * row_bytes);
+        h5::read_rows(from.id(), d.mem_type, buffer.data(), row0, n, d.path);
+        h5::write_rows(d.handle.id(), d.mem_type, buffer.data(), row0, n, d.path, &d.written, layout.direct);
+      }
+    }
 }
 
 Checksums subject_checksums(const Layout& layout, const Plan& plan, size_t subject) {

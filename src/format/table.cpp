@@ -146,6 +146,9 @@ std::vector<AttributeRule<RootContent>> root_rules(Kind kind) {
                    }});
   rules.push_back({"dwipack_inputs",
                    [](const RootContent& r) -> Maybe { return AttrValue::text_list(r.provenance.inputs); }});
+  rules.push_back({"dwipack_subject_digests", [](const RootContent& r) -> Maybe {
+                     return AttrValue::text_list(r.provenance.subject_digests);
+                   }});
   rules.push_back({"dwipack_skipped_subjects",
                    [](const RootContent& r) -> Maybe { return AttrValue::text_list(r.provenance.skipped); }});
   return rules;

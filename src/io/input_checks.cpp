@@ -4,10 +4,12 @@
 #include "dwipack/io/files.hpp"
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/tractogram.hpp"
+#include "dwipack/util/crc32.hpp"
 #include "dwipack/util/gzip.hpp"
 #include "dwipack/util/unique_fd.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -127,6 +129,25 @@ void check_tck(const TractogramHeader& h, const std::string& path) {
 }
 
 } // namespace
+
+std::string content_checksum(const std::string& path) {
+  return with_context("file " + quoted(path), [&] {
+    const UniqueFd fd = UniqueFd::open(path, O_RDONLY);
+    std::vector<unsigned char> buffer(4 << 20);
+    Crc32 crc;
+    for (int64_t offset = 0;;) {
+      const ssize_t n = ::pread(fd.get(), buffer.data(), buffer.size(), offset);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error("cannot read: " + std::string(std::strerror(errno)));
+      if (n == 0) break;
+      crc.update(buffer.data(), static_cast<size_t>(n));
+      offset += n;
+    }
+    char text[16];
+    std::snprintf(text, sizeof text, "%08x", crc.value);
+    return std::string("crc32:") + text;
+  });
+}
 
 void check_input_complete(const std::string& path) {
   const std::string ext = extension_of(path);

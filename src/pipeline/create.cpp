@@ -51,7 +51,6 @@ private:
     auto setup = rank0_then_broadcast<Setup>(comm_, [&] { return prepare(options_, lock_); });
     if (!setup) return exit_input_error;
     setup_ = std::move(*setup);
-    if (setup_.nothing_to_do) return exit_ok;
     try {
       config_ = config_of(setup_);
     } catch (const Error& e) {
@@ -90,7 +89,7 @@ private:
     std::vector<size_t> list_order(setup_.chosen.size());
     for (size_t i = 0; i < list_order.size(); ++i)
       list_order[i] = i;
-    const auto planned = run_tasks<SubjectPlan>(
+    const auto planned = run_tasks<PlannedSubject>(
         comm_, setup_.chosen.size(), list_order,
         [&](size_t i) { return plan_and_check_subject(options_, config_, plan_options, setup_.chosen[i]); },
         /*stop_on_error=*/false);
@@ -103,6 +102,7 @@ private:
     }
     auto plan = rank0_then_broadcast<Plan>(comm_, [&] {
       Plan p = assemble_plan(planned, setup_, options_);
+      digests_ = subject_digests(p, planned, setup_, options_);
       log::info("planned " + std::to_string(p.subjects.size()) + " subject(s) in " +
                 seconds_text(seconds_since(t0_)));
       for (const auto& subject : p.subjects)
@@ -123,24 +123,53 @@ private:
   /// Before writing: --resume's decision and the progress reporter (rank 0). Collective: a
   /// broadcast (the journal's entries), a max (whether the progress log could be opened).
   std::optional<int> prepare_writing() {
-    if (coordinator_ && options_.resume) resume_ = resume_entries(partial_, plan_);
-    if (coordinator_ && !options_.resume && access(partial_.c_str(), F_OK) == 0)
-      log::warning("-f: discarding the partial file " + quoted(partial_) +
-                   " and its journal, left by an earlier unfinished run; starting over");
-    broadcast_message(comm_, resume_, 0);
-    std::string progress_error;
+    std::string error;
     if (coordinator_) {
       try {
         progress_ = start_progress(plan_, comm_.size(), setup_.final_path, options_.log_json);
       } catch (const Error& e) {
-        progress_error = e.what();
+        error = std::string("--log_json: ") + e.what();
       }
+      if (error.empty()) error = decide();
     }
-    if (comm_.max(progress_error.empty() ? 0 : 1) != 0) {
-      if (coordinator_) log::error("--log_json: " + progress_error);
+    if (comm_.max(error.empty() ? 0 : 1) != 0) {
+      if (coordinator_) log::error(error);
       return exit_input_error;
     }
-    return std::nullopt;
+    broadcast_message(comm_, resume_, 0);
+    if (comm_.broadcast(decision_.up_to_date ? 1 : 0, 0) == 0) return std::nullopt;
+    if (coordinator_) report_up_to_date();
+    return exit_ok;
+  }
+
+  /// Rank 0: what is reused of the partial file and of the complete file (--resume; see
+  /// create_update.cpp). Returns an error message, or "".
+  std::string decide() {
+    if (!options_.resume && access(partial_.c_str(), F_OK) == 0)
+      log::warning("-f: discarding the partial file " + quoted(partial_) +
+                   " and its journal, left by an earlier unfinished run; starting over");
+    try {
+      decision_ = decide_update(setup_, plan_, digests_, options_);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    resume_ = decision_.entries;
+    report_decisions(*progress_, decision_, plan_);
+    return {};
+  }
+
+  /// Rank 0: --resume found nothing to change; said at the default log level.
+  void report_up_to_date() {
+    progress_->clear_line();
+    Summary summary = progress_->summary();
+    summary.update = true;
+    summary.output = setup_.final_path;
+    progress_->finish(summary);
+    std::fprintf(
+        stderr,
+        "dwipack: %s is up to date (its %zu subjects, lists and config match the inputs); nothing to "
+        "do\n",
+        quoted(setup_.final_path).c_str(), plan_.subjects.size());
   }
 
   /// Phase 3, the file and its whole layout. Collective: file creation (or reopening for
@@ -211,22 +240,26 @@ private:
       return;
     }
     const SubjectWritten& w = *r.result;
-    record.status = w.kept ? SubjectStatus::kept : SubjectStatus::written;
+    record.status = w.kept || w.copied ? SubjectStatus::kept : decision_.status[s];
+    if (record.status == SubjectStatus::reconverted) record.reason = decision_.reason[s];
     record.seconds = w.seconds;
     for (const auto& [group, seconds] : w.stages)
       record.stages[group] = seconds;
     record.removed_invalid = w.removed_invalid;
     ++done_;
-    if (w.kept)
-      ++kept_;
-    else // the worker's writes have returned: the data is in the file (or the OS's cache of it)
+    const auto entry = resume_.subjects.find(subject.id);
+    if (w.kept && (entry == resume_.subjects.end() || !entry->second.trusted)) ++resumed_;
+    if (w.kept || w.copied) ++kept_;
+    if (!w.kept) // the worker's writes have returned: the data is in the file (or the OS's cache of it)
       journal_.record(subject.id, {w.plan_digest, nlohmann::json(w.datasets)});
     // The progress line (or bar) already reports the subject at INFO's level of detail.
     std::string stages;
     for (const auto& [group, seconds] : w.stages)
       stages += (stages.empty() ? "" : ", ") + group + " " + seconds_text(seconds);
     log::debug("subject " + quoted(subject.id) +
-               (w.kept ? " kept from the interrupted run, checked by rank " : " written by rank ") +
+               (w.kept     ? " kept, checked by rank "
+                : w.copied ? " copied by rank "
+                           : " written by rank ") +
                std::to_string(r.rank) + " in " + seconds_text(w.seconds) + " (" + std::to_string(done_) +
                "/" + std::to_string(plan_.subjects.size()) + ")" +
                (stages.empty() ? "" : "; per group: " + stages));
@@ -247,12 +280,15 @@ private:
     comm_.gather(host_name(), hosts, 0);
     broadcast_message(comm_, hosts, 0);
     if (outcome.ok)
-      format::write_root(*file_, plan_, outcome.dropped, provenance_of(plan_, outcome, setup_, hosts));
+      format::write_root(*file_, plan_, outcome.dropped,
+                         provenance_of(plan_, outcome, setup_, hosts, resume_.records));
     layout_.close();
     file_->close();
     // --compression: all ranks write a compressed copy of the complete file.
-    const std::string complete =
-        outcome.ok && options_.compression_level > 0 ? compressed_path(partial_) : partial_;
+    // (A complete file whose root attributes were rewritten keeps its storage.)
+    const std::string complete = outcome.ok && options_.compression_level > 0 && !resume_.keep_storage
+                                     ? compressed_path(partial_)
+                                     : partial_;
     const int stop_signal =
         complete == partial_ ? 0
                              : write_compressed_copy(partial_, complete, options_.compression_level, comm_);
@@ -265,6 +301,7 @@ private:
       Summary summary = progress_->summary();
       summary.peak_rss_bytes_per_rank = peak_rss;
       summary.rank_hosts = hosts;
+      summary.update = decision_.update;
       summary.output = code == exit_ok || code == exit_skipped ? setup_.final_path : partial_;
       progress_->finish(summary);
       // The last line: what is complete, and the command that continues.
@@ -299,8 +336,10 @@ private:
     std::remove(journal.c_str());
     log::info("wrote " + quoted(setup_.final_path) + " (" +
               std::to_string(plan_.subjects.size() - outcome.skipped.size()) + " subjects" +
-              (kept_ ? ", " + std::to_string(kept_) + " kept from the interrupted run" : "") + ") in " +
-              seconds_text(seconds_since(t0_)) + " with " + std::to_string(comm_.size()) + " rank(s)");
+              (resumed_ ? ", " + std::to_string(resumed_) + " kept from the interrupted run" : "") +
+              (kept_ > resumed_ ? ", " + std::to_string(kept_ - resumed_) + " kept unchanged" : "") +
+              ") in " + seconds_text(seconds_since(t0_)) + " with " + std::to_string(comm_.size()) +
+              " rank(s)");
     const size_t n_skipped = plan_.skipped.size() + outcome.skipped.size();
     if (n_skipped == 0) return exit_ok;
     warn_about_emptied_lists(setup_, plan_, outcome);
@@ -320,14 +359,17 @@ private:
   Config config_;
   std::string partial_;
   Plan plan_;
-  ResumeEntries resume_;
+  std::vector<SubjectDigest> digests_; ///< rank 0: every planned subject's, in plan order
+  UpdateDecision decision_;            ///< rank 0: what --resume reuses
+  ResumeEntries resume_;               ///< every rank: rank 0's decision, and the digests
   std::unique_ptr<Progress> progress_; ///< rank 0
   std::optional<h5::File> file_;
   format::Layout layout_;
   JournalWriter journal_; ///< rank 0
   TaskReports<SubjectWritten> written_;
   std::optional<StopRelay> relay_; ///< while the subjects are written
-  size_t done_ = 0, kept_ = 0;     ///< rank 0
+  size_t done_ = 0, kept_ = 0;     ///< rank 0: subjects complete, and of them kept (not converted)
+  size_t resumed_ = 0;             ///< rank 0: kept from an interrupted run's partial file
 };
 
 } // namespace

@@ -96,7 +96,7 @@ std::string skip_record(const std::string& subject, const std::string& reason) {
 
 } // namespace
 
-Plan assemble_plan(const TaskReports<SubjectPlan>& planned,
+Plan assemble_plan(const TaskReports<PlannedSubject>& planned,
                    const Setup& setup,
                    const CreateOptions& options) {
   Plan plan;
@@ -121,7 +121,7 @@ Plan assemble_plan(const TaskReports<SubjectPlan>& planned,
     return out;
   };
   for (const auto& r : planned)
-    if (r->ok()) plan.subjects.push_back(*r->result);
+    if (r->ok()) plan.subjects.push_back(r->result->plan);
   plan.kind = options.seed.enabled ? format::Kind::dwi_ml_2021 : format::Kind::dwi_ml;
   plan.training = without_skipped(setup.training);
   plan.validation = without_skipped(setup.validation);
@@ -205,7 +205,8 @@ void warn_about_emptied_lists(const Setup& setup, const Plan& plan, const Outcom
 format::Provenance provenance_of(const Plan& plan,
                                  const Outcome& outcome,
                                  const Setup& setup,
-                                 std::vector<std::string> rank_hosts) {
+                                 std::vector<std::string> rank_hosts,
+                                 const std::vector<std::string>& digest_records) {
   format::Provenance p;
   p.version = version;
   p.git_commit = git_commit;
@@ -213,6 +214,8 @@ format::Provenance provenance_of(const Plan& plan,
   p.ranks = static_cast<int64_t>(rank_hosts.size());
   p.rank_hosts = std::move(rank_hosts);
   p.inputs = input_provenance(plan, outcome.dropped);
+  for (size_t s = 0; s < plan.subjects.size() && s < digest_records.size(); ++s)
+    if (!outcome.dropped[s]) p.subject_digests.push_back(digest_records[s]);
   for (const auto& [id, reason] : plan.skipped)
     p.skipped.push_back(skip_record(id, reason));
   for (const auto& [id, reason] : outcome.skipped)

@@ -248,16 +248,11 @@ Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
     s.final_path = output_path(o.out_file);
     check_output(o, s);
     lock_output(o, s, lock);
-    const bool final_exists = access(s.final_path.c_str(), F_OK) == 0;
-    const bool partial_exists = access(partial_path(s.final_path).c_str(), F_OK) == 0;
-    if (o.resume && final_exists && !partial_exists && !o.dry_run) {
-      // A requeued job whose conversion had finished: nothing to redo.
-      log::info("--resume: " + quoted(s.final_path) + " is complete (no partial file); nothing to do");
-      s.nothing_to_do = true;
-      return s;
-    }
-    if (!o.overwrite && final_exists)
-      throw Error("output file " + quoted(s.final_path) + " already exists; use -f to overwrite it");
+    // --resume brings an existing file up to date (create_update.cpp); -f replaces it.
+    if (!o.overwrite && !o.resume && access(s.final_path.c_str(), F_OK) == 0)
+      throw Error(
+          "output file " + quoted(s.final_path) +
+          " already exists; use -f to overwrite it, or --resume to bring it up to date with the inputs");
     check_partial(o, s);
     // dwi_ml copies the config next to the output (before checking it), so the file's config
     // can always be found again. A config already at that path is left as it is.
@@ -281,17 +276,21 @@ Setup prepare(const CreateOptions& o, io::OutputLock& lock) {
   return s;
 }
 
-SubjectPlan plan_and_check_subject(const CreateOptions& options,
-                                   const Config& config,
-                                   const PlanOptions& plan_options,
-                                   const std::string& id) {
+PlannedSubject plan_and_check_subject(const CreateOptions& options,
+                                      const Config& config,
+                                      const PlanOptions& plan_options,
+                                      const std::string& id) {
   const std::string subject_dir = options.dwi_ml_ready + "/" + id;
-  SubjectPlan plan = plan_subject(subject_dir, id, config, plan_options);
+  PlannedSubject planned;
+  planned.plan = plan_subject(subject_dir, id, config, plan_options);
   // A file cut short is refused now, before the output exists (and by --dry-run), from its size
   // and a few bytes at its end.
-  for (const auto& input : plan.inputs)
-    io::check_input_complete(io::join_path(subject_dir, input.path));
-  return plan;
+  for (const auto& input : planned.plan.inputs) {
+    const std::string path = io::join_path(subject_dir, input.path);
+    io::check_input_complete(path);
+    if (options.checksum) planned.checksums.push_back(io::content_checksum(path));
+  }
+  return planned;
 }
 
 Config config_of(const Setup& setup) {

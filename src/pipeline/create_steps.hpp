@@ -16,7 +16,9 @@
 #include "dwipack/util/log.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,28 +50,84 @@ report_failures(const TaskReports<Result>& reports, const std::vector<std::strin
 /// Check the paths, read the config and the lists, and (unless --dry-run) take the output's
 /// lock into `lock`. Throws Error (nothing written).
 Setup prepare(const CreateOptions& options, io::OutputLock& lock);
-/// Phase 2, one planning task (any rank): the subject's plan from its headers, and every input
-/// checked for completeness (io/input_checks). Throws Error.
-SubjectPlan plan_and_check_subject(const CreateOptions& options,
-                                   const Config& config,
-                                   const PlanOptions& plan_options,
-                                   const std::string& id);
+/// Phase 2, one planning task (any rank): the subject's plan from its headers, every input
+/// checked for completeness (io/input_checks) and, with --checksum, checksummed. Throws Error.
+PlannedSubject plan_and_check_subject(const CreateOptions& options,
+                                      const Config& config,
+                                      const PlanOptions& plan_options,
+                                      const std::string& id);
 /// Every rank: the typed config from the setup's canonical JSON, quietly (rank 0 parsed it
 /// already and showed its warnings).
 Config config_of(const Setup& setup);
 
-// ---- digests and resume (rank 0) ----
+// ---- digests and resume (rank 0; create_resume.cpp) ----
 /// What fixes the file's layout: the plan without its time and input provenance.
 std::string layout_digest(const Plan& plan);
-/// What fixes one subject's data: its plan (input sizes and mtimes included) and the options.
-std::string subject_digest(const SubjectPlan& subject, const StreamlineOptions& options);
+
+/// What one subject's content depends on: the config groups that reach it with what planning made
+/// of them (files, shapes, attribute values), each input file (path relative to the subject
+/// folder, size, and its modification time or, with --checksum, a content checksum) and the
+/// streamline options. Recorded per subject in the root attribute dwipack_subject_digests;
+/// --resume compares it with the current inputs.
+struct SubjectDigest {
+  struct Input {
+    std::string path;
+    int64_t bytes = 0;
+    int64_t mtime_ns = 0;
+    std::string checksum; ///< "crc32:<hex>" with --checksum, else empty
+  };
+  std::string subject;
+  std::string digest;  ///< of everything below: equal digests, equal content (the journal's plan digest)
+  std::string options; ///< digest of the streamline options and the layout kind
+  std::map<std::string, std::string> groups; ///< group name -> digest of its config entry and plan
+  std::vector<Input> inputs;
+
+  /// The root attribute's JSON text.
+  std::string record() const;
+  /// From a record; nullopt if it is not one.
+  static std::optional<SubjectDigest> from_record(const std::string& text);
+};
+/// Every planned subject's digest, in plan order (rank 0, from the planning tasks' reports).
+std::vector<SubjectDigest> subject_digests(const Plan& plan,
+                                           const TaskReports<PlannedSubject>& planned,
+                                           const Setup& setup,
+                                           const CreateOptions& options);
+/// Why a subject must be converted again, in a few words ("input 'dwi/dwi.nii.gz' changed
+/// (size 1200 -> 1300 bytes)"); empty if it is unchanged: the same options and groups, the same
+/// input files with the same sizes and, as `now` was made, the same checksums (--checksum) or
+/// modification times.
+std::string why_changed(const SubjectDigest& before, const SubjectDigest& now);
 /// --resume: the journal's entries if the partial file can be continued (else .resuming is false).
 ResumeEntries resume_entries(const std::string& partial, const Plan& plan);
+
+// ---- bringing an earlier file up to date (rank 0; create_update.cpp) ----
+/// What --resume does with the data already on disk, subject by subject.
+struct UpdateDecision {
+  ResumeEntries entries;             ///< for every rank (the digests and records too, without --resume)
+  std::vector<SubjectStatus> status; ///< per plan subject, when converted: written, reconverted or added
+  std::vector<std::string> reason;   ///< per plan subject: why it is reconverted
+  std::vector<std::string> dropped;  ///< subjects of the earlier file that no list names now
+  bool update = false;               ///< an earlier complete file is being brought up to date
+  bool up_to_date = false;           ///< nothing changed: the file is left as it is
+};
+/// Compare the plan's digests with the partial file's journal and with the complete output file
+/// (--resume), decide what is kept in place, copied raw or converted, and prepare the partial
+/// file when a complete file only needs its root attributes rewritten. Without --resume: every
+/// subject is converted. Throws Error.
+UpdateDecision decide_update(const Setup& setup,
+                             const Plan& plan,
+                             const std::vector<SubjectDigest>& digests,
+                             const CreateOptions& options);
+/// The progress records of an update's decisions: the dropped subjects, and (up to date) every
+/// subject kept.
+void report_decisions(Progress& progress, const UpdateDecision& decision, const Plan& plan);
 
 // ---- reporting (rank 0) ----
 /// The plan from the planning tasks' reports. Failed subjects stop the job (all their errors
 /// printed), or with --on_error skip are left out and listed. Throws Error.
-Plan assemble_plan(const TaskReports<SubjectPlan>& planned, const Setup& setup, const CreateOptions& options);
+Plan assemble_plan(const TaskReports<PlannedSubject>& planned,
+                   const Setup& setup,
+                   const CreateOptions& options);
 /// --dry-run: what would be written, and the memory a task needs.
 void print_plan(const Plan& plan, const std::string& out);
 /// The progress reporter, with the subjects skipped while planning already counted.
@@ -81,11 +139,12 @@ decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, boo
 /// --on_error skip: warn about each list that named subjects but holds none in the file.
 void warn_about_emptied_lists(const Setup& setup, const Plan& plan, const Outcome& outcome);
 /// The provenance root attributes of the written subjects; `rank_hosts`: every rank's host, in
-/// rank order.
+/// rank order; `digest_records`: every plan subject's (SubjectDigest::record()).
 format::Provenance provenance_of(const Plan& plan,
                                  const Outcome& outcome,
                                  const Setup& setup,
-                                 std::vector<std::string> rank_hosts);
+                                 std::vector<std::string> rank_hosts,
+                                 const std::vector<std::string>& digest_records);
 
 // ---- interrupts ----
 /// Collective (construction, finish()). While the subjects are written: a signal that reached
@@ -120,6 +179,8 @@ struct WorkerState {
   VolumeBuffers volumes;
   StreamlineBuffers streamlines;
   int cores = 1; ///< cores this worker may use (helper threads only when >= 2)
+  /// --resume bringing a complete file up to date: that file, open for reading once per worker.
+  std::optional<h5::File> copy_source;
 };
 /// One subject's groups, read, processed and written into the layout (or, with --resume, read
 /// back and kept when its journal entry still holds).

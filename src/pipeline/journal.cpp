@@ -54,8 +54,9 @@ void JournalWriter::close() {
 }
 
 void JournalWriter::record(const std::string& subject, const JournalEntry& entry) {
-  write_line(
-      nlohmann::json{{"subject", subject}, {"plan", entry.plan_digest}, {"datasets", entry.datasets}}.dump());
+  nlohmann::json line{{"subject", subject}, {"plan", entry.plan_digest}, {"datasets", entry.datasets}};
+  if (entry.trusted) line["trusted"] = true;
+  write_line(line.dump());
 }
 
 void JournalWriter::write_line(const std::string& line) {
@@ -99,7 +100,8 @@ bool read_journal(const std::string& path,
     // A torn line (the writer died mid-write) is not a record.
     if (j.is_discarded() || !j.is_object() || !j.contains("subject") || !j.contains("datasets")) continue;
     if (!j["subject"].is_string() || !j["datasets"].is_object()) continue;
-    entries[j["subject"].get<std::string>()] = {j.value("plan", ""), j["datasets"]};
+    entries[j["subject"].get<std::string>()] = {j.value("plan", ""), j["datasets"],
+                                                j.value("trusted", false)};
   }
   return true;
 }

@@ -124,13 +124,19 @@ public:
   SubjectWritten run(const ResumeEntries& resume) {
     const auto t0 = std::chrono::steady_clock::now();
     SubjectWritten result;
-    result.plan_digest = subject_digest(subject_, plan_.streamline_options);
+    result.plan_digest = resume.digests.at(s_);
     if (kept_from_resume(resume, result.plan_digest)) {
       result.kept = true;
       result.seconds = seconds_since(t0);
       return result;
     }
-    write_groups(result.stages, result.removed_invalid);
+    if (!resume.copy_from.empty() && resume.copy.at(s_)) { // unchanged in the file being updated
+      if (!worker_.copy_source) worker_.copy_source.emplace(h5::File::open_read(resume.copy_from));
+      format::copy_subject(layout_, plan_, s_, *worker_.copy_source);
+      result.copied = true;
+    } else {
+      write_groups(result.stages, result.removed_invalid);
+    }
     result.seconds = seconds_since(t0);
     result.datasets = format::subject_checksums(layout_, plan_, s_);
     return result;
@@ -143,8 +149,10 @@ private:
     if (!resume.resuming) return false;
     const auto entry = resume.subjects.find(subject_.id);
     if (entry == resume.subjects.end()) return false;
-    const std::string why = entry->second.plan_digest != plan_digest
-                                ? std::string("its inputs or options changed")
+    // A trusted entry came with a complete, cleanly closed file (--resume rewriting its lists).
+    const std::string why =
+        entry->second.plan_digest != plan_digest ? std::string("its inputs or options changed")
+        : entry->second.trusted                  ? std::string()
                                 : format::verify_subject(layout_, plan_, s_, entry->second.datasets);
     if (why.empty()) return true;
     log::info("--resume: subject " + quoted(subject_.id) + " is redone: " + why);

@@ -94,6 +94,12 @@ Checksums subject_checksums(const Layout& layout, const Plan& plan, size_t subje
 /// empty string if they all match, else the first difference.
 std::string verify_subject(const Layout& layout, const Plan& plan, size_t subject, const Checksums& recorded);
 
+/// Independent. Copy every dataset of a subject from `source`, an earlier complete file holding
+/// the same subject with the same layout (--resume bringing it up to date), through the writers'
+/// memory types in blocks of about 64 MiB, so that the CRC-32s are the ones a conversion would
+/// record. Throws Error if a dataset is missing or shaped otherwise.
+void copy_subject(Layout& layout, const Plan& plan, size_t subject, const h5::File& source);
+
 /// The HDF5 path of a subject's group, for messages: "/<subject>/<group>".
 std::string group_path(const std::string& subject, const std::string& group);
 

@@ -64,6 +64,10 @@ struct Provenance {
   std::vector<std::string> skipped;
   /// Each rank's host name, in rank order (which nodes the job ran on).
   std::vector<std::string> rank_hosts;
+  /// One JSON text per written subject: what its content depends on (--resume compares it with
+  /// the inputs): {"subject", "digest", "options", "groups": {name: digest}, "inputs": [[path,
+  /// bytes, mtime_ns(, checksum)], ...]}.
+  std::vector<std::string> subject_digests;
 };
 
 /// The root attributes' sources: the plan, and the subjects actually written.

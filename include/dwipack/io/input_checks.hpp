@@ -19,4 +19,8 @@ namespace dwipack::io {
 /// header says. Files of other types are not looked at.
 void check_input_complete(const std::string& path);
 
+/// A checksum of the whole content of `path` (--checksum: for file systems whose modification
+/// times cannot be trusted): "crc32:<8 hex digits>", read in 4 MiB pieces. Throws Error.
+std::string content_checksum(const std::string& path);
+
 } // namespace dwipack::io

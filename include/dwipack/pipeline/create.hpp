@@ -53,10 +53,13 @@ struct CreateOptions {
   /// per task); write nothing (not even the config copy).
   bool dry_run = false;
   bool independent_modalities = true; ///< seed: --independent_modalities
-  /// --resume: continue OUT.partial from its journal (subjects recorded there and read back
-  /// intact are kept); without a partial file, start from scratch; with a complete OUT and no
-  /// partial file, do nothing.
+  /// --resume: make OUT match the current inputs, reusing what is still valid (create_update.cpp):
+  /// subjects of an interrupted run's partial file (journaled, read back intact) and unchanged
+  /// subjects of a complete OUT are kept; changed and new ones converted; unlisted ones dropped.
   bool resume = false;
+  /// --checksum: the digests compare a checksum of each input's content instead of its
+  /// modification time (file systems whose mtimes cannot be trusted; reads every input once more).
+  bool checksum = false;
   OnError on_error = OnError::abort; ///< --on_error
   std::string log_json;              ///< --log_json FILE: one JSON record per subject
   /// Dataset rows written with O_DIRECT (the default; --buffered_io: through MPI-IO and the page

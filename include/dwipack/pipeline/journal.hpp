@@ -4,6 +4,8 @@
 //   line 1: {"journal": "dwipack resume journal", "version": 1, "layout": "<digest>"}
 //   then one line per subject whose data is completely in the partial file:
 //           {"subject": "<id>", "plan": "<digest>", "datasets": {"<hdf5 path>": [crc32, bytes], ...}}
+//   (or, for a subject of a complete file whose root attributes are being rewritten in place,
+//           {"subject": "<id>", "plan": "<digest>", "datasets": {}, "trusted": true})
 // A line is appended only after the worker's writes returned (the data is in the kernel, so it
 // survives any process being killed). A node crash can still lose data the journal names, so
 // --resume reads every kept subject back and compares the CRC-32s; a mismatch, a changed input
@@ -27,6 +29,9 @@ std::string digest(const std::string& text);
 struct JournalEntry {
   std::string plan_digest;
   nlohmann::json datasets; ///< {"<hdf5 path>": [crc32, bytes]}
+  /// The subject came with a complete file that became this partial file (--resume rewriting its
+  /// root attributes): kept without being read back; its line has "trusted": true and no CRCs.
+  bool trusted = false;
 };
 
 /// Appends to a journal; every record is one write(2) of a whole line.

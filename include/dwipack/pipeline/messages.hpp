@@ -29,21 +29,40 @@ struct Setup {
   std::vector<std::string> training, validation, testing, chosen;
   std::string data_and_time;
   std::string intermediate_dir; ///< --save_intermediate: where the processed inputs go
-  bool nothing_to_do = false;   ///< --resume, and the output is complete already
   /// Rank 0's command line: the provenance attribute is written collectively, so every rank must
   /// write the same value (launchers may start ranks with different argv[0] paths).
   std::string command_line;
+};
+
+/// Worker -> rank 0, phase 2: one subject's plan, and (--checksum) a content checksum of each
+/// of its inputs, in the order of plan.inputs ("crc32:<8 hex digits>").
+struct PlannedSubject {
+  format::SubjectPlan plan;
+  std::vector<std::string> checksums;
 };
 
 /// Rank 0 -> all, before writing: a journaled subject of the partial file being continued.
 struct ResumeEntry {
   std::string plan_digest;
   format::Checksums datasets;
+  /// Recorded when a complete file became the partial file (an update of its root attributes):
+  /// kept as it is, not read back (a complete file was closed cleanly).
+  bool trusted = false;
 };
-/// The journaled subjects of the partial file being continued.
+/// What rank 0 decided about the data already on disk (--resume), and every subject's digest.
 struct ResumeEntries {
-  bool resuming = false; ///< false: no --resume, or the partial file cannot be continued
-  std::map<std::string, ResumeEntry> subjects;
+  bool resuming = false; ///< the partial file is continued in place (its layout is the plan's)
+  std::map<std::string, ResumeEntry> subjects; ///< the partial file's journal
+  /// Per plan subject: its digest (what its content depends on; the journal's plan digest) and
+  /// its record for the root attribute dwipack_subject_digests (JSON text).
+  std::vector<std::string> digests, records;
+  /// A complete file (OUT.hdf5, being brought up to date) whose unchanged subjects are copied
+  /// raw into the new file: copy[s] for those. Empty: none.
+  std::string copy_from;
+  std::vector<bool> copy;
+  /// The partial file is a complete file whose root attributes are being rewritten: its storage
+  /// (compressed or not) stays as it is, no compressed copy is made.
+  bool keep_storage = false;
 };
 
 /// Worker -> rank 0, phase 4: one subject written (or kept from an interrupted run).
@@ -55,6 +74,7 @@ struct SubjectWritten {
   std::map<std::string, int64_t> removed_invalid;
   /// Not complete: the task stopped at a signal (this number) received here or relayed by rank 0.
   int interrupted = 0;
+  bool copied = false;        ///< copied raw from the complete file being brought up to date
   std::string plan_digest;    ///< for the journal
   format::Checksums datasets; ///< for the journal
 };
@@ -68,11 +88,12 @@ struct Outcome {
 
 // clang-format off
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Setup, final_path, config_json, groups_config, config_source, training,
-                                   validation, testing, chosen, data_and_time, intermediate_dir, nothing_to_do,
-                                   command_line)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntry, plan_digest, datasets)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntries, resuming, subjects)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, removed_invalid, interrupted,
+                                   validation, testing, chosen, data_and_time, intermediate_dir, command_line)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedSubject, plan, checksums)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntry, plan_digest, datasets, trusted)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ResumeEntries, resuming, subjects, digests, records, copy_from, copy,
+                                   keep_storage)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SubjectWritten, kept, seconds, stages, removed_invalid, interrupted, copied,
                                    plan_digest, datasets)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Outcome, ok, dropped, skipped)
 // clang-format on
