@@ -7,7 +7,8 @@
 # changed (the file is not touched), lists reordered and a subject moved between lists (root
 # attributes only: every dataset stays where it was), one input replaced with the same size and a
 # new mtime, one with a new size, a subject added, a subject removed, a config group removed and
-# added back, --checksum (an input touched without a change of content is kept), and an update
+# added back, --checksum (an input touched without a change of content is kept), --compression
+# turned on and off (subjects copied between storages; lists rewritten in place), and an update
 # killed (kill -9 of a worker) and resumed again. An update that must convert keeps the old file
 # at OUT.hdf5 until the new one replaces it.
 source "$(dirname "$0")/lib.sh"
@@ -48,11 +49,15 @@ PY
   np_update=$np_fresh
 }
 
-offsets() { # the file offset of every dataset: where the data is
+offsets() { # where every dataset's data is in the file (its first chunk's, when chunked)
   "$PYTHON" - "$1" <<'PY'
 import sys, h5py
+def where(name, obj):
+    if isinstance(obj, h5py.Dataset):
+        chunked = obj.chunks is not None and obj.id.get_num_chunks() > 0
+        print(name, obj.compression, obj.id.get_chunk_info(0).byte_offset if chunked else obj.id.get_offset())
 with h5py.File(sys.argv[1], "r") as f:
-    f.visititems(lambda name, obj: print(name, obj.id.get_offset()) if isinstance(obj, h5py.Dataset) else None)
+    f.visititems(where)
 PY
 }
 
@@ -119,6 +124,18 @@ data.flat[0] += 1
 nib.save(nib.Nifti1Image(data, img.affine, img.header), sys.argv[2])
 PY
 update "an input with new content, --checksum" 3 1 0 0 --checksum
+
+# Storage: --compression asked of an uncompressed file copies every subject into a compressed
+# one; the lists of a compressed file are rewritten in place; without --compression again, copied
+# back out.
+update "the same inputs, now with --compression" 4 0 0 0 --compression gzip:1
+grep -q " gzip " <<<"$(offsets "$OUTF")" || fail "--compression: the updated file is not compressed"
+printf 'sub-04\nsub-02\n' >"${L[0]}"
+before=$(offsets "$OUTF")
+update "lists reordered in a compressed file" 4 0 0 0 --compression gzip:1
+[ "$(offsets "$OUTF")" = "$before" ] || fail "compressed, lists only: datasets were rewritten"
+update "the same inputs, without --compression again" 4 0 0 0
+grep -q " gzip " <<<"$(offsets "$OUTF")" && fail "without --compression: the updated file is still compressed"
 
 # An update killed by kill -9 of a worker, then resumed: the old file is intact meanwhile.
 printf 'sub-01\nsub-02\nsub-03\n' >"${L[0]}"
