@@ -173,8 +173,8 @@ po::options_description reliability_options() {
       ("resume", "bring OUT up to date with the inputs, reusing what is still valid: subjects complete in an "
                  "interrupted run's OUT.partial, and unchanged subjects of a complete OUT, are kept; changed and "
                  "new ones converted, unlisted ones dropped")
-      ("checksum", "with --resume: compare each input's content (a checksum, reading every input) instead of "
-                   "its modification time")
+      ("checksum", "record a checksum of each input's content (reading every input once more) and, with "
+                   "--resume, compare it instead of the modification time")
       ("on_error", po::value<std::string>()->default_value("abort")->value_name("abort|skip"),
        "abort: a failing subject stops the run (nothing written); skip: leave it out, finish the others, "
        "list it in the file (root attribute dwipack_skipped_subjects) and exit with code 3")
