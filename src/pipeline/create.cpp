@@ -139,7 +139,9 @@ private:
     broadcast_message(comm_, resume_, 0);
     if (comm_.broadcast(decision_.up_to_date ? 1 : 0, 0) == 0) return std::nullopt;
     if (coordinator_) report_up_to_date();
-    return exit_ok;
+    return options_.save_intermediate
+               ? save_intermediate(comm_, plan_, setup_.final_path, setup_.intermediate_dir)
+               : exit_ok;
   }
 
   /// Rank 0: what is reused of the partial file and of the complete file (--resume; see
