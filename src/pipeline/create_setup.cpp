@@ -174,8 +174,10 @@ void read_lists(const CreateOptions& o, Setup& s) {
 void seed_output(const CreateOptions& o, Setup& s) {
   s.final_path = o.out_file;
   const std::string folder = parent_dir(s.final_path);
-  if (io::is_directory(folder) && !o.overwrite)
-    throw Error("folder " + quoted(folder) + " already exists; use --force to write into it");
+  if (io::is_directory(folder) && !o.overwrite && !o.resume)
+    throw Error("folder " + quoted(folder) +
+                " already exists; use --force to write into it (or --resume to " +
+                "continue or bring up to date the file in it)");
   if (!o.dry_run && !io::is_directory(folder) && ::mkdir(folder.c_str(), 0755) != 0)
     throw Error("cannot create folder " + quoted(folder) + ": " + std::strerror(errno));
 }
