@@ -4,6 +4,7 @@
 #include "dwipack/h5/read.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace dwipack::format {
 
@@ -100,10 +101,12 @@ void write_attribute(hid_t obj, const std::string& name, const AttrValue& v) {
   }
 }
 
-GroupDatasets create_group_objects(hid_t subject_group,
-                                   const std::string& subject,
-                                   const Format& format,
-                                   const GroupPlan& g) {
+/// Collective. A group of a subject: its attributes, sub-groups and datasets, each closed once made.
+void create_group_objects(hid_t subject_group,
+                          const std::string& subject,
+                          const Format& format,
+                          const GroupPlan& g,
+                          std::vector<uint64_t>& offsets) {
   const GroupRules& rules = format.group(g.type);
   const std::string where = group_path(subject, g.name);
   h5::Handle group = h5::create_group(subject_group, g.name, where);
@@ -111,14 +114,9 @@ GroupDatasets create_group_objects(hid_t subject_group,
     if (const auto value = rule.value(g)) write_attribute(group.id(), rule.name, *value);
   for (const auto& name : rules.subgroups)
     h5::create_group(group.id(), name, where + "/" + name).close("group '" + where + "/" + name + "'");
-  GroupDatasets out;
   for (const auto& rule : rules.datasets)
     for (const auto& instance : rule.instances(g)) {
-      Dataset d;
-      d.path = where + "/" + instance.name;
-      d.role = rule.role;
-      d.type = instance.stored;
-      set_mem_type(d, instance.held);
+      const std::string path = where + "/" + instance.name;
       h5::Handle file_type;
       hid_t type_id = H5I_INVALID_HID;
       if (instance.stored == Type::bool_enum) {
@@ -127,11 +125,97 @@ GroupDatasets create_group_objects(hid_t subject_group,
       } else {
         type_id = hdf5_types(instance.stored).first;
       }
-      d.handle = h5::create_dataset(group.id(), instance.name, type_id, instance.dims, d.path);
-      out.items.push_back(std::move(d));
+      h5::Handle d = h5::create_dataset(group.id(), instance.name, type_id, instance.dims, path);
+      offsets.push_back(h5::dataset_offset(d.id()).value_or(Dataset::no_offset));
+      d.close("dataset '" + path + "'");
     }
   group.close("group '" + where + "'");
+}
+
+/// Bytes of one element of a storage type.
+size_t element_bytes(Type type) {
+  switch (type) {
+  case Type::bool_enum:
+    return 1;
+  case Type::i16:
+  case Type::i16be:
+  case Type::u16:
+    return 2;
+  case Type::f32:
+  case Type::f32be:
+    return 4;
+  default:
+    return 8;
+  }
+}
+
+/// The datasets of one group as the tables make them, with their file offsets from `offsets`
+/// (advanced past them).
+GroupDatasets group_datasets(const std::string& subject,
+                             const Format& format,
+                             const GroupPlan& g,
+                             const uint64_t*& offsets) {
+  GroupDatasets out;
+  for (const auto& rule : format.group(g.type).datasets)
+    for (const auto& instance : rule.instances(g)) {
+      Dataset d;
+      d.path = group_path(subject, g.name) + "/" + instance.name;
+      d.role = rule.role;
+      d.type = instance.stored;
+      d.held = instance.held;
+      set_mem_type(d, instance.held);
+      d.dims = instance.dims;
+      d.file_offset = *offsets++;
+      out.items.push_back(std::move(d));
+    }
   return out;
+}
+
+/// Bytes of an attribute's object header message: the value (16 bytes per variable-length
+/// string: length and global heap id), the name, the datatype and dataspace messages (at most
+/// ~80 bytes for the types written here) and the message's own header.
+uint64_t attribute_message_bytes(const char* name, const AttrValue& v) {
+  uint64_t elements = 1;
+  for (const uint64_t d : v.dims)
+    elements *= d;
+  uint64_t value_bytes = 0;
+  switch (v.type) {
+  case Type::text:
+    value_bytes = 16;
+    break;
+  case Type::text_list:
+    value_bytes = 16 * std::max<uint64_t>(1, v.texts.size());
+    break;
+  case Type::i16:
+  case Type::i16be:
+  case Type::u16:
+    value_bytes = 2 * elements;
+    break;
+  case Type::f32:
+  case Type::f32be:
+    value_bytes = 4 * elements;
+    break;
+  case Type::bool_enum:
+    value_bytes = elements;
+    break;
+  default:
+    value_bytes = 8 * elements;
+  }
+  return value_bytes + std::strlen(name) + 1 + 8 * v.dims.size() + 128;
+}
+
+/// What an object header message may hold (HDF5's limit for compact attribute storage).
+constexpr uint64_t max_compact_message = 65535;
+
+/// Throws Error if `plan` needs dense attribute storage that `file` does not have.
+void check_attribute_room(const h5::File& file, const Plan& plan) {
+  const auto ranks = static_cast<size_t>(file.ranks());
+  if (!needs_dense_attributes(plan, ranks) || file.dense_attributes()) return;
+  throw Error("'" + file.path() +
+              "' was created without dense attribute storage, but an attribute of this plan (" +
+              std::to_string(plan.subjects.size()) + " subjects, " + std::to_string(ranks) +
+              " ranks) needs " + std::to_string(largest_attribute_message(plan, ranks)) +
+              " bytes, more than an object header holds (64 KiB)");
 }
 
 } // namespace
@@ -149,62 +233,127 @@ Dataset& GroupDatasets::at(Role role, size_t k) {
   throw Error("the layout has no dataset of this role");
 }
 
-Layout::~Layout() {
-  if (!parallel_) return;
-  // A parallel file's datasets close collectively: never here (see the header).
-  for (auto& subject : groups_)
-    for (auto& g : subject)
-      for (auto& d : g.items)
-        d.handle.release();
+OpenSubject::~OpenSubject() {
+  if (!layout_) return;
+  try {
+    layout_->close_subject();
+  } catch (const Error&) { // an error path already: the task reports the first error
+  }
 }
 
-void Layout::close() {
-  for (auto& subject : groups_)
-    for (auto& g : subject)
-      for (auto& d : g.items)
-        d.handle.close("dataset '" + d.path + "'");
-  groups_.clear();
+void OpenSubject::close() {
+  if (layout_) std::exchange(layout_, nullptr)->close_subject();
+}
+
+Layout::~Layout() {
+  if (!parallel_) return;
+  // Datasets still open here belong to a task that failed: let go of the ids, never call HDF5 on
+  // an error path of a parallel file.
+  for (auto& g : open_groups_)
+    for (auto& d : g.items)
+      d.handle.release();
+}
+
+OpenSubject Layout::open_subject(const Plan& plan, size_t subject) {
+  close_subject();
+  const Format& format = format_of(plan.kind);
+  const SubjectPlan& s = plan.subjects.at(subject);
+  const uint64_t* offsets = offsets_.data() + first_.at(subject);
+  for (const auto& g : s.groups)
+    open_groups_.push_back(group_datasets(s.id, format, g, offsets));
+  if (offsets != offsets_.data() + first_.at(subject + 1))
+    throw Error("the layout of subject " + quoted(s.id) + " is not the plan's");
+  open_ = subject;
+  return OpenSubject(*this);
+}
+
+hid_t Layout::handle(Dataset& d) const {
+  if (!d.handle.valid()) d.handle = h5::open_dataset(file_, d.path);
+  return d.handle.id();
+}
+
+void Layout::close_subject() {
+  std::vector<GroupDatasets> groups = std::move(open_groups_);
+  open_groups_.clear();
+  open_ = none;
+  for (auto& g : groups)
+    for (auto& d : g.items)
+      if (d.handle.valid()) d.handle.close("dataset '" + d.path + "'");
+}
+
+GroupDatasets& Layout::group(size_t subject, size_t group) {
+  if (subject != open_) throw Error("the layout's subject " + std::to_string(subject) + " is not open");
+  return open_groups_.at(group);
+}
+
+const GroupDatasets& Layout::group(size_t subject, size_t group) const {
+  if (subject != open_) throw Error("the layout's subject " + std::to_string(subject) + " is not open");
+  return open_groups_.at(group);
+}
+
+size_t Layout::group_count(size_t subject) const {
+  if (subject != open_) throw Error("the layout's subject " + std::to_string(subject) + " is not open");
+  return open_groups_.size();
+}
+
+uint64_t largest_attribute_message(const Plan& plan, size_t ranks) {
+  const Format& format = format_of(plan.kind);
+  uint64_t largest = 0;
+  for (const auto& subject : plan.subjects)
+    for (const auto& g : subject.groups)
+      for (const auto& rule : format.group(g.type).attributes)
+        if (const auto value = rule.value(g))
+          largest = std::max(largest, attribute_message_bytes(rule.name, *value));
+  // The root's lists name subjects (written or skipped, one entry each: chosen_subjs, the input
+  // provenance, ...) or ranks (their hosts): at their longest, 16 bytes per entry.
+  const uint64_t entries = std::max<uint64_t>(plan.subjects.size() + plan.skipped.size(), ranks);
+  for (const auto& rule : format.root)
+    largest = std::max(
+        largest, attribute_message_bytes(rule.name, AttrValue::text_list(std::vector<std::string>(entries))));
+  return largest;
+}
+
+bool needs_dense_attributes(const Plan& plan, size_t ranks) {
+  return largest_attribute_message(plan, ranks) > max_compact_message;
 }
 
 Layout create_layout(const h5::File& file, const Plan& plan) {
+  check_attribute_room(file, plan);
   const Format& format = format_of(plan.kind);
   Layout layout;
+  layout.file_ = file.id();
   layout.parallel_ = file.parallel();
-  layout.groups_.resize(plan.subjects.size());
-  for (size_t s = 0; s < plan.subjects.size(); ++s) {
-    const auto& subject = plan.subjects[s];
+  for (const auto& subject : plan.subjects) {
+    layout.first_.push_back(layout.offsets_.size());
     h5::Handle sg = h5::create_group(file.id(), subject.id, "/" + subject.id);
     for (const auto& g : subject.groups)
-      layout.groups_[s].push_back(create_group_objects(sg.id(), subject.id, format, g));
+      create_group_objects(sg.id(), subject.id, format, g, layout.offsets_);
     sg.close("group '/" + subject.id + "'");
   }
+  layout.first_.push_back(layout.offsets_.size());
   return layout;
 }
 
 Layout open_layout(const h5::File& file, const Plan& plan) {
+  check_attribute_room(file, plan);
   const Format& format = format_of(plan.kind);
   Layout layout;
+  layout.file_ = file.id();
   layout.parallel_ = file.parallel();
-  layout.groups_.resize(plan.subjects.size());
-  for (size_t s = 0; s < plan.subjects.size(); ++s) {
-    const auto& subject = plan.subjects[s];
-    for (const auto& g : subject.groups) {
-      GroupDatasets datasets;
+  for (const auto& subject : plan.subjects) {
+    layout.first_.push_back(layout.offsets_.size());
+    for (const auto& g : subject.groups)
       for (const auto& rule : format.group(g.type).datasets)
         for (const auto& instance : rule.instances(g)) {
-          Dataset d;
-          d.path = group_path(subject.id, g.name) + "/" + instance.name;
-          d.role = rule.role;
-          d.type = instance.stored;
-          set_mem_type(d, instance.held);
-          d.handle = h5::open_dataset(file.id(), d.path);
-          if (h5::dataset_dims(d.handle.id(), d.path) != instance.dims)
-            throw Error("dataset '" + d.path + "' in '" + file.path() + "' does not have the planned shape");
-          datasets.items.push_back(std::move(d));
+          const std::string path = group_path(subject.id, g.name) + "/" + instance.name;
+          h5::Handle d = h5::open_dataset(file.id(), path);
+          if (h5::dataset_dims(d.id(), path) != instance.dims)
+            throw Error("dataset '" + path + "' in '" + file.path() + "' does not have the planned shape");
+          layout.offsets_.push_back(h5::dataset_offset(d.id()).value_or(Dataset::no_offset));
+          d.close("dataset '" + path + "'");
         }
-      layout.groups_[s].push_back(std::move(datasets));
-    }
   }
+  layout.first_.push_back(layout.offsets_.size());
   return layout;
 }
 
@@ -240,7 +389,7 @@ void copy_subject(Layout& layout, const Plan& plan, size_t subject, const h5::Fi
   for (size_t g = 0; g < plan.subjects.at(subject).groups.size(); ++g)
     for (Dataset& d : layout.group(subject, g).items) {
       const h5::Handle from = h5::open_dataset(source.id(), d.path);
-      const Dims dims = h5::dataset_dims(d.handle.id(), d.path);
+      const Dims& dims = d.dims;
       if (h5::dataset_dims(from.id(), d.path) != dims)
         throw Error("dataset '" + d.path + "' in '" + source.path() + "' does not have the planned shape");
       if (dims.empty() || dims[0] == 0) continue;
@@ -253,24 +402,23 @@ void copy_subject(Layout& layout, const Plan& plan, size_t subject, const h5::Fi
         const uint64_t n = std::min(rows_per_block, dims[0] - row0);
         buffer.resize(n * row_bytes);
         h5::read_rows(from.id(), d.mem_type, buffer.data(), row0, n, d.path);
-        h5::write_rows(d.handle.id(), d.mem_type, buffer.data(), row0, n, d.path, &d.written, layout.direct);
+        write_rows(layout, d, buffer.data(), row0, n);
       }
     }
 }
 
 Checksums subject_checksums(const Layout& layout, const Plan& plan, size_t subject) {
   Checksums out;
-  for (size_t g = 0; g < plan.subjects[subject].groups.size(); ++g)
+  for (size_t g = 0; g < plan.subjects.at(subject).groups.size(); ++g)
     for (const Dataset& d : layout.group(subject, g).items)
       out[d.path] = {d.written.value, d.written.bytes};
   return out;
 }
 
-std::string
-verify_subject(const Layout& layout, const Plan& plan, size_t subject, const Checksums& recorded) {
+std::string verify_subject(Layout& layout, const Plan& plan, size_t subject, const Checksums& recorded) {
   for (size_t g = 0; g < plan.subjects[subject].groups.size(); ++g)
-    for (const Dataset& d : layout.group(subject, g).items) {
-      const Crc32 now = h5::read_crc(d.handle.id(), d.mem_type, d.path);
+    for (Dataset& d : layout.group(subject, g).items) {
+      const Crc32 now = h5::read_crc(layout.handle(d), d.mem_type, d.path);
       const auto r = recorded.find(d.path);
       if (r == recorded.end()) return "'" + d.path + "' is not in the journal";
       if (r->second.crc != now.value || r->second.bytes != now.bytes)
@@ -281,22 +429,39 @@ verify_subject(const Layout& layout, const Plan& plan, size_t subject, const Che
 
 // ---- writes ----
 
+void write_rows(Layout& layout, Dataset& d, const void* data, uint64_t row0, uint64_t n_rows, bool crc) {
+  if (d.dims.empty() || row0 + n_rows > d.dims[0]) throw Error("writing '" + d.path + "': rows out of range");
+  if (n_rows == 0) return;
+  uint64_t row_bytes = element_bytes(d.held);
+  for (size_t i = 1; i < d.dims.size(); ++i)
+    row_bytes *= d.dims[i];
+  if (layout.direct && d.file_offset != Dataset::no_offset &&
+      element_bytes(d.held) == element_bytes(d.type)) {
+    // The file's types are little-endian like this machine's (h5/file.cpp): the bytes as held.
+    layout.direct->write(data, n_rows * row_bytes, d.file_offset + row0 * row_bytes, d.path);
+    if (crc) d.written.update(data, n_rows * row_bytes);
+    return;
+  }
+  h5::write_rows(layout.handle(d), d.mem_type, data, row0, n_rows, d.path, crc ? &d.written : nullptr);
+}
+
+size_t page_phase(const Dataset& d) {
+  return d.file_offset == Dataset::no_offset ? 0 : static_cast<size_t>(d.file_offset % 4096);
+}
+
 void write_volume(Layout& layout, const Plan& plan, size_t subject, size_t group, const float* data_xyzf) {
   const auto& g = plan.subjects[subject].groups[group];
-  Dataset& d = layout.group(subject, group).at(Role::data);
-  h5::write_rows(d.handle.id(), H5T_NATIVE_FLOAT, data_xyzf, 0, static_cast<uint64_t>(g.volume.shape[0]),
-                 d.path, &d.written, layout.direct);
+  write_rows(layout, layout.group(subject, group).at(Role::data), data_xyzf, 0,
+             static_cast<uint64_t>(g.volume.shape[0]));
 }
 
 std::optional<VolumeDirectWrite>
 volume_direct_write(Layout& layout, const Plan& plan, size_t subject, size_t group) {
-  if (!layout.direct) return std::nullopt;
-  const auto& g = plan.subjects[subject].groups[group];
   Dataset& d = layout.group(subject, group).at(Role::data);
-  const auto range =
-      h5::direct_range(d.handle.id(), H5T_NATIVE_FLOAT, 0, static_cast<uint64_t>(g.volume.shape[0]), d.path);
-  if (!range) return std::nullopt;
-  return VolumeDirectWrite{layout.direct, range->first, range->second, &d.written, d.path};
+  if (!layout.direct || d.file_offset == Dataset::no_offset) return std::nullopt;
+  const auto& v = plan.subjects[subject].groups[group].volume;
+  const auto bytes = static_cast<uint64_t>(v.bytes());
+  return VolumeDirectWrite{layout.direct, d.file_offset, bytes, &d.written, d.path};
 }
 
 void VolumeDirectWrite::write(const float* data_xyzf) const {
@@ -314,11 +479,9 @@ void write_connectivity(Layout& layout,
   const auto& s = plan.subjects[subject].groups[group].streamlines;
   if (Dataset* m = datasets.find(Role::connectivity_matrix);
       m && !s.connectivity_shape.empty() && !matrix.empty())
-    h5::write_rows(m->handle.id(), m->mem_type, matrix.data(), 0, s.connectivity_shape[0], m->path,
-                   &m->written, layout.direct);
+    write_rows(layout, *m, matrix.data(), 0, s.connectivity_shape[0]);
   if (Dataset* l = datasets.find(Role::connectivity_label_volume))
-    h5::write_rows(l->handle.id(), l->mem_type, labels_xyz.data(), 0,
-                   static_cast<uint64_t>(s.labels_shape[0]), l->path, &l->written, layout.direct);
+    write_rows(layout, *l, labels_xyz.data(), 0, static_cast<uint64_t>(s.labels_shape[0]));
 }
 
 } // namespace dwipack::format

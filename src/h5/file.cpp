@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <sys/statvfs.h>
+#include <type_traits>
 
 namespace dwipack::h5 {
 
@@ -16,12 +17,35 @@ bool is_ascii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-/// Link creation property list: ASCII names as ASCII, others as UTF-8 (as h5py).
-Handle link_plist(const std::string& name) {
-  Handle lcpl(check_id(H5Pcreate(H5P_LINK_CREATE), "creating a link property list"));
-  check(H5Pset_char_encoding(lcpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
-        "setting a link name encoding");
-  return lcpl;
+/// A creation property list made once per process: the layout creates tens of thousands of
+/// objects with the same few lists, and making, filling and freeing one per object was a fifth
+/// of the layout's time (HDF5 keeps properties in skip lists of hashed names).
+template <class Make> hid_t made_once(Make&& make) {
+  static_assert(std::is_invocable_r_v<Handle, Make>);
+  return make().release();
+}
+
+/// Link creation properties: HDF5's default encodes names as ASCII, as h5py does for ASCII
+/// names; others are UTF-8 (as h5py).
+hid_t link_plist(const std::string& name) {
+  if (is_ascii(name)) return H5P_DEFAULT;
+  static const hid_t utf8 = made_once([] {
+    Handle lcpl(check_id(H5Pcreate(H5P_LINK_CREATE), "creating a link property list"));
+    check(H5Pset_char_encoding(lcpl.id(), H5T_CSET_UTF8), "setting a link name encoding");
+    return lcpl;
+  });
+  return utf8;
+}
+
+/// Attribute creation properties: the name's encoding, as for links.
+hid_t attribute_plist(const std::string& name) {
+  if (is_ascii(name)) return H5P_DEFAULT;
+  static const hid_t utf8 = made_once([] {
+    Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
+    check(H5Pset_char_encoding(acpl.id(), H5T_CSET_UTF8), "setting an attribute name encoding");
+    return acpl;
+  });
+  return utf8;
 }
 
 Handle vlen_utf8_type() {
@@ -65,25 +89,74 @@ std::string full_disk_hint(const std::string& file, uint64_t needed_bytes) {
   return " (No space left on device: " + std::to_string(free_bytes) + " bytes free in '" + dir + "')";
 }
 
-} // namespace
+int communicator_size(MPI_Comm comm) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  return size;
+}
 
-File File::create_parallel(const std::string& path, MPI_Comm comm) {
+/// File access properties of a parallel file (identical on every rank, as HDF5 requires).
+Handle parallel_access(MPI_Comm comm) {
   Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
   check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
   // Metadata is written collectively at flush/close: fewer, larger writes (identical on all ranks).
   check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  // The metadata cache counts an entry at its size on disk (a few hundred bytes per object
+  // header) but holds it decoded, about ten times larger: with HDF5's default bound (32 MB of
+  // entries) a layout of 60,000 objects stayed whole in memory, ~3 kB per object on every rank.
+  // A bound of 2 MB keeps it near 20 MB; the layout is made in file order, so little is read
+  // twice (the layout took the same time with 1, 2 and 4 MB; larger thresholds of dirty bytes
+  // between HDF5's collective flushes made it slower: the default, 256 KiB, is kept).
+  H5AC_cache_config_t mdc{};
+  mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  check(H5Pget_mdc_config(fapl.id(), &mdc), "reading the metadata cache configuration");
+  const size_t bound = size_t{2} << 20;
+  mdc.set_initial_size = true;
+  mdc.initial_size = std::min(mdc.initial_size, bound);
+  mdc.max_size = bound;
+  mdc.min_size = std::min(mdc.min_size, mdc.initial_size);
+  check(H5Pset_mdc_config(fapl.id(), &mdc), "configuring the metadata cache");
+  return fapl;
+}
+
+} // namespace
+
+File File::create_parallel(const std::string& path, MPI_Comm comm, bool dense_attributes) {
+  Handle fapl = parallel_access(comm);
+  // An attribute over 64 KiB (a list of more than ~4,000 subjects) needs dense attribute storage,
+  // which needs version-2 object headers: the 1.8 format, as low and as high bound, so that any
+  // HDF5 from 1.8 on (and every h5py) reads the file. Only then: h5py's own files have bounds
+  // (earliest, latest), i.e. superblock 0, and most cohorts keep exactly that.
+  if (dense_attributes)
+    check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V18, H5F_LIBVER_V18), "setting the file format bounds");
   Handle fcpl(check_id(H5Pcreate(H5P_FILE_CREATE), "creating a file creation property list"));
   // h5py's defaults: no creation-order tracking, so readers iterate children in name order.
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), fapl.id());
-  return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path, true);
+  return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path, comm);
 }
 
 File File::open_parallel(const std::string& path, MPI_Comm comm) {
-  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
-  check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
-  check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  Handle fapl = parallel_access(comm);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id());
-  return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path, true);
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path, comm);
+}
+
+File::File(Handle h, std::string path, MPI_Comm comm)
+    : handle_(std::move(h)), path_(std::move(path)), parallel_(comm != MPI_COMM_NULL), comm_(comm),
+      ranks_(parallel_ ? communicator_size(comm) : 1) {}
+
+void File::reopen() {
+  if (!parallel_) return;
+  close();
+  Handle fapl = parallel_access(comm_);
+  handle_ = Handle(check_id(H5Fopen(path_.c_str(), H5F_ACC_RDWR, fapl.id()),
+                            "opening HDF5 file '" + path_ + "' again for writing"));
+}
+
+bool File::dense_attributes() const {
+  H5F_info2_t info{};
+  check(H5Fget_info2(handle_.id(), &info), "reading the superblock of '" + path_ + "'");
+  return info.super.version >= 2;
 }
 
 bool File::enable_direct_writes() {
@@ -98,7 +171,7 @@ void File::flush() const {
 
 File File::open_read(const std::string& path) {
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path, false);
+  return File(Handle(check_id(id, "opening HDF5 file '" + path + "'")), path);
 }
 
 File::~File() {
@@ -114,10 +187,12 @@ void File::close() {
 }
 
 Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
-  Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "creating a group property list"));
-  check(H5Pset_obj_track_times(gcpl.id(), false), "disabling group timestamps");
-  Handle lcpl = link_plist(name);
-  return Handle(check_id(H5Gcreate2(parent, name.c_str(), lcpl.id(), gcpl.id(), H5P_DEFAULT),
+  static const hid_t gcpl = made_once([] {
+    Handle p(check_id(H5Pcreate(H5P_GROUP_CREATE), "creating a group property list"));
+    check(H5Pset_obj_track_times(p.id(), false), "disabling group timestamps");
+    return p;
+  });
+  return Handle(check_id(H5Gcreate2(parent, name.c_str(), link_plist(name), gcpl, H5P_DEFAULT),
                          "creating group '" + where + "'"));
 }
 
@@ -126,16 +201,18 @@ Handle create_dataset(hid_t parent,
                       hid_t file_type,
                       const std::vector<uint64_t>& dims,
                       const std::string& where) {
-  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "creating a dataset property list"));
-  check(H5Pset_layout(dcpl.id(), H5D_CONTIGUOUS), "setting a contiguous layout");
-  check(H5Pset_obj_track_times(dcpl.id(), false), "disabling dataset timestamps");
-  // Parallel HDF5 allocates contiguous space at creation; never write fill values into it
-  // (that would be a second full write of every volume).
-  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "disabling fill values");
+  static const hid_t dcpl = made_once([] {
+    Handle p(check_id(H5Pcreate(H5P_DATASET_CREATE), "creating a dataset property list"));
+    check(H5Pset_layout(p.id(), H5D_CONTIGUOUS), "setting a contiguous layout");
+    check(H5Pset_obj_track_times(p.id(), false), "disabling dataset timestamps");
+    // Parallel HDF5 allocates contiguous space at creation; never write fill values into it
+    // (that would be a second full write of every volume).
+    check(H5Pset_fill_time(p.id(), H5D_FILL_TIME_NEVER), "disabling fill values");
+    return p;
+  });
   Handle space = dataspace(dims);
-  Handle lcpl = link_plist(name);
   return Handle(
-      check_id(H5Dcreate2(parent, name.c_str(), file_type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+      check_id(H5Dcreate2(parent, name.c_str(), file_type, space.id(), link_plist(name), dcpl, H5P_DEFAULT),
                "creating dataset '" + where + "'"));
 }
 
@@ -199,6 +276,12 @@ void write_rows(hid_t dataset,
   }
 }
 
+std::optional<uint64_t> dataset_offset(hid_t dataset) {
+  const haddr_t base = H5Dget_offset(dataset);
+  if (base == HADDR_UNDEF) return std::nullopt;
+  return static_cast<uint64_t>(base);
+}
+
 size_t page_phase(hid_t dataset) {
   const haddr_t base = H5Dget_offset(dataset);
   return base == HADDR_UNDEF ? 0 : static_cast<size_t>(base % 4096);
@@ -255,18 +338,17 @@ void write_attr_numbers(hid_t obj,
                         hid_t mem_type,
                         const std::vector<uint64_t>& dims,
                         const void* data) {
-  const std::string where = "attribute '" + name + "' of '" + object_name(obj) + "'";
+  // The object's name only for a message: H5Iget_name walks the file's paths.
+  const auto where = [&] { return "attribute '" + name + "' of '" + object_name(obj) + "'"; };
   const htri_t exists = H5Aexists(obj, name.c_str());
-  check(exists, "looking for " + where);
-  if (exists > 0) check(H5Adelete(obj, name.c_str()), "replacing " + where);
-  Handle acpl(check_id(H5Pcreate(H5P_ATTRIBUTE_CREATE), "creating an attribute property list"));
-  check(H5Pset_char_encoding(acpl.id(), is_ascii(name) ? H5T_CSET_ASCII : H5T_CSET_UTF8),
-        "setting an attribute name encoding");
+  if (exists < 0) check(exists, "looking for " + where());
+  if (exists > 0) check(H5Adelete(obj, name.c_str()), "replacing " + where());
   Handle space = dataspace(dims);
-  Handle attr(check_id(H5Acreate2(obj, name.c_str(), file_type, space.id(), acpl.id(), H5P_DEFAULT),
-                       "creating " + where));
-  check(H5Awrite(attr.id(), mem_type, data), "writing " + where);
-  attr.close(where);
+  const hid_t id = H5Acreate2(obj, name.c_str(), file_type, space.id(), attribute_plist(name), H5P_DEFAULT);
+  Handle attr(id < 0 ? check_id(id, "creating " + where()) : id);
+  if (const herr_t status = H5Awrite(attr.id(), mem_type, data); status < 0)
+    check(status, "writing " + where());
+  if (const herr_t status = H5Aclose(attr.release()); status < 0) check(status, where());
 }
 
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {

@@ -498,6 +498,17 @@ private:
   int64_t next_frame_ = 0;
 };
 
+int64_t serial_block_frames(int64_t frame_bytes, int64_t nb_frames, const ReadScratch& scratch) {
+  if (scratch.block_bytes <= 0) return decode_block_frames(frame_bytes, nb_frames);
+  return std::clamp<int64_t>(scratch.block_bytes / std::max<int64_t>(1, frame_bytes), 1,
+                             std::max<int64_t>(1, nb_frames));
+}
+
+int64_t pipeline_slot_frames(int64_t frame_bytes, int64_t nb_frames, const ReadScratch& scratch) {
+  if (scratch.pipeline_frames > 0) return scratch.pipeline_frames;
+  return std::max<int64_t>(1, decode_block_frames(frame_bytes, nb_frames) / 2);
+}
+
 void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch) {
   const process::Scaling scaling = process::nibabel_scaling(hdr.datatype, hdr.scl_slope, hdr.scl_inter);
   const int64_t nb_frames = hdr.nb_frames();
@@ -512,9 +523,9 @@ void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_of
   };
   FrameReader reader(hdr, scratch);
 
-  const int64_t k = std::max<int64_t>(1, scratch.pipeline_frames);
+  const int64_t k = pipeline_slot_frames(frame_bytes, nb_frames, scratch);
   if (scratch.threads < 2 || nb_frames <= k) {
-    const int64_t frames_per_block = std::clamp<int64_t>(scratch.block_bytes / frame_bytes, 1, nb_frames);
+    const int64_t frames_per_block = serial_block_frames(frame_bytes, nb_frames, scratch);
     unsigned char* block = scratch.frames.get(static_cast<size_t>(frames_per_block * frame_bytes));
     for (int64_t frame = 0; frame < nb_frames; frame += frames_per_block) {
       const int64_t count = std::min(frames_per_block, nb_frames - frame);
@@ -571,6 +582,19 @@ void read_data(const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_of
 }
 
 } // namespace
+
+int64_t decode_block_frames(int64_t frame_bytes, int64_t nb_frames) {
+  constexpr int64_t budget = int64_t{64} << 20, min_frames = 16;
+  const int64_t frames = std::max<int64_t>(1, nb_frames);
+  if (frame_bytes <= 0 || frames * frame_bytes <= budget) return frames;
+  return std::min(frames, std::max(min_frames, budget / frame_bytes));
+}
+
+int64_t decode_memory_bytes(int64_t frame_bytes, int64_t nb_frames, const ReadScratch& scratch) {
+  const int64_t k = pipeline_slot_frames(frame_bytes, nb_frames, scratch);
+  if (scratch.threads >= 2 && nb_frames > k) return 2 * k * frame_bytes;
+  return serial_block_frames(frame_bytes, nb_frames, scratch) * frame_bytes;
+}
 
 NiftiHeader read_nifti_header(const std::string& path) {
   return with_context("file " + quoted(path), [&] { return read_header(path); });

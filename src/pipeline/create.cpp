@@ -178,8 +178,10 @@ private:
   /// --resume), every group, dataset and attribute, the flush. Rank 0 starts the journal.
   void create_layout() {
     const bool resuming = resume_.resuming;
+    // HDF5 1.8 format bounds only when an attribute may exceed 64 KiB (decided from the plan).
+    const bool dense = format::needs_dense_attributes(plan_, static_cast<size_t>(comm_.size()));
     file_.emplace(resuming ? h5::File::open_parallel(partial_, comm_.get())
-                           : h5::File::create_parallel(partial_, comm_.get()));
+                           : h5::File::create_parallel(partial_, comm_.get(), dense));
     layout_ = resuming ? format::open_layout(*file_, plan_) : format::create_layout(*file_, plan_);
     // The layout reaches the file before any data, so that an interrupted file can be reopened.
     file_->flush();
@@ -205,6 +207,10 @@ private:
         [&] { relay_->relay(interrupt::received()); }); // rank 0's own signal, while it waits
     relay_->finish();
     relay_.reset();
+    // Each worker opened its own subjects' datasets: the ranks' HDF5 metadata caches differ now,
+    // and the collective end (root attributes, close) needs them alike (h5/file.hpp, reopen).
+    layout_.close();
+    file_->reopen();
   }
 
   /// One subject (any rank). Stopped by a signal, it reports itself interrupted, not failed.

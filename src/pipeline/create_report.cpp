@@ -26,8 +26,7 @@ std::string megabytes(int64_t bytes) {
 
 /// --dry-run: what would be written, and the memory a task needs (one group at a time).
 void print_plan(const Plan& plan, const std::string& out) {
-  int64_t total = 0, largest_group = 0;
-  std::string largest_where;
+  int64_t total = 0;
   std::printf("%-16s %-16s %-12s %-28s %12s\n", "subject", "group", "type", "shape", "bytes");
   for (const auto& subject : plan.subjects) {
     for (const auto& g : subject.groups) {
@@ -38,10 +37,6 @@ void print_plan(const Plan& plan, const std::string& out) {
         shape = "(" + std::to_string(v.shape[0]) + ", " + std::to_string(v.shape[1]) + ", " +
                 std::to_string(v.shape[2]) + ", " + std::to_string(v.nb_features) + ") float32";
         bytes = v.bytes();
-        if (bytes > largest_group) {
-          largest_group = bytes;
-          largest_where = "/" + subject.id + "/" + g.name;
-        }
       } else {
         shape = std::to_string(g.streamlines.n_streamlines) + " streamlines, " +
                 std::to_string(g.streamlines.n_points) + " points";
@@ -54,13 +49,17 @@ void print_plan(const Plan& plan, const std::string& out) {
   }
   std::printf("dry run: %zu subject(s), %s of data would be written to '%s'; nothing was written.\n",
               plan.subjects.size(), megabytes(total).c_str(), out.c_str());
-  if (largest_group > 0)
-    std::printf(
-        "largest volume group: %s (%s); memory per worker task: about %s\n", largest_where.c_str(),
-        megabytes(largest_group).c_str(),
-        // the group, its largest file's raw voxels (decoded whole before the transpose, up to
-        // 1 GiB), streamline blocks and per-streamline arrays
-        megabytes(largest_group + std::min<int64_t>(largest_group, int64_t{1} << 30) + 200'000'000).c_str());
+  // A rank's peak (pipeline/volume.hpp): within 10 % of the measured one (docs/design.md).
+  const MemoryEstimate m = estimate_memory(plan);
+  if (!m.largest_group.empty())
+    std::printf("largest volume group: %s (%s); ", m.largest_group.c_str(),
+                megabytes(m.volume_bytes).c_str());
+  std::printf("memory per worker task: about %s (volume group %s, its decoding %s, masks %s, streamlines %s, "
+              "plan %s, process %s)\n",
+              megabytes(m.total()).c_str(), megabytes(m.volume_bytes).c_str(),
+              megabytes(m.decode_bytes).c_str(), megabytes(m.mask_bytes).c_str(),
+              megabytes(m.streamline_bytes).c_str(), megabytes(m.plan_bytes).c_str(),
+              megabytes(m.process_bytes).c_str());
   std::fflush(stdout);
 }
 

@@ -22,13 +22,21 @@ std::string journal_path(const std::string& partial_path) {
 }
 
 std::string digest(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
+  Digest d;
+  d.add(text);
+  return d.hex();
+}
+
+void Digest::add(const std::string& piece) {
+  for (unsigned char c : piece) {
+    h_ ^= c;
+    h_ *= 1099511628211ull;
   }
+}
+
+std::string Digest::hex() const {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
   return buf;
 }
 

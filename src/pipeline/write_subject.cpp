@@ -29,7 +29,7 @@ using format::Role;
 class StreamlineWriter : public StreamlineSink {
 public:
   StreamlineWriter(format::Layout& layout, const Plan& plan, size_t subject, size_t group)
-      : datasets_(layout.group(subject, group)), direct_(layout.direct),
+      : layout_(layout), datasets_(layout.group(subject, group)),
         where_(format::group_path(plan.subjects[subject].id, plan.subjects[subject].groups[group].name)),
         expected_streamlines_(plan.subjects[subject].groups[group].streamlines.n_streamlines),
         expected_points_(plan.subjects[subject].groups[group].streamlines.n_points) {}
@@ -42,12 +42,12 @@ public:
     written_points_ = row0 + n_rows;
     format::Dataset& d = datasets_.at(Role::data);
     // No CRC here: the producer takes it while the rows are in cache (points_crc).
-    h5::write_rows(d.handle.id(), H5T_NATIVE_FLOAT, xyz_vox, static_cast<uint64_t>(row0),
-                   static_cast<uint64_t>(n_rows), d.path, nullptr, direct_);
+    format::write_rows(layout_, d, xyz_vox, static_cast<uint64_t>(row0), static_cast<uint64_t>(n_rows),
+                       /*crc=*/false);
   }
 
   size_t points_page_phase() const override {
-    return direct_ ? h5::page_phase(datasets_.at(Role::data).handle.id()) : 0;
+    return layout_.direct ? format::page_phase(datasets_.at(Role::data)) : 0;
   }
 
   void points_crc(const Crc32& crc) override { datasets_.at(Role::data).written = crc; }
@@ -64,8 +64,7 @@ public:
                   " when the inputs were checked (did an input file change during the run?)");
     if (n == 0) return;
     const auto write = [&](format::Dataset& d, const void* data) {
-      h5::write_rows(d.handle.id(), d.mem_type, data, 0, static_cast<uint64_t>(n), d.path, &d.written,
-                     direct_);
+      format::write_rows(layout_, d, data, 0, static_cast<uint64_t>(n));
     };
     write(datasets_.at(Role::offsets), offsets.data());
     write(datasets_.at(Role::lengths), lengths.data());
@@ -75,8 +74,8 @@ public:
   }
 
 private:
+  format::Layout& layout_;
   format::GroupDatasets& datasets_;
-  h5::DirectWriter* direct_ = nullptr;
   std::string where_;
   int64_t expected_streamlines_;
   int64_t expected_points_;
@@ -125,6 +124,8 @@ public:
     const auto t0 = std::chrono::steady_clock::now();
     SubjectWritten result;
     result.plan_digest = resume.digests.at(s_);
+    // This subject's datasets are open on this rank for this task only (format/layout.hpp).
+    format::OpenSubject open = layout_.open_subject(plan_, s_);
     if (kept_from_resume(resume, result.plan_digest)) {
       result.kept = true;
       result.seconds = seconds_since(t0);
@@ -139,6 +140,7 @@ public:
     }
     result.seconds = seconds_since(t0);
     result.datasets = format::subject_checksums(layout_, plan_, s_);
+    open.close();
     return result;
   }
 

@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -194,5 +196,31 @@ TEST(Farm, AnInterruptedRunStartsNoTask) {
     ASSERT_TRUE(r.has_value());
     EXPECT_FALSE(r->ok);
     EXPECT_NE(r->payload.find("interrupted by SIGTERM"), std::string::npos) << r->payload;
+  }
+}
+
+TEST(Farm, ShortTasksKeepTheWorkersBusy) {
+  // 400 tasks of 1 ms (asleep: no CPU, so a loaded machine still measures the hand-out): the
+  // workers must not wait for rank 0 between them. Rank 0 polls with sleeps of up to 2 ms, so a
+  // hand-out of one task per request would take ~2x the ideal time or more.
+  const auto& comm = world();
+  const size_t n = 400;
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const FarmResults results = run_farm(
+      comm, n, order,
+      [](size_t task) {
+        dwipack::mpi::sleep_us(1000);
+        return payload_of(task);
+      },
+      /*stop_on_error=*/true);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int workers = std::max(1, comm.size() - 1);
+  const double ideal = 1e-3 * static_cast<double>(n) / workers;
+  if (comm.rank() == 0) {
+    std::printf("[ farm     ] %zu tasks of 1 ms on %d worker(s): %.3f s (ideal %.3f s)\n", n, workers,
+                seconds, ideal);
+    EXPECT_LT(seconds, 1.5 * ideal + 0.15) << "workers waited between short tasks";
   }
 }

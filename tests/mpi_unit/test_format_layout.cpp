@@ -76,9 +76,8 @@ format::Plan make_plan(format::Kind kind) {
 
 /// Rows whose values depend on the subject and the dataset (so a mix-up is visible).
 template <class T> std::vector<T> rows_of(const format::Dataset& d, size_t subject) {
-  const std::vector<uint64_t> dims = dwipack::h5::dataset_dims(d.handle.id(), d.path);
   uint64_t n = 1;
-  for (uint64_t x : dims)
+  for (uint64_t x : d.dims)
     n *= x;
   std::vector<T> values(n);
   for (uint64_t i = 0; i < n; ++i)
@@ -86,28 +85,28 @@ template <class T> std::vector<T> rows_of(const format::Dataset& d, size_t subje
   return values;
 }
 
-/// Write every dataset of subject `s` (any rank may: independent I/O).
+/// Write every dataset of subject `s`, open in `layout` (any rank may: independent I/O).
 void write_subject(format::Layout& layout, const format::Plan& plan, size_t s) {
   for (size_t g = 0; g < plan.subjects[s].groups.size(); ++g)
     for (format::Dataset& d : layout.group(s, g).items) {
-      const uint64_t rows = dwipack::h5::dataset_dims(d.handle.id(), d.path).at(0);
+      const uint64_t rows = d.dims.at(0);
       if (rows == 0) continue;
       switch (d.type) {
       case format::Type::f32: {
         const auto v = rows_of<float>(d, s);
-        dwipack::h5::write_rows(d.handle.id(), d.mem_type, v.data(), 0, rows, d.path, &d.written);
+        format::write_rows(layout, d, v.data(), 0, rows);
         break;
       }
       case format::Type::i64: {
         const auto v = rows_of<int64_t>(d, s);
-        dwipack::h5::write_rows(d.handle.id(), d.mem_type, v.data(), 0, rows, d.path, &d.written);
+        format::write_rows(layout, d, v.data(), 0, rows);
         break;
       }
       case format::Type::bool_enum: {
         auto v = rows_of<int8_t>(d, s);
         for (auto& x : v)
           x = x % 2;
-        dwipack::h5::write_rows(d.handle.id(), d.mem_type, v.data(), 0, rows, d.path, &d.written);
+        format::write_rows(layout, d, v.data(), 0, rows);
         break;
       }
       default:
@@ -122,7 +121,7 @@ void check_with_h5py(const std::string& file, const char* layout) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
-void round_trip(format::Kind kind, const char* layout_name) {
+void round_trip(format::Kind kind, const char* layout_name, bool direct = false) {
   const auto& comm = world();
   SharedTempDir dir(comm);
   const std::string path = dir / "layout.hdf5";
@@ -132,16 +131,24 @@ void round_trip(format::Kind kind, const char* layout_name) {
     auto file = dwipack::h5::File::create_parallel(path, comm.get());
     format::Layout layout = format::create_layout(file, plan);
     file.flush();
+    if (direct) { // rows straight to their file ranges (where the file system takes O_DIRECT)
+      file.enable_direct_writes();
+      layout.direct = file.direct_writer();
+    }
     for (size_t s = 0; s < plan.subjects.size(); ++s)
       if (static_cast<int>(s) % comm.size() == comm.rank()) {
+        format::OpenSubject open = layout.open_subject(plan, s);
         write_subject(layout, plan, s);
         written[s] = format::subject_checksums(layout, plan, s);
+        open.close();
       }
+    // Each rank opened its own subjects' datasets: alike metadata caches for the collective end.
+    layout.close();
+    file.reopen();
     format::Provenance provenance;
     provenance.version = "test";
     provenance.command_line = "cmd";
     format::write_root(file, plan, std::vector<bool>(plan.subjects.size(), false), provenance);
-    layout.close();
     file.close();
   }
   {
@@ -149,6 +156,7 @@ void round_trip(format::Kind kind, const char* layout_name) {
     format::Layout layout = format::open_layout(file, plan);
     for (size_t s = 0; s < plan.subjects.size(); ++s) {
       if (static_cast<int>(s) % comm.size() != comm.rank()) continue;
+      const format::OpenSubject open = layout.open_subject(plan, s);
       EXPECT_EQ(format::verify_subject(layout, plan, s, written[s]), "") << plan.subjects[s].id;
       format::Checksums changed = written[s];
       changed.begin()->second.crc ^= 1;
@@ -179,6 +187,10 @@ void round_trip(format::Kind kind, const char* layout_name) {
 
 TEST(FormatLayout, ModernLayoutCreatedReopenedAndVerified) {
   round_trip(format::Kind::dwi_ml, "dwi_ml");
+}
+
+TEST(FormatLayout, ModernLayoutWrittenDirectlyReopenedAndVerified) {
+  round_trip(format::Kind::dwi_ml, "dwi_ml", /*direct=*/true);
 }
 
 TEST(FormatLayout, Layout2021CreatedReopenedAndVerified) {

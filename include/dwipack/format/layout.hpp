@@ -3,9 +3,15 @@
 // creating the layout, reopening it (--resume), the CRC-32 bookkeeping that verifies it, the
 // root attributes, and access to each group's datasets by role for the writers.
 //
-// A parallel file's layout must be closed explicitly (close(), collective): HDF5 closes datasets
-// of a parallel file collectively, so the destructor never closes them (it only lets go of the
-// ids), and a rank that unwinds after an error cannot start a collective call alone.
+// Handles: the layout is created collectively (every rank creates every object, as parallel HDF5
+// requires) but no rank keeps the datasets open afterwards: each is closed as soon as it is made,
+// and the layout remembers only where each dataset's bytes start in the file (8 bytes per
+// dataset). The rank that writes (or, for --resume, verifies) a subject works on that subject's
+// datasets only, for the time of its task (open_subject): with direct writes, the rows go to
+// those file ranges without any HDF5 call; otherwise the datasets are opened then (opening an
+// unmodified object and closing it while the file stays open are independent operations in
+// parallel HDF5). Memory per rank thus does not grow with the number of subjects: an open dataset
+// costs HDF5 about 10 kB, and its objects' metadata stays in HDF5's cache.
 #include "dwipack/format/table.hpp"
 #include "dwipack/h5/file.hpp"
 
@@ -14,19 +20,26 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dwipack::format {
 
-/// One open dataset of the layout.
+/// One dataset of the subject in hand (Layout::open_subject).
 struct Dataset {
-  h5::Handle handle;
   std::string path; ///< "/<subject>/<group>/<name>"
   Role role = Role::data;
   Type type = Type::f32;
+  Type held = Type::f32;            ///< the type its writer supplies (HDF5 converts when it differs)
   hid_t mem_type = H5I_INVALID_HID; ///< the native type its data is written and read back as
   h5::Handle owned_mem_type;        ///< when mem_type is a type of our own (the bool enum)
-  Crc32 written;                    ///< CRC-32 of the rows written so far, in row order
+  Dims dims;                        ///< its shape
+  /// Where its bytes start in the file (contiguous storage, allocated when the layout was made);
+  /// no_offset for an empty dataset.
+  uint64_t file_offset = no_offset;
+  h5::Handle handle; ///< open only when HDF5 moves its rows (write_rows without direct writes)
+  Crc32 written;     ///< CRC-32 of the rows written so far, in row order
+  static constexpr uint64_t no_offset = ~uint64_t{0};
 };
 
 /// The open datasets of one group of one subject, in table order.
@@ -38,6 +51,25 @@ struct GroupDatasets {
   Dataset* find(Role role, size_t k = 0);
 };
 
+class Layout;
+
+/// The subject open in a Layout, for the time of one task: its destructor closes the datasets
+/// (quietly: on an error path); close() does it and reports a failure.
+class OpenSubject {
+public:
+  explicit OpenSubject(Layout& layout) : layout_(&layout) {}
+  OpenSubject(OpenSubject&& other) noexcept : layout_(std::exchange(other.layout_, nullptr)) {}
+  OpenSubject& operator=(OpenSubject&&) = delete;
+  OpenSubject(const OpenSubject&) = delete;
+  OpenSubject& operator=(const OpenSubject&) = delete;
+  ~OpenSubject();
+  /// Independent. Close the subject's datasets; throws Error if HDF5 fails.
+  void close();
+
+private:
+  Layout* layout_;
+};
+
 class Layout {
 public:
   Layout() = default;
@@ -45,31 +77,72 @@ public:
   Layout& operator=(Layout&&) = default;
   Layout(const Layout&) = delete;
   Layout& operator=(const Layout&) = delete;
-  /// Never a collective call: a parallel layout not closed lets go of its ids (see above).
+  /// Never a collective call: a parallel layout lets go of the ids of a subject still open.
   ~Layout();
 
-  /// Collective over the file's communicator (for a parallel file). Close every dataset.
-  void close();
+  /// Independent. Open the datasets of `subject` (closing those of the subject open before, if
+  /// any) for writing or reading back; group() gives them by group until the returned scope ends.
+  [[nodiscard]] OpenSubject open_subject(const Plan& plan, size_t subject);
+  /// Independent. Close the open subject's datasets, if any; throws Error if HDF5 fails.
+  void close_subject();
+  /// Close whatever is still open (a subject). Kept as the end of the layout's life: every rank
+  /// calls it before the file's collective close.
+  void close() { close_subject(); }
 
-  GroupDatasets& group(size_t subject, size_t group) { return groups_[subject][group]; }
-  const GroupDatasets& group(size_t subject, size_t group) const { return groups_[subject][group]; }
-  size_t group_count(size_t subject) const { return groups_[subject].size(); }
+  /// The datasets of a group of the open subject; throws Error if `subject` is not open.
+  GroupDatasets& group(size_t subject, size_t group);
+  const GroupDatasets& group(size_t subject, size_t group) const;
+  size_t group_count(size_t subject) const;
+  /// Independent. The HDF5 dataset of `d` (a dataset of the open subject), opened on first use.
+  hid_t handle(Dataset& d) const;
 
   h5::DirectWriter* direct = nullptr; ///< O_DIRECT writes of the rows (the File owns it); nullptr: MPI-IO
 
 private:
   friend Layout create_layout(const h5::File&, const Plan&);
   friend Layout open_layout(const h5::File&, const Plan&);
-  std::vector<std::vector<GroupDatasets>> groups_;
+  hid_t file_ = H5I_INVALID_HID; ///< the File's id (the File outlives the layout)
   bool parallel_ = false;
+  std::vector<uint64_t> offsets_; ///< every dataset's file offset, subject by subject, in table order
+  std::vector<size_t> first_;     ///< per subject: the index of its first dataset in offsets_
+  static constexpr size_t none = static_cast<size_t>(-1);
+  size_t open_ = none;                     ///< the subject whose datasets are open
+  std::vector<GroupDatasets> open_groups_; ///< its groups' datasets
 };
 
+/// Independent. Rows [row0, row0 + n_rows) along the first axis of `d`, a dataset of the open
+/// subject, from a C-order buffer of its held type; their CRC-32 is added to d.written unless
+/// `crc` is false (the caller takes it, rows in order). With direct writes, the bytes go to the
+/// dataset's file range with no HDF5 call (when the held and stored types have the same size);
+/// otherwise through HDF5.
+void write_rows(
+    Layout& layout, Dataset& d, const void* data, uint64_t row0, uint64_t n_rows, bool crc = true);
+
+/// The byte position of `d`'s first byte within a 4 KiB page of the file (0 when it has none).
+/// Data at the same position within a page of memory reaches the disk without a copy.
+size_t page_phase(const Dataset& d);
+
+/// The largest attribute `plan` leads to, in bytes of its object header message (an upper bound):
+/// each group attribute as the tables make it; each root list at its longest, one entry per
+/// subject (written or skipped) or per rank. A variable-length string costs 16 bytes there (its
+/// text lives in the global heap). Pure: planning computes it before any data is read.
+uint64_t largest_attribute_message(const Plan& plan, size_t ranks);
+
+/// Whether the file must be created with HDF5 1.8 format bounds, which allow dense attribute
+/// storage: true when an attribute may not fit in an object header message (64 KiB). Files
+/// that do not need it keep h5py's default bounds (superblock 0), as dwi_ml writes them.
+bool needs_dense_attributes(const Plan& plan, size_t ranks);
+
 /// Collective. Create every subject group, config group, group attribute and (empty) dataset of
-/// `plan`, in plan order, as the format tables say. The root attributes come last (write_root).
+/// `plan`, in plan order, as the format tables say, closing each dataset once made. The root
+/// attributes come last (write_root). Throws Error if the file's format cannot hold the plan's
+/// attributes (created without dense attribute storage when the plan needs it).
 Layout create_layout(const h5::File& file, const Plan& plan);
 
-/// Collective for a parallel file. Open the datasets of a layout created earlier for the same
-/// plan (--resume); throws Error if a dataset is missing or its shape differs from the plan.
+/// Collective for a parallel file. Check a layout created earlier for the same plan (--resume):
+/// throws Error if a dataset is missing or its shape differs from the plan, or if the file's
+/// format cannot hold the plan's root attributes (file_needs_dense_attributes). Each dataset is
+/// opened and closed again; open_subject opens them for a task.
 Layout open_layout(const h5::File& file, const Plan& plan);
 
 /// Collective. Remove the groups of the subjects with dropped[s] (their data failed under
@@ -87,17 +160,17 @@ struct Checksum {
 };
 using Checksums = std::map<std::string, Checksum>; ///< by HDF5 path
 
-/// The CRC-32 and size of every dataset of a subject, as written by this rank.
+/// The CRC-32 and size of every dataset of a subject, as written by this rank (the open subject).
 Checksums subject_checksums(const Layout& layout, const Plan& plan, size_t subject);
 
-/// Independent. Read back every dataset of a subject and compare with `recorded`. Returns an
-/// empty string if they all match, else the first difference.
-std::string verify_subject(const Layout& layout, const Plan& plan, size_t subject, const Checksums& recorded);
+/// Independent. Read back every dataset of a subject (the open subject) and compare with
+/// `recorded`. Returns an empty string if they all match, else the first difference.
+std::string verify_subject(Layout& layout, const Plan& plan, size_t subject, const Checksums& recorded);
 
-/// Independent. Copy every dataset of a subject from `source`, an earlier complete file holding
-/// the same subject with the same layout (--resume bringing it up to date), through the writers'
-/// memory types in blocks of about 64 MiB, so that the CRC-32s are the ones a conversion would
-/// record. Throws Error if a dataset is missing or shaped otherwise.
+/// Independent. Copy every dataset of a subject (the open subject) from `source`, an earlier
+/// complete file holding the same subject with the same layout (--resume bringing it up to
+/// date), through the writers' memory types in blocks of about 64 MiB, so that the CRC-32s are
+/// the ones a conversion would record. Throws Error if a dataset is missing or shaped otherwise.
 void copy_subject(Layout& layout, const Plan& plan, size_t subject, const h5::File& source);
 
 /// The HDF5 path of a subject's group, for messages: "/<subject>/<group>".

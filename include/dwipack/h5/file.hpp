@@ -1,8 +1,9 @@
 #pragma once
 // Files, groups, datasets and attributes with the h5py-equivalent properties dwi_ml's readers
-// expect (docs/format.md §2): superblock v0, no link/attribute creation-order tracking, no object
-// timestamps, contiguous datasets without fill, variable-length UTF-8 string attributes, link and
-// attribute names in ASCII charset when they are ASCII (as h5py does).
+// expect (docs/format.md §2): superblock v0 (unless dense attribute storage is asked for), no
+// link/attribute creation-order tracking, no object timestamps, contiguous datasets without fill,
+// variable-length UTF-8 string attributes, link and attribute names in ASCII charset when they are ASCII (as
+// h5py does).
 //
 // In a parallel file every function marked "Collective" must be called by all ranks of the
 // file's communicator, in the same order and with identical arguments.
@@ -33,8 +34,11 @@ public:
   File& operator=(const File&) = delete;
   ~File();
 
-  /// Collective over comm. Create (truncate) `path` for parallel writing through MPI-IO.
-  static File create_parallel(const std::string& path, MPI_Comm comm);
+  /// Collective over comm. Create (truncate) `path` for parallel writing through MPI-IO. With
+  /// `dense_attributes`, the file's format bounds are HDF5 1.8's (superblock 2, version-2 object
+  /// headers), which store an attribute of any size; otherwise h5py's defaults, where an
+  /// attribute must fit in 64 KiB (docs/format.md §2.4).
+  static File create_parallel(const std::string& path, MPI_Comm comm, bool dense_attributes = false);
   /// Collective over comm. Open an existing file for parallel writing (--resume).
   static File open_parallel(const std::string& path, MPI_Comm comm);
   /// Open an existing file read-only (serial).
@@ -44,6 +48,10 @@ public:
   /// Opened with the MPI-IO driver: closing it (file, groups, datasets) is collective.
   bool parallel() const { return parallel_; }
   const std::string& path() const { return path_; }
+  /// The ranks of the file's communicator (1 for a serial file).
+  int ranks() const { return ranks_; }
+  /// Whether the file can store attributes densely (superblock version 2 or later).
+  bool dense_attributes() const;
   /// Independent. Write the rows of contiguous datasets with O_DIRECT from now on (the default, see
   /// DirectWriter); false (and nothing changes) if the file system refuses it.
   bool enable_direct_writes();
@@ -54,13 +62,20 @@ public:
   void flush() const;
   /// Collective for a parallel file. Close and throw if HDF5 fails (unflushed data).
   void close();
+  /// Collective, parallel file with no object open. Close the file and open it again, so that
+  /// every rank's metadata cache starts empty. HDF5 1.10 reads metadata collectively (rank 0 reads,
+  /// all receive) inside collective operations, which requires the caches of all ranks to miss
+  /// and hit alike; ranks that opened different objects independently (each worker its own
+  /// subjects) no longer do, and the next collective attribute write would hang.
+  void reopen();
 
 private:
-  File(Handle h, std::string path, bool parallel)
-      : handle_(std::move(h)), path_(std::move(path)), parallel_(parallel) {}
+  File(Handle h, std::string path, MPI_Comm comm = MPI_COMM_NULL);
   Handle handle_;
   std::string path_;
   bool parallel_ = false;
+  MPI_Comm comm_ = MPI_COMM_NULL; ///< a parallel file's communicator (not owned)
+  int ranks_ = 1;
   std::unique_ptr<DirectWriter> direct_;
 };
 
@@ -79,6 +94,10 @@ Handle create_dataset(hid_t parent,
 /// offset, bytes}. Nullopt otherwise. Throws Error if the rows are out of range.
 std::optional<std::pair<uint64_t, uint64_t>>
 direct_range(hid_t dataset, hid_t mem_type, uint64_t row0, uint64_t nrows, const std::string& where);
+
+/// Where a contiguous dataset's bytes start in the file, once its space is allocated (parallel
+/// HDF5 allocates it at creation); nullopt before (or for an empty dataset).
+std::optional<uint64_t> dataset_offset(hid_t dataset);
 
 /// The byte position of a contiguous dataset's start within a 4 KiB page of the file (0 when it
 /// has no fixed place yet). Data at the same position within a page of memory reaches the disk

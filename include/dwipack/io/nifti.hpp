@@ -55,26 +55,34 @@ NiftiHeader read_nifti_header(const std::string& path);
 struct ReadScratch {
   std::vector<unsigned char> compressed; ///< input chunk
   GrowBuffer<unsigned char> frames;      ///< decoded raw frames (one block, or the pipeline's slots)
-  /// Serial path: decode this many bytes of frames at a time (rounded down to whole frames, at
-  /// least one). The transpose writes each voxel's features once per block, so a block holding the
-  /// whole file (any DWI below 1 GiB of raw data) makes it one pass over the output instead of one
-  /// per few frames: 4x faster on a 64-frame DWI, for as much more memory as the raw file.
-  int64_t block_bytes = int64_t{1} << 30;
-  /// Read this many bytes of a .gz file at a time. Tests lower both to exercise the boundaries.
+  /// Raw frames decoded at a time, in bytes (whole frames, at least one); 0: automatic
+  /// (decode_block_frames). Tests set it to exercise the block boundaries.
+  int64_t block_bytes = 0;
+  /// Read this many bytes of a .gz file at a time. Tests lower it to exercise the boundaries.
   int64_t chunk_bytes = int64_t{4} << 20;
   /// With 2 threads, a file of more than `pipeline_frames` frames is decoded by a helper thread
   /// (file reading and inflate only) into two slots of `pipeline_frames` frames while the calling
   /// thread converts the previous slot; both convert the last one (halves along x). Same output
-  /// bytes as the serial path; raw memory 2 x pipeline_frames frames instead of the whole file.
+  /// bytes as the serial path. 0: automatic (half the serial block: the same raw memory).
   int threads = 1; ///< 1: serial; the caller raises it where a core is spare (mpi::cores_per_worker)
-  int64_t pipeline_frames = 16;
+  int64_t pipeline_frames = 0;
 };
+
+/// The automatic block of the serial path, in frames of `frame_bytes` for a file of `nb_frames`:
+/// the whole file when its raw frames take at most 64 MiB; otherwise at least 16 frames (each
+/// pass of the transpose then writes a whole 64-byte line of every voxel's float32 features) and
+/// as many as fit in 64 MiB. The raw frames held at once are thus a small fraction of a large
+/// group's float32 array (16 of 144 DWI frames: 11 %), not a second copy of it.
+int64_t decode_block_frames(int64_t frame_bytes, int64_t nb_frames);
+
+/// The raw bytes read_nifti_into holds at once for such a file with `scratch`'s settings (either
+/// path): what a memory estimate adds to the group's array.
+int64_t decode_memory_bytes(int64_t frame_bytes, int64_t nb_frames, const ReadScratch& scratch);
 
 /// Read every voxel of `hdr`'s file, convert to float32 exactly as nibabel's
 /// get_fdata(dtype=float32) does, and transpose from NIfTI order (x fastest) into `out`, which is
 /// a C-order (X, Y, Z, f_total) float32 array; this file's frames land at features
-/// [f_offset, f_offset + hdr.nb_frames()). Extra memory: up to scratch.block_bytes of raw frames
-/// (serial), or two slots of scratch.pipeline_frames frames (scratch.threads >= 2).
+/// [f_offset, f_offset + hdr.nb_frames()). Extra memory: decode_memory_bytes of raw frames.
 /// Throws Error naming the file for I/O errors, truncation and corrupt gzip (CRC, bad stream).
 void read_nifti_into(
     const NiftiHeader& hdr, float* out, int64_t f_total, int64_t f_offset, ReadScratch& scratch);

@@ -1,8 +1,10 @@
 #pragma once
 // A dynamic task farm: rank 0 hands task indices to worker ranks 1..N-1 as they become free
-// (the first worker to ask is served first) and collects one result per task. With a single
-// rank, rank 0 runs the tasks itself. Used twice per conversion: planning (headers, checks) and
-// writing (data).
+// (the first worker to ask is served first) and collects one result per task. Short tasks (a
+// header check, a tiny subject: under 20 ms on average) are handed out ahead, a few at a time,
+// so that a worker never waits for rank 0's answer between them; long ones one at a time. With a
+// single rank, rank 0 runs the tasks itself. Used twice per conversion: planning (headers,
+// checks) and writing (data).
 #include "dwipack/mpi/comm.hpp"
 
 #include <cstdint>
@@ -26,8 +28,9 @@ struct TaskResult {
 using FarmResults = std::vector<std::optional<TaskResult>>;
 
 /// Collective over comm. Run tasks `order[0], order[1], ...` (indices < n_tasks). A task that
-/// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task is
-/// handed out after the first failure (tasks already running finish). `on_result` is called on
+/// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task
+/// starts once rank 0 has seen the first failure (tasks already running finish; tasks handed
+/// out ahead but not started are dropped, and have no result). `on_result` is called on
 /// rank 0 as results arrive (progress); `on_idle`, if given, every 2 ms while rank 0 waits for
 /// one (to notice a signal). Returns the results on rank 0, an empty vector elsewhere.
 FarmResults run_farm(const mpi::Comm& comm,

@@ -25,6 +25,16 @@ std::string journal_path(const std::string& partial_path);
 /// A 64-bit FNV-1a digest of `text`, as 16 hex digits (change detection, not security).
 std::string digest(const std::string& text);
 
+/// The same digest of a text given piece by piece (one too large to hold at once).
+class Digest {
+public:
+  void add(const std::string& piece);
+  std::string hex() const;
+
+private:
+  uint64_t h_ = 14695981039346656037ull;
+};
+
 /// What the journal says about one subject.
 struct JournalEntry {
   std::string plan_digest;

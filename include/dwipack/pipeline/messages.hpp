@@ -105,6 +105,24 @@ template <class T> void broadcast_message(const mpi::Comm& comm, T& value, int r
   if (comm.rank() != root) value = nlohmann::json::parse(text).get<T>();
 }
 
+/// Collective. The plan, as one line of JSON for each subject after one line for the rest: no
+/// rank builds a JSON tree of the whole plan (about 14 kB per subject), one subject's at a time.
+void broadcast_message(const mpi::Comm& comm, format::Plan& plan, int root);
+
+/// The JSON text of `plan`, byte for byte nlohmann::json(plan).dump(), handed to `piece` in
+/// pieces made from one subject's JSON tree at a time (the whole text is ~8 kB per subject, a
+/// tree of the whole plan ~14 kB). `edit_top` (whose "subjects" is then empty) and
+/// `edit_subject` may change the trees before they are written (the layout digest leaves out
+/// times and inputs).
+void plan_json_pieces(const format::Plan& plan,
+                      const std::function<void(nlohmann::json&)>& edit_top,
+                      const std::function<void(nlohmann::json&)>& edit_subject,
+                      const std::function<void(const std::string&)>& piece);
+/// The same text, whole.
+std::string plan_json_text(const format::Plan& plan,
+                           const std::function<void(nlohmann::json&)>& edit_top = {},
+                           const std::function<void(nlohmann::json&)>& edit_subject = {});
+
 /// Collective. Rank 0 runs `body`; its value reaches every rank. If it throws Error, rank 0 logs
 /// it and every rank gets nullopt.
 template <class T>
