@@ -60,6 +60,20 @@ uint64_t row_bytes_of(const DatasetJob& job) {
   return bytes;
 }
 
+/// The rows [row0, row1) of a task of `job`.
+std::pair<uint64_t, uint64_t> rows_of(const DatasetJob& job, uint64_t task) {
+  const uint64_t row0 = (task - job.first_task) * job.chunk_rows_per_task * job.chunk[0];
+  return {row0, std::min(job.dims[0], row0 + job.chunk_rows_per_task * job.chunk[0])};
+}
+
+/// The bytes of data (uncompressed) of every dataset to compress.
+uint64_t data_bytes_of(const std::vector<DatasetJob>& jobs) {
+  uint64_t bytes = 0;
+  for (const auto& job : jobs)
+    bytes += job.dims[0] * row_bytes_of(job);
+  return bytes;
+}
+
 /// Rank 0: how h5::copy_group creates each dataset of the compressed copy (chunked, shuffle +
 /// deflate at `level`; a scalar as it is, h5py cannot chunk one either), and the list of datasets
 /// whose chunks are to be compressed, in the order of the copy (depth first, name order).
@@ -207,11 +221,6 @@ private:
     const size_t at = out.size();
     out.resize(at + sizeof value);
     std::memcpy(out.data() + at, &value, sizeof value);
-  }
-
-  static std::pair<uint64_t, uint64_t> rows_of(const DatasetJob& job, uint64_t task) {
-    const uint64_t row0 = (task - job.first_task) * job.chunk_rows_per_task * job.chunk[0];
-    return {row0, std::min(job.dims[0], row0 + job.chunk_rows_per_task * job.chunk[0])};
   }
 
   /// The file offset of a dataset's data when it is contiguous (as dwipack writes them: its rows
@@ -439,19 +448,22 @@ std::vector<DatasetJob> create_structure(
 }
 
 /// Rank 0: store every task's chunks, in task order (the file's layout does not depend on the
-/// number of ranks); with one rank, compress them too. Returns the signal that stopped the pass,
-/// or 0 once every task is stored; either way every worker has sent its "done".
+/// number of ranks); with one rank, compress them too. Reports each task stored to `on_stored`.
+/// Returns the signal that stopped the pass, or 0 once every task is stored; either way every
+/// worker has sent its "done".
 uint64_t store_tasks(const std::vector<DatasetJob>& jobs,
                      uint64_t n_tasks,
                      ChunkStore& store,
                      const std::string& from,
                      int level,
-                     const mpi::Comm& comm) {
+                     const mpi::Comm& comm,
+                     const CompressionProgress& on_stored) {
   const int size = comm.size();
   Bytes message;
   std::unique_ptr<TaskCompressor> compressor;
   if (size == 1) compressor = std::make_unique<TaskCompressor>(from, level);
-  uint64_t signal = 0;
+  uint64_t signal = 0, stored_bytes = 0;
+  const uint64_t total_bytes = data_bytes_of(jobs);
   std::vector<bool> done(static_cast<size_t>(size), false);
   for (uint64_t t = 0; t < n_tasks && signal == 0; ++t) {
     if (const int s = interrupt::received()) {
@@ -475,6 +487,9 @@ uint64_t store_tasks(const std::vector<DatasetJob>& jobs,
                     ", expected " + std::to_string(t));
     }
     store.write(job, message);
+    const auto [row0, row1] = rows_of(job, t);
+    stored_bytes += (row1 - row0) * row_bytes_of(job);
+    if (on_stored) on_stored(stored_bytes, total_bytes);
   }
   if (signal != 0) send_final(signal, comm); // the workers stop at their next task
   for (int w = 1; w < size; ++w)             // every worker ends with "done", after its last task
@@ -497,9 +512,7 @@ void log_summary(const std::vector<DatasetJob>& jobs,
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   struct stat st {};
   const double file_mb = ::stat(to.c_str(), &st) == 0 ? static_cast<double>(st.st_size) / 1e6 : -1.0;
-  uint64_t data_bytes = 0;
-  for (const auto& job : jobs)
-    data_bytes += job.dims[0] * row_bytes_of(job);
+  const uint64_t data_bytes = data_bytes_of(jobs);
   char text[256];
   std::snprintf(
       text, sizeof text,
@@ -515,7 +528,8 @@ void log_summary(const std::vector<DatasetJob>& jobs,
 int write_compressed_copy(const std::string& from,
                           const std::string& to,
                           int level,
-                          const mpi::Comm& parent) {
+                          const mpi::Comm& parent,
+                          const CompressionProgress& on_stored) {
   if (level < 1 || level > 9) throw Error("gzip level " + std::to_string(level) + " is not in 1..9");
   const auto t0 = std::chrono::steady_clock::now();
   const mpi::Comm comm = parent.duplicate(); // the pass's messages never meet the caller's
@@ -529,7 +543,8 @@ int write_compressed_copy(const std::string& from,
   }
 
   ChunkStore store(target);
-  if (const uint64_t signal = store_tasks(jobs, n_tasks, store, from, level, comm); signal != 0) {
+  if (on_stored) on_stored(0, data_bytes_of(jobs));
+  if (const uint64_t signal = store_tasks(jobs, n_tasks, store, from, level, comm, on_stored); signal != 0) {
     target = h5::Handle(); // closed without checking: the file is removed
     std::remove(to.c_str());
     return static_cast<int>(signal);

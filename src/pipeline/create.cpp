@@ -166,6 +166,7 @@ private:
     Summary summary = progress_->summary();
     summary.update = true;
     summary.output = setup_.final_path;
+    summary.bytes_out = file_size_bytes(summary.output);
     progress_->finish(summary);
     std::fprintf(
         stderr,
@@ -297,9 +298,15 @@ private:
     const std::string complete = outcome.ok && options_.compression_level > 0 && !resume_.keep_storage
                                      ? compressed_path(partial_)
                                      : partial_;
+    CompressionProgress on_stored; // rank 0: the progress of the compression phase
+    if (coordinator_)
+      on_stored = [this](uint64_t done, uint64_t total) {
+        progress_->compression_progress(static_cast<int64_t>(done), static_cast<int64_t>(total));
+      };
     const int stop_signal =
-        complete == partial_ ? 0
-                             : write_compressed_copy(partial_, complete, options_.compression_level, comm_);
+        complete == partial_
+            ? 0
+            : write_compressed_copy(partial_, complete, options_.compression_level, comm_, on_stored);
     const int interrupted_by = signal ? signal : stop_signal;
     int code = coordinator_ ? publish(outcome, complete, interrupted_by) : exit_ok;
     code = comm_.broadcast(code, 0);
@@ -311,6 +318,7 @@ private:
       summary.rank_hosts = hosts;
       summary.update = decision_.update;
       summary.output = code == exit_ok || code == exit_skipped ? setup_.final_path : partial_;
+      summary.bytes_out = file_size_bytes(summary.output); // the file's real size, compressed or not
       progress_->finish(summary);
       // The last line: what is complete, and the command that continues.
       if (code == exit_interrupted)

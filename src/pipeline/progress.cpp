@@ -14,6 +14,7 @@
 #include <iterator>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <tuple>
 #include <unistd.h>
 
@@ -52,6 +53,18 @@ std::string in_unit(int64_t bytes, ByteUnit unit) {
   return fixed(static_cast<double>(bytes) / unit.bytes_per_unit, unit.bytes_per_unit == 1 ? 0 : 1) + " " +
          unit.name;
 }
+
+/// "12.3/45.6 MB": `done` of `total`, in the unit of `total`.
+std::string amount_of_total(int64_t done, int64_t total) {
+  const ByteUnit unit = byte_unit_for(total);
+  return fixed(static_cast<double>(done) / unit.bytes_per_unit, unit.bytes_per_unit == 1 ? 0 : 1) + "/" +
+         in_unit(total, unit);
+}
+
+/// Compression phase: the bar's redraws and the lines' (and JSON records') spacing, in seconds.
+constexpr double compression_redraw_seconds = 0.25;
+constexpr double compression_min_line_seconds = 0.5;
+constexpr double compression_max_line_seconds = 60;
 
 /// Seconds to the millisecond: the JSON log's precision (the clock's digits are noise).
 double milliseconds_precision(double seconds) {
@@ -305,6 +318,86 @@ void Progress::subject_done(const SubjectRecord& r) {
   write_json(j);
 }
 
+CompressionState Progress::compression_state() const {
+  CompressionState s;
+  s.bytes_done = compression_.done_bytes;
+  s.bytes_total = compression_.total_bytes;
+  if (!compression_.started) return s;
+  s.elapsed_seconds = options_.clock.monotonic_seconds() - compression_.start_seconds;
+  if (s.elapsed_seconds > 0) s.bytes_per_second = static_cast<double>(s.bytes_done) / s.elapsed_seconds;
+  if (s.bytes_done >= s.bytes_total)
+    s.eta_seconds = 0;
+  else if (s.bytes_done > 0 && s.elapsed_seconds > 0)
+    s.eta_seconds = static_cast<double>(s.bytes_total - s.bytes_done) * s.elapsed_seconds /
+                    static_cast<double>(s.bytes_done);
+  return s;
+}
+
+void Progress::compression_progress(int64_t done_bytes, int64_t total_bytes) {
+  if (finished_ || compression_.ended) return;
+  const double now = options_.clock.monotonic_seconds();
+  const bool first = !compression_.started;
+  if (first) start_compression(total_bytes, now);
+  compression_.done_bytes = std::min(done_bytes, compression_.total_bytes);
+  const bool complete = compression_.done_bytes >= compression_.total_bytes;
+  if (options_.mode == ProgressMode::bar &&
+      (complete || now - compression_.last_draw_seconds >= compression_redraw_seconds)) {
+    draw_bar();
+    compression_.last_draw_seconds = now;
+  }
+  const int tenth = compression_.total_bytes > 0
+                        ? static_cast<int>(10 * compression_.done_bytes / compression_.total_bytes)
+                        : 10;
+  const double since_line = now - compression_.last_line_seconds;
+  if (first || complete || (tenth > compression_.last_tenth && since_line >= compression_min_line_seconds) ||
+      since_line >= compression_max_line_seconds) {
+    compression_.last_tenth = tenth;
+    report_compression(now);
+  }
+  if (complete) {
+    compression_.ended = true;
+    if (bar_on_screen_) write_text(options_.out, "\n"); // the final numbers stay on screen
+    bar_on_screen_ = false;
+  }
+}
+
+void Progress::start_compression(int64_t total_bytes, double now) {
+  if (options_.mode == ProgressMode::bar) { // the subjects' bar, as it ended, on its own line
+    draw_bar();
+    write_text(options_.out, "\n");
+    bar_on_screen_ = false;
+  }
+  compression_.started = true;
+  compression_.total_bytes = std::max<int64_t>(0, total_bytes);
+  compression_.start_seconds = now;
+  compression_.last_draw_seconds = now - compression_redraw_seconds; // the first call draws
+  write_json({{"type", "compression_start"},
+              {"time", iso8601_with_offset(options_.clock.wall_time())},
+              {"bytes_total", compression_.total_bytes}});
+}
+
+/// One progress line (lines mode) and one JSON "compression" record.
+void Progress::report_compression(double now) {
+  compression_.last_line_seconds = now;
+  const CompressionState s = compression_state();
+  const size_t percent =
+      s.bytes_total > 0 ? static_cast<size_t>(100 * s.bytes_done / s.bytes_total) : size_t{100};
+  const std::time_t wall = options_.clock.wall_time();
+  if (options_.mode == ProgressMode::lines)
+    write_text(options_.out, "[" + local_timestamp(wall) + "] progress: compression " +
+                                 amount_of_total(s.bytes_done, s.bytes_total) + " (" +
+                                 std::to_string(percent) + "%), " + megabytes_per_second(s.bytes_per_second) +
+                                 ", ETA " + hours_minutes_seconds(s.eta_seconds) + "\n");
+  write_json(
+      {{"type", "compression"},
+       {"time", iso8601_with_offset(wall)},
+       {"bytes_done", s.bytes_done},
+       {"bytes_total", s.bytes_total},
+       {"elapsed_seconds", milliseconds_precision(s.elapsed_seconds)},
+       {"eta_seconds", s.eta_seconds < 0 ? nlohmann::ordered_json()
+                                         : nlohmann::ordered_json(milliseconds_precision(s.eta_seconds))}});
+}
+
 Summary Progress::summary() const {
   Summary s;
   s.subjects_written = written_;
@@ -326,8 +419,8 @@ Summary Progress::summary() const {
 void Progress::finish(const Summary& summary) {
   if (finished_) return;
   if (options_.mode == ProgressMode::bar) {
-    draw_bar(); // the final numbers stay on screen
-    write_text(options_.out, "\n");
+    if (!compression_.ended) draw_bar(); // the final numbers stay on screen
+    if (bar_on_screen_) write_text(options_.out, "\n");
     bar_on_screen_ = false;
   }
   finished_ = true;
@@ -359,17 +452,27 @@ void Progress::clear_line() {
 }
 
 void Progress::redraw() {
-  if (options_.mode == ProgressMode::bar && !finished_) draw_bar();
+  // An ended compression bar stays as it was drawn, with its newline.
+  if (options_.mode == ProgressMode::bar && !finished_ && !compression_.ended) draw_bar();
 }
 
 void Progress::draw_bar() {
   if (!options_.out) return;
+  if (compression_.started) {
+    // " 50% [#####.....] compression  12.3/24.6 MB,  150.3 MB/s, ETA 00:00:22"
+    const CompressionState c = compression_state();
+    const std::string total_text = amount_of_total(c.bytes_total, c.bytes_total);
+    std::string amount = amount_of_total(c.bytes_done, c.bytes_total);
+    amount.insert(0, total_text.size() > amount.size() ? total_text.size() - amount.size() : 0, ' ');
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%6.1f MB/s", c.bytes_per_second / bytes_per_megabyte);
+    draw_bar_line(c.bytes_done, c.bytes_total,
+                  " compression " + amount + ", " + rate + ", ETA " + hours_minutes_seconds(c.eta_seconds));
+    return;
+  }
   const ProgressState s = state();
-  const size_t percent = s.subjects_total ? 100 * s.subjects_done / s.subjects_total : 100;
   // " 50% [#####.....] 3/6 subjects, in  120.3 MB/s, out   98.1 MB/s, ETA 00:01:10". Numbers are
   // padded to a fixed width so that the line does not jitter from one redraw to the next.
-  char head[16];
-  std::snprintf(head, sizeof head, "%3zu%% ", percent);
   const std::string total = std::to_string(s.subjects_total);
   std::string done = std::to_string(s.subjects_done);
   done.insert(0, total.size() > done.size() ? total.size() - done.size() : 0, ' ');
@@ -378,9 +481,15 @@ void Progress::draw_bar() {
     std::snprintf(buf, sizeof buf, "%6.1f MB/s", bytes_per_second / bytes_per_megabyte);
     return std::string(buf);
   };
-  const std::string tail = " " + done + "/" + total + " subjects, in " + rate(s.in_bytes_per_second) +
-                           ", out " + rate(s.out_bytes_per_second) + ", ETA " +
-                           hours_minutes_seconds(s.eta_seconds);
+  draw_bar_line(static_cast<int64_t>(s.subjects_done), static_cast<int64_t>(s.subjects_total),
+                " " + done + "/" + total + " subjects, in " + rate(s.in_bytes_per_second) + ", out " +
+                    rate(s.out_bytes_per_second) + ", ETA " + hours_minutes_seconds(s.eta_seconds));
+}
+
+void Progress::draw_bar_line(int64_t done, int64_t total, const std::string& tail) {
+  done = std::min(done, total);
+  char head[16];
+  std::snprintf(head, sizeof head, "%3lld%% ", static_cast<long long>(total > 0 ? 100 * done / total : 100));
   // One column short of the width: writing the last column makes some terminals wrap.
   const size_t columns = terminal_columns(options_.out) - 1;
   const size_t room =
@@ -388,7 +497,7 @@ void Progress::draw_bar() {
   std::string line = head;
   if (room >= 10) {
     const size_t width = std::min<size_t>(30, room);
-    const size_t filled = s.subjects_total ? width * s.subjects_done / s.subjects_total : width;
+    const size_t filled = total > 0 ? static_cast<size_t>(static_cast<int64_t>(width) * done / total) : width;
     line += "[" + std::string(filled, '#') + std::string(width - filled, '.') + "]" + tail;
   } else {
     line += tail.substr(1); // a narrow terminal: the numbers only, cut at the width
@@ -418,6 +527,11 @@ int64_t peak_rss_bytes() {
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<int64_t>(usage.ru_maxrss) * 1024; // KiB on Linux
+}
+
+int64_t file_size_bytes(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
 }
 
 std::string host_name() {

@@ -4,8 +4,9 @@
 // never-written one (both read through HDF5 instead of the raw byte range), attributes of every
 // kind (variable-length strings, UTF-8 names). Checked: the values through h5py (an independent
 // reader), every dataset's filters through HDF5, the copy byte for byte equal to the one rank 0
-// makes alone (the file does not depend on the number of ranks), and a stop signal on any rank
-// returning it on every rank with nothing left behind.
+// makes alone (the file does not depend on the number of ranks), the progress reported on rank 0
+// (from 0 to the data's bytes, rising), and a stop signal on any rank returning it on every rank
+// with nothing left behind.
 #include "mpi_test.hpp"
 
 #include "dwipack/h5/handle.hpp"
@@ -23,6 +24,7 @@
 #include <random>
 #include <string>
 #include <sys/stat.h>
+#include <utility>
 #include <vector>
 
 using dwipack::h5::check;
@@ -168,9 +170,27 @@ TEST(CompressedCopy, SameContentFiltersAndBytesWhateverTheRanks) {
   }
   comm.sleepy_barrier();
 
-  EXPECT_EQ(write_compressed_copy(from, to, 1, comm), 0);
+  std::vector<std::pair<uint64_t, uint64_t>> reported; // (stored, total) per call
+  EXPECT_EQ(
+      write_compressed_copy(from, to, 1, comm,
+                            [&](uint64_t stored, uint64_t total) { reported.emplace_back(stored, total); }),
+      0);
   comm.sleepy_barrier();
-  if (comm.rank() == 0) {
+  if (comm.rank() != 0) {
+    EXPECT_TRUE(reported.empty()) << "only rank 0 reports progress";
+  } else {
+    // The datasets' bytes (the scalar is not compressed): input, wide, bundle data, offsets,
+    // chunked_source, never_written (the empty one has none).
+    const uint64_t data =
+        200 * 32 * 32 * 8 * 4 + 3 * 1100 * 1000 * 4 + 100000 * 3 * 4 + 5000 * 8 + 300000 * 8 + 1000 * 2;
+    ASSERT_GE(reported.size(), 3u);
+    EXPECT_EQ(reported.front(), std::make_pair(uint64_t{0}, data)) << "first: nothing stored yet";
+    EXPECT_EQ(reported.back(), std::make_pair(data, data)) << "last: everything stored";
+    for (size_t i = 1; i < reported.size(); ++i) {
+      EXPECT_GT(reported[i].first, reported[i - 1].first) << "call " << i;
+      EXPECT_EQ(reported[i].second, data);
+    }
+
     const dwipack::mpi::Comm self(MPI_COMM_SELF);
     EXPECT_EQ(write_compressed_copy(from, alone, 1, self), 0);
     EXPECT_TRUE(bytes_of(to) == bytes_of(alone))

@@ -1,6 +1,6 @@
 // Progress reporting: the lines, bar and quiet modes, the ETA and rate arithmetic (with an
-// injected clock, no sleeping), the JSON Lines log, the summary line, and the choice of mode for
-// a real pseudo-terminal and a pipe.
+// injected clock, no sleeping), the JSON Lines log, the summary line, the compression phase of
+// --compression, and the choice of mode for a real pseudo-terminal and a pipe.
 #include "dwipack/pipeline/progress.hpp"
 
 #include "dwipack/error.hpp"
@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <vector>
 
+using dwipack::pipeline::file_size_bytes;
 using dwipack::pipeline::parse_progress_mode;
 using dwipack::pipeline::peak_rss_bytes;
 using dwipack::pipeline::Progress;
@@ -612,4 +613,191 @@ TEST(ProgressSummary, PeakRssGrowsWithTouchedMemory) {
   std::vector<char> block(bytes, 1); // written, so resident
   EXPECT_GE(peak_rss_bytes(), static_cast<int64_t>(bytes));
   EXPECT_EQ(block[bytes / 2], 1);
+}
+
+TEST(ProgressCompression, LinesAndJsonAtTheStartEachTenthOnceAMinuteAndTheEnd) {
+  TempDir tmp;
+  const std::string path = tmp / "log.jsonl";
+  MemoryStream out;
+  FakeClock t;
+  ProgressOptions o;
+  o.total_subjects = 1;
+  o.mode = ProgressMode::lines;
+  o.out = out.get();
+  o.json_log_path = path;
+  o.clock = t.clock();
+  {
+    Progress progress(o);
+    t.seconds = 10;
+    progress.subject_done(written("sub-01", 1, 10, 100 * MB, 80 * MB));
+    EXPECT_LT(progress.compression_state().eta_seconds, 0) << "no phase yet";
+    progress.compression_progress(0, 400 * MB); // the structure is written: the phase starts
+    t.seconds = 12;
+    progress.compression_progress(100 * MB, 400 * MB); // 25%: a further tenth
+    t.seconds = 12.1;
+    progress.compression_progress(140 * MB, 400 * MB); // another tenth, but too soon
+    t.seconds = 12.2;
+    progress.compression_progress(150 * MB, 400 * MB);
+    t.seconds = 13;
+    progress.compression_progress(160 * MB, 400 * MB); // 40%
+    t.seconds = 73.5;
+    progress.compression_progress(170 * MB, 400 * MB); // no new tenth, but a minute since the last line
+    const auto state = progress.compression_state();
+    EXPECT_EQ(state.bytes_done, 170 * MB);
+    EXPECT_DOUBLE_EQ(state.elapsed_seconds, 63.5);
+    EXPECT_DOUBLE_EQ(state.eta_seconds, 230.0 * 63.5 / 170.0);
+    t.seconds = 75;
+    progress.compression_progress(400 * MB, 400 * MB); // complete
+    t.seconds = 76;
+    progress.compression_progress(400 * MB, 400 * MB); // after the end: nothing
+    Summary s = progress.summary();
+    s.bytes_out = 123 * MB; // the caller's: the file's size
+    progress.finish(s);
+  }
+  const auto lines = split_lines(out.text());
+  ASSERT_EQ(lines.size(), 7u) << out.text();
+  const auto at = [&](double seconds) {
+    return "[" + local_timestamp(t.wall_origin + static_cast<std::time_t>(seconds)) + "] ";
+  };
+  EXPECT_EQ(lines[1], at(10) + "progress: compression 0.0/400.0 MB (0%), 0.0 MB/s, ETA --:--:--");
+  EXPECT_EQ(lines[2], at(12) + "progress: compression 100.0/400.0 MB (25%), 50.0 MB/s, ETA 00:00:06");
+  EXPECT_EQ(lines[3], at(13) + "progress: compression 160.0/400.0 MB (40%), 53.3 MB/s, ETA 00:00:05");
+  EXPECT_EQ(lines[4], at(73) + "progress: compression 170.0/400.0 MB (42%), 2.7 MB/s, ETA 00:01:26");
+  EXPECT_EQ(lines[5], at(75) + "progress: compression 400.0/400.0 MB (100%), 6.2 MB/s, ETA 00:00:00");
+  EXPECT_THAT(lines[6],
+              StartsWith("dwipack: 1 subject written (0 kept, 0 skipped): 100.0 MB in, 123.0 MB out, "
+                         "76.0 s wall, 1.6 MB/s out"));
+
+  const auto json = split_lines(dwipack::test::read_file(path));
+  ASSERT_EQ(json.size(), 9u);
+  std::vector<std::string> types;
+  for (const auto& line : json)
+    types.push_back(nlohmann::json::parse(line)["type"]);
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"start", "subject", "compression_start", "compression", "compression",
+                                      "compression", "compression", "compression", "summary"}));
+  const auto start = nlohmann::json::parse(json[2]);
+  EXPECT_EQ(start["bytes_total"], 400 * MB);
+  EXPECT_TRUE(has_shape(start["time"].get<std::string>(), iso8601_with_offset)) << start["time"];
+  const auto first = nlohmann::json::parse(json[3]);
+  EXPECT_EQ(first["bytes_done"], 0);
+  EXPECT_EQ(first["bytes_total"], 400 * MB);
+  EXPECT_TRUE(first["eta_seconds"].is_null()) << "unknown yet";
+  const auto minute = nlohmann::json::parse(json[6]);
+  EXPECT_EQ(minute["bytes_done"], 170 * MB);
+  EXPECT_DOUBLE_EQ(minute["elapsed_seconds"].get<double>(), 63.5);
+  EXPECT_DOUBLE_EQ(minute["eta_seconds"].get<double>(), 85.912);
+  const auto last = nlohmann::json::parse(json[7]);
+  EXPECT_EQ(last["bytes_done"], 400 * MB);
+  EXPECT_EQ(last["bytes_total"], 400 * MB);
+  EXPECT_DOUBLE_EQ(last["elapsed_seconds"].get<double>(), 65);
+  EXPECT_EQ(last["eta_seconds"], 0);
+  EXPECT_EQ(nlohmann::json::parse(json[8])["bytes_out"], 123 * MB);
+}
+
+TEST(ProgressCompression, ASecondBarAfterTheSubjectsRedrawnAtMostEveryQuarterSecond) {
+  ScopedEnv columns("COLUMNS", "80");
+  MemoryStream out;
+  FakeClock t;
+  ProgressOptions o;
+  o.total_subjects = 1;
+  o.total_bytes_in = 100 * MB;
+  o.mode = ProgressMode::bar;
+  o.out = out.get();
+  o.clock = t.clock();
+  Progress progress(o);
+  t.seconds = 1;
+  progress.subject_done(written("sub-01", 1, 1, 100 * MB, 0));
+  progress.clear_line(); // as before the end of the conversion
+  t.seconds = 2;
+  progress.compression_progress(0, 400 * MB);
+  t.seconds = 2.1;
+  progress.compression_progress(10 * MB, 400 * MB); // too soon after the first draw
+  t.seconds = 2.3;
+  progress.compression_progress(20 * MB, 400 * MB);
+  t.seconds = 2.4;
+  progress.compression_progress(30 * MB, 400 * MB);
+  t.seconds = 4;
+  progress.compression_progress(400 * MB, 400 * MB);
+  progress.clear_line(); // no-ops now: the bar line has ended
+  progress.redraw();
+  progress.finish(progress.summary());
+
+  const std::string text = out.text();
+  const size_t first_newline = text.find('\n');
+  ASSERT_NE(first_newline, std::string::npos);
+  EXPECT_THAT(text.substr(0, first_newline),
+              EndsWith("\r100% [############] 1/1 subjects, in   50.0 MB/s, out    0.0 MB/s, "
+                       "ETA 00:00:00\x1b[K"))
+      << "the subjects' bar keeps its final state, on its own line";
+  const size_t second_newline = text.find('\n', first_newline + 1);
+  ASSERT_NE(second_newline, std::string::npos);
+  const std::string bar = text.substr(first_newline + 1, second_newline - first_newline - 1);
+  EXPECT_EQ(bar, "\r  0% [" + std::string(18, '.') +
+                     "] compression   0.0/400.0 MB,    0.0 MB/s, ETA --:--:--\x1b[K" + "\r  5% [" +
+                     std::string(18, '.') + "] compression  20.0/400.0 MB,   66.7 MB/s, ETA 00:00:06\x1b[K" +
+                     "\r100% [" + std::string(18, '#') +
+                     "] compression 400.0/400.0 MB,  200.0 MB/s, ETA 00:00:00\x1b[K");
+  std::istringstream draws(bar.substr(1));
+  for (std::string draw; std::getline(draws, draw, '\r');)
+    EXPECT_EQ(draw.size(), 79u + 3) << "one column short of the width, plus \\e[K: " << draw;
+  const std::string rest = text.substr(second_newline + 1);
+  EXPECT_THAT(rest, StartsWith("dwipack: 1 subject written"));
+  EXPECT_EQ(split_lines(rest).size(), 1u) << "nothing drawn after the compression bar ended: " << rest;
+}
+
+TEST(ProgressCompression, AnUnfinishedPhaseKeepsItsBarAboveTheSummary) {
+  ScopedEnv columns("COLUMNS", "80");
+  MemoryStream out;
+  FakeClock t;
+  ProgressOptions o;
+  o.total_subjects = 1;
+  o.mode = ProgressMode::bar;
+  o.out = out.get();
+  o.clock = t.clock();
+  Progress progress(o);
+  progress.subject_done(written("sub-01", 1, 1, 10, 0));
+  progress.compression_progress(0, 400 * MB);
+  t.seconds = 1;
+  progress.compression_progress(100 * MB, 400 * MB);
+  progress.clear_line(); // an interruption: the error is logged
+  std::fputs("ERROR: interrupted\n", out.get());
+  progress.redraw();
+  progress.finish(progress.summary());
+  const auto lines = split_lines(out.text());
+  ASSERT_EQ(lines.size(), 4u) << out.text();
+  EXPECT_THAT(lines[1], HasSubstr("\r\x1b[KERROR: interrupted"));
+  EXPECT_THAT(lines[2], EndsWith("\r 25% [####..............] compression 100.0/400.0 MB,  100.0 MB/s, "
+                                 "ETA 00:00:03\x1b[K"));
+  EXPECT_THAT(lines[3], StartsWith("dwipack: 1 subject written"));
+}
+
+TEST(ProgressCompression, QuietModePrintsNothingButTheJsonLogHasThePhase) {
+  TempDir tmp;
+  const std::string path = tmp / "log.jsonl";
+  MemoryStream out;
+  FakeClock t;
+  ProgressOptions o;
+  o.mode = ProgressMode::quiet;
+  o.out = out.get();
+  o.json_log_path = path;
+  o.clock = t.clock();
+  Progress progress(o);
+  progress.compression_progress(0, 0); // nothing to compress (only empty datasets): done at once
+  EXPECT_EQ(out.text(), "");
+  const auto json = split_lines(dwipack::test::read_file(path));
+  ASSERT_EQ(json.size(), 3u);
+  const auto done = nlohmann::json::parse(json[2]);
+  EXPECT_EQ(done["type"], "compression");
+  EXPECT_EQ(done["bytes_done"], 0);
+  EXPECT_EQ(done["bytes_total"], 0);
+  EXPECT_EQ(done["eta_seconds"], 0);
+}
+
+TEST(ProgressSummary, FileSizeIsTheSizeOnDiskOrZero) {
+  TempDir tmp;
+  const std::string path = tmp / "out.hdf5";
+  dwipack::test::write_file(path, std::string(12345, 'x'));
+  EXPECT_EQ(file_size_bytes(path), 12345);
+  EXPECT_EQ(file_size_bytes(tmp / "missing.hdf5"), 0);
 }

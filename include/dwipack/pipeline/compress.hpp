@@ -29,6 +29,8 @@
 // 3.3-4 s. H5Dwrite_chunk is used on a serial file only (in parallel it loses chunks).
 #include "dwipack/mpi/comm.hpp"
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace dwipack::pipeline {
@@ -39,11 +41,21 @@ inline constexpr int default_gzip_level = 4;
 /// Where the compressed copy of `partial` is written before it is renamed into place.
 std::string compressed_path(const std::string& partial);
 
+/// Rank 0's view of the pass, for a progress display: the chunks of `stored_bytes` of data
+/// (uncompressed bytes) of `total_bytes` are in the copy. Called once with 0 when the copy's
+/// structure is written, then after each task stored (every 4 MiB of data or so), on rank 0 only.
+using CompressionProgress = std::function<void(uint64_t stored_bytes, uint64_t total_bytes)>;
+
 /// Collective over comm. Write `to`: a copy of the closed HDF5 file `from` with every dataset
 /// chunked (process::chunk_shape) and compressed with shuffle + deflate at `level` (1..9); see
 /// above. Returns 0 on every rank when `to` is complete, or, on every rank, the signal
 /// (SIGTERM/SIGINT) that stopped it (then `to` is removed). Throws Error on an HDF5, MPI or file
 /// failure; the caller must abort the job (the other ranks may be waiting for this one).
-int write_compressed_copy(const std::string& from, const std::string& to, int level, const mpi::Comm& comm);
+/// `on_stored` (rank 0; may be empty): see CompressionProgress.
+int write_compressed_copy(const std::string& from,
+                          const std::string& to,
+                          int level,
+                          const mpi::Comm& comm,
+                          const CompressionProgress& on_stored = {});
 
 } // namespace dwipack::pipeline

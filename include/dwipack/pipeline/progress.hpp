@@ -11,6 +11,10 @@
 //   s.peak_rss_bytes_per_rank = gathered; s.output = path;
 //   progress.finish(s);                            // ends the bar line, prints the summary line
 //
+// --compression adds a second phase between the subjects and finish(): compression_progress()
+// with the bytes of data whose compressed chunks are stored, of the total; the first call ends
+// the subjects' bar (kept on screen) and starts a second one (or its own progress lines).
+//
 // Bar mode and other output: the bar is the last, unterminated line of `out`. Anything else
 // written to the same stream (a log line) must be bracketed by clear_line() and redraw(), or it
 // lands on the bar's line; subject_done() always redraws, so a log line written just before it
@@ -108,7 +112,10 @@ struct Summary {
   /// --resume brought an earlier file up to date: the summary line counts reconverted, added
   /// and dropped subjects even when there are none.
   bool update = false;
-  int64_t bytes_in = 0, bytes_out = 0; ///< moved by this run (written subjects)
+  int64_t bytes_in = 0; ///< read by this run (written subjects)
+  /// summary(): the data written by this run (written subjects); the caller sets the output
+  /// file's size on disk (file_size_bytes), which is what the summary line shows as "out".
+  int64_t bytes_out = 0;
   double wall_seconds = 0;
   std::vector<int64_t> peak_rss_bytes_per_rank; ///< index = rank; empty: not shown
   std::vector<std::string> rank_hosts;          ///< index = rank; for the JSON record, empty: left out
@@ -126,6 +133,14 @@ struct ProgressState {
   double eta_seconds = -1;                                  ///< < 0: unknown yet
 };
 
+/// The compression phase (--compression), as of now (reads the clock).
+struct CompressionState {
+  int64_t bytes_done = 0, bytes_total = 0; ///< data (uncompressed) whose chunks are stored
+  double elapsed_seconds = 0;              ///< since the phase started
+  double bytes_per_second = 0;             ///< of data
+  double eta_seconds = -1;                 ///< < 0: unknown yet
+};
+
 class Progress {
 public:
   /// Writes the JSON "start" record and, in bar mode, draws the empty bar. Throws Error if the
@@ -138,6 +153,15 @@ public:
 
   /// Redraw the bar or print one line; append one JSON record, flushed.
   void subject_done(const SubjectRecord& record);
+  /// --compression: `done_bytes` of `total_bytes` of data have their compressed chunks in the
+  /// copy. The first call starts the phase: the subjects' bar gets its final state and a newline,
+  /// and the JSON log a "compression_start" record. Cheap to call after every chunk: the bar is
+  /// redrawn at most every 0.25 s; a line (lines mode) and a JSON "compression" record are
+  /// written at the start, when a further tenth of the data is done (at most every 0.5 s), at
+  /// least once a minute, and at 100%, which also ends the bar line.
+  void compression_progress(int64_t done_bytes, int64_t total_bytes);
+  CompressionState compression_state() const;
+
   /// Counts, bytes and wall time as seen so far; peak RSS and output left for the caller.
   Summary summary() const;
   /// End the bar line, print the summary line and append the "summary" record.
@@ -154,7 +178,18 @@ private:
   struct FileCloser {
     void operator()(std::FILE* f) const noexcept { std::fclose(f); }
   };
+  /// Everything the compression phase shows; the clock is read by the callers.
+  struct CompressionPhase {
+    bool started = false, ended = false;
+    int64_t done_bytes = 0, total_bytes = 0;
+    double start_seconds = 0, last_draw_seconds = 0, last_line_seconds = 0;
+    int last_tenth = 0; ///< of the data done, at the last line
+  };
+  void start_compression(int64_t total_bytes, double now);
+  void report_compression(double now);
   void draw_bar();
+  /// "\r 50% [#####.....]<tail>\e[K" (`done` of `total`), fitted to the terminal's width.
+  void draw_bar_line(int64_t done, int64_t total, const std::string& tail);
   void write_json(const nlohmann::ordered_json& record);
   double elapsed_seconds() const;
 
@@ -166,12 +201,17 @@ private:
   int64_t done_work_bytes_ = 0;                          ///< in + out of every subject seen (ETA)
   int64_t written_in_bytes_ = 0, written_out_bytes_ = 0; ///< written subjects only (rates)
   std::map<std::string, int64_t> removed_invalid_;       ///< written subjects, per group name
+  CompressionPhase compression_;
   bool bar_on_screen_ = false;
   bool finished_ = false;
 };
 
 /// This process's peak resident set size (getrusage; Linux reports KiB).
 int64_t peak_rss_bytes();
+
+/// The size of the file at `path` on disk (stat's st_size, as os.path.getsize), 0 if there is
+/// none.
+int64_t file_size_bytes(const std::string& path);
 
 /// This process's host name (gethostname): under SLURM, the node's name.
 std::string host_name();
