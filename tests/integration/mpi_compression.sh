@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # --compression gzip[:LEVEL]: the output's datasets are chunked with shuffle + gzip (as h5py's
 # compression="gzip", shuffle=True), dwi_ml's numbers are unchanged (check_output.py --gzip), and
-# the content equals the uncompressed conversion's (h5diff + h5py), on 1 and 3 ranks. Also: bad
+# the content equals the uncompressed conversion's (h5diff + h5py), on 1 and 3 ranks; the
+# compression phase reports its progress (lines from 0% to 100%, --log_json records) and the
+# summary's "out" bytes are the compressed file's size. Also: bad
 # values are usage errors; empty datasets; the seed-era form; a failure while compressing aborts
 # (exit 2) and --resume finishes; SIGTERM or a killed rank while compressing leaves the partial
 # file for --resume and nothing at the output path.
@@ -39,19 +41,78 @@ no_leftovers() {
   for f in "$1.partial" "$1.partial.z" "$1.partial.journal"; do [ ! -e "$f" ] || fail "$2: $f left behind"; done
 }
 
+# progress_check OUTPUT_TEXT_FILE JSON_LOG HDF5: after the subjects' progress lines, the compression
+# phase's lines, from 0% to 100% of the data (the uncompressed bytes of the file's datasets); the
+# JSON log's compression records; the summary's bytes_out (JSON and line) is the file's size.
+progress_check() {
+  "$PYTHON" - "$@" <<'PY'
+import json, os, re, sys
+import h5py
+text, log, out = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+size = os.path.getsize(out)
+data = 0
+with h5py.File(out, "r") as f:
+    def visit(name, obj):
+        global data
+        if isinstance(obj, h5py.Dataset) and obj.ndim >= 1:
+            data += obj.size * obj.dtype.itemsize
+    f.visititems(visit)
+lines = text.splitlines()
+ts = r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\] "
+phase = [i for i, l in enumerate(lines) if re.match(ts + "progress: compression ", l)]
+assert phase, "no compression progress line:\n" + text
+pattern = ts + r"progress: compression ([0-9.]+)/([0-9.]+) (B|kB|MB|GB) \((\d+)%\), [0-9.]+ MB/s, ETA ([0-9:]{8}|--:--:--)$"
+found = [re.match(pattern, lines[i]) for i in phase]
+assert all(found), "malformed: " + repr([lines[i] for i, m in zip(phase, found) if not m])
+percents = [int(m.group(4)) for m in found]
+assert percents[0] == 0 and percents[-1] == 100 and percents == sorted(percents), percents
+assert found[-1].group(5) == "00:00:00", lines[phase[-1]]
+unit = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}[found[-1].group(3)]
+assert abs(float(found[-1].group(2)) * unit - data) <= 0.05 * unit, (found[-1].group(0), data)
+subjects = [i for i, l in enumerate(lines) if re.match(ts + r"progress: \d+/\d+ subjects", l)]
+summary_at = [i for i, l in enumerate(lines) if l.startswith("dwipack: ")]
+assert subjects and max(subjects) < phase[0] and phase[-1] < summary_at[0], text
+
+records = [json.loads(l) for l in open(log)]
+types = [r["type"] for r in records]
+k = types.count("compression")
+assert k >= 2 and types == ["start"] + ["subject"] * 4 + ["compression_start"] + ["compression"] * k + ["summary"], types
+start = records[5]
+assert start["bytes_total"] == data, (start, data)
+steps = records[6:6 + k]
+done = [r["bytes_done"] for r in steps]
+assert done[0] == 0 and done[-1] == data and done == sorted(done), done
+assert all(r["bytes_total"] == data for r in steps)
+assert steps[0]["eta_seconds"] is None and steps[-1]["eta_seconds"] == 0, (steps[0], steps[-1])
+assert all(r["elapsed_seconds"] >= 0 for r in steps)
+summary = records[-1]
+assert summary["bytes_out"] == size, (summary["bytes_out"], size)
+assert summary["output"] == out, summary
+names = [(1, "B"), (1e3, "kB"), (1e6, "MB"), (1e9, "GB")]
+per, name = [(p, n) for p, n in names if max(summary["bytes_in"], size) >= p or p == 1][-1]
+shown = f"{size / per:.{0 if per == 1 else 1}f} {name} out, "
+assert shown in lines[summary_at[0]], (shown, lines[summary_at[0]])
+PY
+}
+
 run_dwipack 3 create "$D/dwi_ml_ready" "$WORK/plain.hdf5" "${ARGS_LISTS[@]}"
 expect_rc 0 "uncompressed reference"
 
 for np in 0 1 3; do
   out="$WORK/gzip1_np$np.hdf5"
-  run_dwipack "$np" create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" --compression gzip:1
+  run_dwipack "$np" create "$D/dwi_ml_ready" "$out" "${ARGS_LISTS[@]}" --compression gzip:1 \
+    --log_json "$WORK/gzip1_np$np.jsonl"
   expect_rc 0 "--compression gzip:1 (np=$np)"
   no_leftovers "$out" "np=$np"
+  printf '%s\n' "$OUT" >"$WORK/gzip1_np$np.txt"
+  progress_check "$WORK/gzip1_np$np.txt" "$WORK/gzip1_np$np.jsonl" "$out" \
+    || fail "np=$np: compression progress or summary"$'\n'"$OUT"
   layout "$out" 1 || fail "np=$np: datasets not chunked with shuffle + gzip level 1"
   "$PYTHON" "$TESTS_DIR/python/check_output.py" "$out" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" --gzip \
     || fail "np=$np: output check failed"
   diffs=$(same_content "$WORK/plain.hdf5" "$out") || fail "np=$np: content differs from the uncompressed file: $diffs"
-  pass "--compression gzip:1, np=$np: shuffle + gzip, dwi_ml's numbers, same content as uncompressed"
+  pass "--compression gzip:1, np=$np: shuffle + gzip, dwi_ml's numbers, same content as uncompressed;"\
+" compression progress 0-100%, its JSON records, bytes_out = the file's size"
 done
 plain=$(stat -c %s "$WORK/plain.hdf5")
 packed=$(stat -c %s "$WORK/gzip1_np3.hdf5")
