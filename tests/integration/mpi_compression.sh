@@ -111,8 +111,8 @@ for np in 0 1 3; do
   "$PYTHON" "$TESTS_DIR/python/check_output.py" "$out" "$D/dwi_ml_ready" "${ARGS_LISTS[@]}" --gzip \
     || fail "np=$np: output check failed"
   diffs=$(same_content "$WORK/plain.hdf5" "$out") || fail "np=$np: content differs from the uncompressed file: $diffs"
-  pass "--compression gzip:1, np=$np: shuffle + gzip, dwi_ml's numbers, same content as uncompressed;"\
-" compression progress 0-100%, its JSON records, bytes_out = the file's size"
+  pass "--compression gzip:1, np=$np: shuffle + gzip, dwi_ml's numbers, same content as uncompressed"
+  pass "--compression gzip:1, np=$np: compression progress 0-100%, its JSON records, bytes_out = file size"
 done
 plain=$(stat -c %s "$WORK/plain.hdf5")
 packed=$(stat -c %s "$WORK/gzip1_np3.hdf5")

@@ -16,7 +16,8 @@
 //     else zlib; the zlib stream HDF5's filter 1 reads) and sends the chunks to rank 0, up to 8
 //     tasks ahead;
 //   - rank 0 stores them in task order with H5Dwrite_chunk (the filters are recorded as applied),
-//     so the file does not depend on the number of ranks.
+//     so the file does not depend on the number of ranks, and reports the bytes of data stored
+//     so far to the caller's progress display (CompressionProgress).
 // So compression, the expensive part, runs on every worker at once, with no collective call
 // while it runs; rank 0 only copies compressed bytes into the file (and sleeps while it waits).
 // The messages go through mpi::Comm (tags compressed_chunks and compression_over) on a duplicate
