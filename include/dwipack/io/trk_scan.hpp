@@ -1,7 +1,7 @@
 #pragma once
 // A .trk's structure from its streamline counts alone: each streamline is an int32 point count,
-// its points (3 + n_scalars floats each) and its properties. Hopping from count to count over a
-// read-only mapping touches one int32 per streamline and no point data, so planning learns the
+// its points (3 + n_scalars floats each) and its properties. Hopping from count to count (through
+// a cache-sized read window) decodes one int32 per streamline and no point data, so planning learns the
 // exact streamline and point counts, whether some streamline is shorter than 2 points (dwi_ml's
 // euclidean_lengths are then float64), and whether the file is cut or has trailing bytes, far
 // cheaper than parsing the points.
