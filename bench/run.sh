@@ -218,7 +218,7 @@ fi
 # Output compression (issue 7: at most 1.5x the uncompressed wall time), when this dwipack has it:
 # one run with mpirun (compression is spread over the ranks), compared with the mpirun runs.
 COMPRESSED=""
-if "$DWIPACK" create --help 2>/dev/null | grep -q -- '--compression'; then COMPRESSED=compressed; fi
+if "$DWIPACK" create --help 2>/dev/null | grep -- '--compression' >/dev/null; then COMPRESSED=compressed; fi # not grep -q: under pipefail, its early exit fails the pipe (SIGPIPE)
 
 step "4/5 dwipack: 1 rank, 1 rank on 1 core, mpirun -n $RANKS, volumes only, streamlines only; $REPEAT time(s) each${COMPRESSED:+; mpirun --compression gzip once}"
 for ((rep = 1; rep <= REPEAT; rep++)); do
