@@ -89,7 +89,7 @@ private:
     std::vector<size_t> list_order(setup_.chosen.size());
     for (size_t i = 0; i < list_order.size(); ++i)
       list_order[i] = i;
-    const auto planned = run_tasks<PlannedSubject>(
+    auto planned = run_tasks<PlannedSubject>(
         comm_, setup_.chosen.size(), list_order,
         [&](size_t i) { return plan_and_check_subject(options_, config_, plan_options, setup_.chosen[i]); },
         /*stop_on_error=*/false);
@@ -155,7 +155,8 @@ private:
     } catch (const Error& e) {
       return e.what();
     }
-    resume_ = decision_.entries;
+    resume_ = std::move(decision_.entries);      // not a second copy of every subject's record
+    std::vector<SubjectDigest>().swap(digests_); // now in resume_'s digests and records
     report_decisions(*progress_, decision_, plan_);
     return {};
   }
@@ -204,7 +205,18 @@ private:
     written_ = run_tasks<SubjectWritten>(
         comm_, plan_.subjects.size(), largest_first(plan_.subjects),
         [&](size_t s) { return write_task(s, worker); },
-        /*stop_on_error=*/!skip_, [&](size_t s, const TaskReport<SubjectWritten>& r) { on_written(s, r); },
+        /*stop_on_error=*/!skip_,
+        [&](size_t s, TaskReport<SubjectWritten>& r) {
+          on_written(s, r);
+          // Journaled and reported: only whether it succeeded stays (decide_outcome), not
+          // ~1 kB of checksums and timings per subject.
+          if (!r.result) return;
+          r.result->stages.clear();
+          r.result->removed_invalid.clear();
+          r.result->plan_digest.clear();
+          r.result->plan_digest.shrink_to_fit();
+          r.result->datasets.clear();
+        },
         [&] { relay_->relay(interrupt::received()); }); // rank 0's own signal, while it waits
     relay_->finish();
     relay_.reset();

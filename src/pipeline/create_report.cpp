@@ -95,9 +95,7 @@ std::string skip_record(const std::string& subject, const std::string& reason) {
 
 } // namespace
 
-Plan assemble_plan(const TaskReports<PlannedSubject>& planned,
-                   const Setup& setup,
-                   const CreateOptions& options) {
+Plan assemble_plan(TaskReports<PlannedSubject>& planned, const Setup& setup, const CreateOptions& options) {
   Plan plan;
   std::vector<std::string> skipped; // --on_error skip: subjects whose inputs failed the checks
   if (options.on_error == OnError::skip) {
@@ -119,8 +117,9 @@ Plan assemble_plan(const TaskReports<PlannedSubject>& planned,
       if (std::find(skipped.begin(), skipped.end(), id) == skipped.end()) out.push_back(id);
     return out;
   };
-  for (const auto& r : planned)
-    if (r->ok()) plan.subjects.push_back(r->result->plan);
+  plan.subjects.reserve(planned.size());
+  for (auto& r : planned)
+    if (r->ok()) plan.subjects.push_back(std::move(r->result->plan)); // one copy of the plan, not two
   plan.kind = options.seed.enabled ? format::Kind::dwi_ml_2021 : format::Kind::dwi_ml;
   plan.training = without_skipped(setup.training);
   plan.validation = without_skipped(setup.validation);

@@ -115,16 +115,16 @@ std::vector<SubjectDigest> subject_digests(const Plan& plan,
                                            const TaskReports<PlannedSubject>& planned,
                                            const Setup& setup,
                                            const CreateOptions& options) {
-  std::map<std::string, const std::vector<std::string>*> checksums;
+  // The plan's subjects are the successful reports, in order (assemble_plan).
+  std::vector<const std::vector<std::string>*> checksums;
   for (const auto& r : planned)
-    if (r && r->ok()) checksums[r->result->plan.id] = &r->result->checksums;
+    if (r && r->ok()) checksums.push_back(&r->result->checksums);
+  if (checksums.size() != plan.subjects.size()) throw Error("internal: the plan and its reports differ");
   const auto config = nlohmann::json::parse(setup.config_json, nullptr, false);
   std::vector<SubjectDigest> out;
-  for (const auto& subject : plan.subjects) {
-    const auto c = checksums.find(subject.id);
-    out.push_back(
-        digest_of(subject, c == checksums.end() ? std::vector<std::string>{} : *c->second, config, options));
-  }
+  out.reserve(plan.subjects.size());
+  for (size_t s = 0; s < plan.subjects.size(); ++s)
+    out.push_back(digest_of(plan.subjects[s], *checksums[s], config, options));
   return out;
 }
 

@@ -87,7 +87,8 @@ struct SubjectDigest {
   /// From a record; nullopt if it is not one.
   static std::optional<SubjectDigest> from_record(const std::string& text);
 };
-/// Every planned subject's digest, in plan order (rank 0, from the planning tasks' reports).
+/// Every planned subject's digest, in plan order (rank 0, from the planning tasks' reports: the
+/// successful ones are the plan's subjects, in order; assemble_plan moved their plans).
 std::vector<SubjectDigest> subject_digests(const Plan& plan,
                                            const TaskReports<PlannedSubject>& planned,
                                            const Setup& setup,
@@ -123,11 +124,10 @@ UpdateDecision decide_update(const Setup& setup,
 void report_decisions(Progress& progress, const UpdateDecision& decision, const Plan& plan);
 
 // ---- reporting (rank 0) ----
-/// The plan from the planning tasks' reports. Failed subjects stop the job (all their errors
-/// printed), or with --on_error skip are left out and listed. Throws Error.
-Plan assemble_plan(const TaskReports<PlannedSubject>& planned,
-                   const Setup& setup,
-                   const CreateOptions& options);
+/// The plan from the planning tasks' reports, whose subject plans are moved into it (each
+/// report keeps its checksums). Failed subjects stop the job (all their errors printed), or
+/// with --on_error skip are left out and listed. Throws Error.
+Plan assemble_plan(TaskReports<PlannedSubject>& planned, const Setup& setup, const CreateOptions& options);
 /// --dry-run: what would be written, and the memory a task needs.
 void print_plan(const Plan& plan, const std::string& out);
 /// The progress reporter, with the subjects skipped while planning already counted.

@@ -225,9 +225,12 @@ UpdateDecision decide_update(const Setup& setup,
   d.status.assign(n, SubjectStatus::written);
   d.reason.assign(n, std::string());
   d.entries.copy.assign(n, false);
+  d.entries.digests.reserve(digests.size());
+  d.entries.records.reserve(digests.size());
   for (const auto& digest : digests) {
     d.entries.digests.push_back(digest.digest);
     d.entries.records.push_back(digest.record());
+    d.entries.records.back().shrink_to_fit(); // kept to the end (the root attribute): no slack
   }
   if (!options.resume) return d;
   const ResumeEntries journal = resume_entries(partial_path(setup.final_path), plan);

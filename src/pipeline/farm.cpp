@@ -64,7 +64,7 @@ FarmResults run_alone(size_t n_tasks,
                       const std::vector<size_t>& order,
                       const std::function<std::string(size_t)>& run_task,
                       bool stop_on_error,
-                      const std::function<void(size_t, const TaskResult&)>& on_result) {
+                      const std::function<void(size_t, TaskResult&)>& on_result) {
   FarmResults results(n_tasks);
   for (size_t task : order) {
     TaskResult r = run_one(task, 0, run_task);
@@ -83,7 +83,7 @@ public:
               size_t n_tasks,
               const std::vector<size_t>& order,
               bool stop_on_error,
-              const std::function<void(size_t, const TaskResult&)>& on_result,
+              const std::function<void(size_t, TaskResult&)>& on_result,
               const std::function<void()>& on_idle)
       : comm_(comm), order_(order), stop_on_error_(stop_on_error), on_result_(on_result), on_idle_(on_idle),
         results_(n_tasks), outstanding_(static_cast<size_t>(comm.size()), 0),
@@ -164,7 +164,7 @@ private:
   const mpi::Comm& comm_;
   const std::vector<size_t>& order_;
   const bool stop_on_error_;
-  const std::function<void(size_t, const TaskResult&)>& on_result_;
+  const std::function<void(size_t, TaskResult&)>& on_result_;
   const std::function<void()>& on_idle_;
   FarmResults results_;
   std::vector<size_t> outstanding_; ///< per worker: tasks handed out, not reported yet
@@ -247,7 +247,7 @@ FarmResults run_farm(const mpi::Comm& comm,
                      const std::vector<size_t>& order,
                      const std::function<std::string(size_t)>& run_task,
                      bool stop_on_error,
-                     const std::function<void(size_t, const TaskResult&)>& on_result,
+                     const std::function<void(size_t, TaskResult&)>& on_result,
                      const std::function<void()>& on_idle) {
   if (comm.size() == 1) return run_alone(n_tasks, order, run_task, stop_on_error, on_result);
   FarmResults results;

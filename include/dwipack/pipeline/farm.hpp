@@ -31,14 +31,16 @@ using FarmResults = std::vector<std::optional<TaskResult>>;
 /// throws becomes a failed TaskResult carrying the message. If `stop_on_error`, no new task
 /// starts once rank 0 has seen the first failure (tasks already running finish; tasks handed
 /// out ahead but not started are dropped, and have no result). `on_result` is called on
-/// rank 0 as results arrive (progress); `on_idle`, if given, every 2 ms while rank 0 waits for
-/// one (to notice a signal). Returns the results on rank 0, an empty vector elsewhere.
+/// rank 0 as results arrive (progress), before each is stored: it may take the payload (moving
+/// it out), so that a run's results do not all stay in memory as text; `on_idle`, if given,
+/// every 2 ms while rank 0 waits for one (to notice a signal). Returns the results on rank 0,
+/// an empty vector elsewhere.
 FarmResults run_farm(const mpi::Comm& comm,
                      size_t n_tasks,
                      const std::vector<size_t>& order,
                      const std::function<std::string(size_t)>& run_task,
                      bool stop_on_error,
-                     const std::function<void(size_t, const TaskResult&)>& on_result = {},
+                     const std::function<void(size_t, TaskResult&)>& on_result = {},
                      const std::function<void()>& on_idle = {});
 
 } // namespace dwipack::pipeline

@@ -161,16 +161,20 @@ template <class Result> struct TaskReport {
 template <class Result> using TaskReports = std::vector<std::optional<TaskReport<Result>>>;
 
 /// Collective over comm: run_farm with typed results (see farm.hpp). Returns the reports on
-/// rank 0 (one per task; empty for tasks never run), an empty vector elsewhere.
+/// rank 0 (one per task; empty for tasks never run), an empty vector elsewhere. Each result is
+/// parsed as it arrives and its text let go at once: rank 0 never holds every task's text and
+/// every typed report together. `on_report` sees each report before it is stored, and may empty
+/// what the caller no longer needs of it (memory per subject, for large cohorts).
 template <class Result>
 TaskReports<Result> run_tasks(const mpi::Comm& comm,
                               size_t n_tasks,
                               const std::vector<size_t>& order,
                               const std::function<Result(size_t)>& task,
                               bool stop_on_error,
-                              const std::function<void(size_t, const TaskReport<Result>&)>& on_report = {},
+                              const std::function<void(size_t, TaskReport<Result>&)>& on_report = {},
                               const std::function<void()>& on_idle = {}) {
-  const auto typed = [](const TaskResult& r) {
+  TaskReports<Result> out(comm.rank() == 0 ? n_tasks : 0);
+  const auto take = [&](size_t i, TaskResult& r) {
     TaskReport<Result> report;
     report.rank = r.rank;
     if (r.ok)
@@ -178,17 +182,14 @@ TaskReports<Result> run_tasks(const mpi::Comm& comm,
     else
       report.error = r.frames;
     report.interrupted = r.interrupted;
-    return report;
+    std::string().swap(r.payload); // typed now: the text goes
+    if (on_report) on_report(i, report);
+    out[i] = std::move(report);
   };
   const FarmResults raw = run_farm(
-      comm, n_tasks, order, [&](size_t i) { return nlohmann::json(task(i)).dump(); }, stop_on_error,
-      on_report ? std::function<void(size_t, const TaskResult&)>(
-                      [&](size_t i, const TaskResult& r) { on_report(i, typed(r)); })
-                : std::function<void(size_t, const TaskResult&)>(),
+      comm, n_tasks, order, [&](size_t i) { return nlohmann::json(task(i)).dump(); }, stop_on_error, take,
       on_idle);
-  TaskReports<Result> out;
-  for (const auto& r : raw)
-    out.push_back(r ? std::optional<TaskReport<Result>>(typed(*r)) : std::nullopt);
+  if (raw.empty()) return {}; // a worker
   return out;
 }
 
