@@ -302,7 +302,7 @@ private:
     broadcast_message(comm_, hosts, 0);
     if (outcome.ok)
       format::write_root(*file_, plan_, outcome.dropped,
-                         provenance_of(plan_, outcome, setup_, hosts, resume_.records));
+                         provenance_of(plan_, outcome, setup_, hosts, std::move(resume_.records)));
     layout_.close();
     file_->close();
     // --compression: all ranks write a compressed copy of the complete file.

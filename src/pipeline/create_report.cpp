@@ -204,7 +204,7 @@ format::Provenance provenance_of(const Plan& plan,
                                  const Outcome& outcome,
                                  const Setup& setup,
                                  std::vector<std::string> rank_hosts,
-                                 const std::vector<std::string>& digest_records) {
+                                 std::vector<std::string> digest_records) {
   format::Provenance p;
   p.version = version;
   p.git_commit = git_commit;
@@ -213,7 +213,7 @@ format::Provenance provenance_of(const Plan& plan,
   p.rank_hosts = std::move(rank_hosts);
   p.inputs = input_provenance(plan, outcome.dropped);
   for (size_t s = 0; s < plan.subjects.size() && s < digest_records.size(); ++s)
-    if (!outcome.dropped[s]) p.subject_digests.push_back(digest_records[s]);
+    if (!outcome.dropped[s]) p.subject_digests.push_back(std::move(digest_records[s]));
   for (const auto& [id, reason] : plan.skipped)
     p.skipped.push_back(skip_record(id, reason));
   for (const auto& [id, reason] : outcome.skipped)

@@ -139,12 +139,13 @@ decide_outcome(const TaskReports<SubjectWritten>& written, const Plan& plan, boo
 /// --on_error skip: warn about each list that named subjects but holds none in the file.
 void warn_about_emptied_lists(const Setup& setup, const Plan& plan, const Outcome& outcome);
 /// The provenance root attributes of the written subjects; `rank_hosts`: every rank's host, in
-/// rank order; `digest_records`: every plan subject's (SubjectDigest::record()).
+/// rank order; `digest_records`: every plan subject's (SubjectDigest::record()), moved into it
+/// (one copy of them, not two, while the root attributes are written).
 format::Provenance provenance_of(const Plan& plan,
                                  const Outcome& outcome,
                                  const Setup& setup,
                                  std::vector<std::string> rank_hosts,
-                                 const std::vector<std::string>& digest_records);
+                                 std::vector<std::string> digest_records);
 
 // ---- interrupts ----
 /// Collective (construction, finish()). While the subjects are written: a signal that reached
