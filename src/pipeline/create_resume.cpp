@@ -10,24 +10,6 @@
 
 namespace dwipack::pipeline {
 
-std::string layout_digest(const Plan& plan) {
-  // The digest of the text the whole plan's JSON tree would give, made one subject at a time
-  // (a tree of the whole plan costs ~14 kB per subject, its text ~8 kB).
-  Digest d;
-  plan_json_pieces(
-      plan,
-      [](nlohmann::json& top) {
-        top["data_and_time"] = "";
-        top["skipped"] = nlohmann::json::array();
-      },
-      [](nlohmann::json& subject) {
-        subject["inputs"] = nlohmann::json::array();
-        subject["input_bytes"] = 0;
-      },
-      [&](const std::string& piece) { d.add(piece); });
-  return d.hex();
-}
-
 // ---- subject digests ----
 
 namespace {

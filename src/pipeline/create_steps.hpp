@@ -60,10 +60,7 @@ PlannedSubject plan_and_check_subject(const CreateOptions& options,
 /// already and showed its warnings).
 Config config_of(const Setup& setup);
 
-// ---- digests and resume (rank 0; create_resume.cpp) ----
-/// What fixes the file's layout: the plan without its time and input provenance.
-std::string layout_digest(const Plan& plan);
-
+// ---- digests and resume (rank 0; create_resume.cpp; layout_digest is in messages.hpp) ----
 /// What one subject's content depends on: the config groups that reach it with what planning made
 /// of them (files, shapes, attribute values), each input file (path relative to the subject
 /// folder, size, and its modification time or, with --checksum, a content checksum) and the

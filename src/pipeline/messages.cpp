@@ -2,6 +2,7 @@
 #include "dwipack/pipeline/messages.hpp"
 
 #include "dwipack/error.hpp"
+#include "dwipack/pipeline/journal.hpp"
 
 namespace dwipack::pipeline {
 namespace {
@@ -54,6 +55,24 @@ std::string plan_json_text(const format::Plan& plan,
   std::string out;
   plan_json_pieces(plan, edit_top, edit_subject, [&](const std::string& piece) { out += piece; });
   return out;
+}
+
+std::string layout_digest(const format::Plan& plan) {
+  // The digest of the text the whole plan's JSON tree would give, made one subject at a time
+  // (a tree of the whole plan costs ~14 kB per subject, its text ~8 kB).
+  Digest d;
+  plan_json_pieces(
+      plan,
+      [](nlohmann::json& top) {
+        top["data_and_time"] = "";
+        top["skipped"] = nlohmann::json::array();
+      },
+      [](nlohmann::json& subject) {
+        subject["inputs"] = nlohmann::json::array();
+        subject["input_bytes"] = 0;
+      },
+      [&](const std::string& piece) { d.add(piece); });
+  return d.hex();
 }
 
 void broadcast_message(const mpi::Comm& comm, format::Plan& plan, int root) {

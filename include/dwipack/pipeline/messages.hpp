@@ -122,6 +122,10 @@ void plan_json_pieces(const format::Plan& plan,
 std::string plan_json_text(const format::Plan& plan,
                            const std::function<void(nlohmann::json&)>& edit_top = {},
                            const std::function<void(nlohmann::json&)>& edit_subject = {});
+/// The journal's layout digest: digest() of the plan's JSON text without what does not change the
+/// file's layout (the run's time, the skipped subjects, each subject's inputs and input bytes),
+/// made from the pieces of plan_json_pieces.
+std::string layout_digest(const format::Plan& plan);
 
 /// Collective. Rank 0 runs `body`; its value reaches every rank. If it throws Error, rank 0 logs
 /// it and every rank gets nullopt.
