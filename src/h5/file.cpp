@@ -95,12 +95,17 @@ int communicator_size(MPI_Comm comm) {
   return size;
 }
 
-/// File access properties of a parallel file (identical on every rank, as HDF5 requires).
-Handle parallel_access(MPI_Comm comm) {
+/// File access properties of a parallel file (identical on every rank, as HDF5 requires), or of
+/// a serial one (comm == MPI_COMM_NULL: the POSIX driver).
+Handle file_access(MPI_Comm comm) {
   Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
-  check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
-  // Metadata is written collectively at flush/close: fewer, larger writes (identical on all ranks).
-  check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  if (comm == MPI_COMM_NULL) {
+    check(H5Pset_fapl_sec2(fapl.id()), "selecting the POSIX driver");
+  } else {
+    check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
+    // Metadata is written collectively at flush/close: fewer, larger writes (identical on all ranks).
+    check(H5Pset_coll_metadata_write(fapl.id(), true), "enabling collective metadata writes");
+  }
   // The metadata cache counts an entry at its size on disk (a few hundred bytes per object
   // header) but holds it decoded, about ten times larger: with HDF5's default bound (32 MB of
   // entries) a layout of 60,000 objects stayed whole in memory, ~3 kB per object on every rank.
@@ -122,7 +127,7 @@ Handle parallel_access(MPI_Comm comm) {
 } // namespace
 
 File File::create_parallel(const std::string& path, MPI_Comm comm, bool dense_attributes) {
-  Handle fapl = parallel_access(comm);
+  Handle fapl = file_access(comm);
   // An attribute over 64 KiB (a list of more than ~4,000 subjects) needs dense attribute storage,
   // which needs version-2 object headers: the 1.8 format, as low and as high bound, so that any
   // HDF5 from 1.8 on (and every h5py) reads the file. Only then: h5py's own files have bounds
@@ -135,8 +140,12 @@ File File::create_parallel(const std::string& path, MPI_Comm comm, bool dense_at
   return File(Handle(check_id(id, "creating HDF5 file '" + path + "'")), path, comm);
 }
 
+File File::create_serial(const std::string& path, bool dense_attributes) {
+  return create_parallel(path, MPI_COMM_NULL, dense_attributes);
+}
+
 File File::open_parallel(const std::string& path, MPI_Comm comm) {
-  Handle fapl = parallel_access(comm);
+  Handle fapl = file_access(comm);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id());
   return File(Handle(check_id(id, "opening HDF5 file '" + path + "' for writing")), path, comm);
 }
@@ -148,7 +157,7 @@ File::File(Handle h, std::string path, MPI_Comm comm)
 void File::reopen() {
   if (!parallel_) return;
   close();
-  Handle fapl = parallel_access(comm_);
+  Handle fapl = file_access(comm_);
   handle_ = Handle(check_id(H5Fopen(path_.c_str(), H5F_ACC_RDWR, fapl.id()),
                             "opening HDF5 file '" + path_ + "' again for writing"));
 }
@@ -208,6 +217,9 @@ Handle create_dataset(hid_t parent,
     // Parallel HDF5 allocates contiguous space at creation; never write fill values into it
     // (that would be a second full write of every volume).
     check(H5Pset_fill_time(p.id(), H5D_FILL_TIME_NEVER), "disabling fill values");
+    // A serial file (the layout built by one rank) allocates it at creation too: the dataset's
+    // place in the file is then known to every rank before any data is written.
+    check(H5Pset_alloc_time(p.id(), H5D_ALLOC_TIME_EARLY), "allocating space at creation");
     return p;
   });
   Handle space = dataspace(dims);

@@ -31,9 +31,11 @@ public:
     // rank may miss the next collective call, so it aborts the whole job instead of hanging it
     // (the file and layout never close collectively in their destructors).
     try {
-      create_layout();
-      write();
-      return finish();
+      timed("layout", [&] { create_layout(); });
+      timed("write", [&] { write(); });
+      int code = exit_ok;
+      timed("finish", [&] { code = finish(); });
+      return code;
     } catch (const Error& e) {
       log::error(e.what());
       log::error("aborting all ranks");
@@ -45,6 +47,13 @@ public:
   }
 
 private:
+  /// Runs a phase; rank 0 logs its duration at DEBUG (where the time before the first subject goes).
+  template <class Phase> void timed(const char* name, Phase&& phase) {
+    const auto t0 = std::chrono::steady_clock::now();
+    phase();
+    if (coordinator_) log::debug(std::string("phase ") + name + ": " + seconds_text(seconds_since(t0)));
+  }
+
   /// Phase 1, set up. Rank 0 checks paths, config and lists; collective: one broadcast. Every
   /// rank then re-parses the canonical config.
   std::optional<int> set_up() {
@@ -176,25 +185,42 @@ private:
         quoted(setup_.final_path).c_str(), plan_.subjects.size());
   }
 
-  /// Phase 3, the file and its whole layout. Collective: file creation (or reopening for
-  /// --resume), every group, dataset and attribute, the flush. Rank 0 starts the journal.
+  /// Phase 3, the file and its whole layout. A new file: rank 0 creates it and every group,
+  /// dataset and attribute alone, closes it, and broadcasts where the datasets are; collective:
+  /// that broadcast, the file's parallel opening. --resume: collective opening and check of the
+  /// existing layout, and a flush. Rank 0 starts the journal.
   void create_layout() {
-    const bool resuming = resume_.resuming;
-    // HDF5 1.8 format bounds only when an attribute may exceed 64 KiB (decided from the plan).
-    const bool dense = format::needs_dense_attributes(plan_, static_cast<size_t>(comm_.size()));
-    file_.emplace(resuming ? h5::File::open_parallel(partial_, comm_.get())
-                           : h5::File::create_parallel(partial_, comm_.get(), dense));
-    layout_ = resuming ? format::open_layout(*file_, plan_) : format::create_layout(*file_, plan_);
-    // The layout reaches the file before any data, so that an interrupted file can be reopened.
-    file_->flush();
+    if (resume_.resuming) {
+      file_.emplace(h5::File::open_parallel(partial_, comm_.get()));
+      layout_ = format::open_layout(*file_, plan_);
+      file_->flush();
+    } else {
+      // Built by one rank: a collective creation costs every rank the same time and memory
+      // (HDF5's per-object work and metadata cache on each), ~10 µs per object, and more with
+      // more ranks than cores (docs/design.md, "Layout by rank 0"). Closed before the others
+      // open it, the layout is on disk before any data, so an interrupted file can be reopened.
+      std::string places;
+      if (coordinator_) {
+        // HDF5 1.8 format bounds only when an attribute may exceed 64 KiB (decided from the plan).
+        h5::File serial = h5::File::create_serial(
+            partial_, format::needs_dense_attributes(plan_, static_cast<size_t>(comm_.size())));
+        format::Layout layout = format::create_layout(serial, plan_);
+        places = layout.places().to_bytes();
+        layout.close();
+        serial.close();
+      }
+      comm_.broadcast(places, 0); // the workers sleep meanwhile
+      file_.emplace(h5::File::open_parallel(partial_, comm_.get()));
+      layout_ = format::attach_layout(*file_, format::LayoutPlaces::from_bytes(places));
+    }
     if (options_.direct_io) {
       if (!file_->enable_direct_writes() && coordinator_)
         log::info("the file system refuses O_DIRECT; writing through MPI-IO and the page cache");
       layout_.direct = file_->direct_writer();
     }
     if (coordinator_)
-      journal_ = resuming ? JournalWriter::append_to(journal_path(partial_))
-                          : JournalWriter::create(journal_path(partial_), layout_digest(plan_));
+      journal_ = resume_.resuming ? JournalWriter::append_to(journal_path(partial_))
+                                  : JournalWriter::create(journal_path(partial_), layout_digest(plan_));
   }
 
   /// Phase 4, the data. Collective: the write farm; inside it, independent I/O only.

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace format = dwipack::format;
@@ -121,16 +122,45 @@ void check_with_h5py(const std::string& file, const char* layout) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
-void round_trip(format::Kind kind, const char* layout_name, bool direct = false) {
+/// How the layout is made: collectively by every rank, or by rank 0 alone in a serial file that
+/// all ranks then open in parallel, attaching the places rank 0 broadcast (as `dwipack create`).
+enum class Build { collective, by_rank0 };
+
+std::pair<dwipack::h5::File, format::Layout>
+make_layout(const std::string& path, const format::Plan& plan, Build build) {
+  const auto& comm = world();
+  if (build == Build::collective) {
+    auto file = dwipack::h5::File::create_parallel(path, comm.get());
+    format::Layout layout = format::create_layout(file, plan);
+    file.flush();
+    return {std::move(file), std::move(layout)};
+  }
+  std::string places;
+  if (comm.rank() == 0) {
+    auto serial = dwipack::h5::File::create_serial(path);
+    EXPECT_FALSE(serial.parallel());
+    format::Layout layout = format::create_layout(serial, plan);
+    places = layout.places().to_bytes();
+    layout.close();
+    serial.close();
+  }
+  comm.broadcast(places, 0);
+  auto file = dwipack::h5::File::open_parallel(path, comm.get());
+  format::Layout layout = format::attach_layout(file, format::LayoutPlaces::from_bytes(places));
+  return {std::move(file), std::move(layout)};
+}
+
+void round_trip(format::Kind kind,
+                const char* layout_name,
+                bool direct = false,
+                Build build = Build::collective) {
   const auto& comm = world();
   SharedTempDir dir(comm);
   const std::string path = dir / "layout.hdf5";
   const format::Plan plan = make_plan(kind);
   std::vector<format::Checksums> written(plan.subjects.size());
   {
-    auto file = dwipack::h5::File::create_parallel(path, comm.get());
-    format::Layout layout = format::create_layout(file, plan);
-    file.flush();
+    auto [file, layout] = make_layout(path, plan, build);
     if (direct) { // rows straight to their file ranges (where the file system takes O_DIRECT)
       file.enable_direct_writes();
       layout.direct = file.direct_writer();
@@ -195,4 +225,30 @@ TEST(FormatLayout, ModernLayoutWrittenDirectlyReopenedAndVerified) {
 
 TEST(FormatLayout, Layout2021CreatedReopenedAndVerified) {
   round_trip(format::Kind::dwi_ml_2021, "dwi_ml_2021");
+}
+
+TEST(FormatLayout, LayoutBuiltByRank0AttachedEverywhereWrittenDirectly) {
+  round_trip(format::Kind::dwi_ml, "dwi_ml", /*direct=*/true, Build::by_rank0);
+}
+
+TEST(FormatLayout, Layout2021BuiltByRank0AttachedEverywhere) {
+  round_trip(format::Kind::dwi_ml_2021, "dwi_ml_2021", /*direct=*/false, Build::by_rank0);
+}
+
+TEST(FormatLayout, PlacesTravelAsBytesAndAWrongSizeIsRefused) {
+  format::LayoutPlaces places;
+  places.offsets = {4096, 0xffffffffffffffffull, 123456789012345ull};
+  places.first = {0, 2, 3};
+  const std::string bytes = places.to_bytes();
+  const format::LayoutPlaces back = format::LayoutPlaces::from_bytes(bytes);
+  EXPECT_EQ(back.offsets, places.offsets);
+  EXPECT_EQ(back.first, places.first);
+  EXPECT_TRUE(format::LayoutPlaces::from_bytes(format::LayoutPlaces{}.to_bytes()).offsets.empty());
+  for (const std::string& bad : {bytes.substr(0, bytes.size() - 1), bytes + "x", std::string("abc")})
+    try {
+      format::LayoutPlaces::from_bytes(bad);
+      ADD_FAILURE() << "from_bytes accepted " << bad.size() << " bytes";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("layout places"), std::string::npos) << e.what();
+    }
 }

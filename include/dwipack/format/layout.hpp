@@ -51,6 +51,17 @@ struct GroupDatasets {
   Dataset* find(Role role, size_t k = 0);
 };
 
+/// Where a layout's datasets are in its file: what a rank that did not create the layout needs
+/// to write into it (attach_layout).
+struct LayoutPlaces {
+  std::vector<uint64_t> offsets; ///< every dataset's file offset, subject by subject, in table order
+  std::vector<size_t> first;     ///< per subject (and one past the last): its first dataset's index
+
+  /// A flat byte string (native byte order: for the ranks of one job) and back.
+  std::string to_bytes() const;
+  static LayoutPlaces from_bytes(const std::string& bytes);
+};
+
 class Layout;
 
 /// The subject open in a Layout, for the time of one task: its destructor closes the datasets
@@ -98,8 +109,12 @@ public:
 
   h5::DirectWriter* direct = nullptr; ///< O_DIRECT writes of the rows (the File owns it); nullptr: MPI-IO
 
+  /// Where its datasets are (to attach the same layout on other ranks).
+  LayoutPlaces places() const { return {offsets_, first_}; }
+
 private:
   friend Layout create_layout(const h5::File&, const Plan&);
+  friend Layout attach_layout(const h5::File&, LayoutPlaces);
   friend Layout open_layout(const h5::File&, const Plan&);
   hid_t file_ = H5I_INVALID_HID; ///< the File's id (the File outlives the layout)
   bool parallel_ = false;
@@ -138,6 +153,10 @@ bool needs_dense_attributes(const Plan& plan, size_t ranks);
 /// attributes come last (write_root). Throws Error if the file's format cannot hold the plan's
 /// attributes (created without dense attribute storage when the plan needs it).
 Layout create_layout(const h5::File& file, const Plan& plan);
+
+/// The layout of `file` whose datasets are at `places`, as create_layout on another rank found
+/// them (the same file, reopened). Makes no HDF5 call.
+Layout attach_layout(const h5::File& file, LayoutPlaces places);
 
 /// Collective for a parallel file. Check a layout created earlier for the same plan (--resume):
 /// throws Error if a dataset is missing or its shape differs from the plan, or if the file's

@@ -39,6 +39,10 @@ public:
   /// headers), which store an attribute of any size; otherwise h5py's defaults, where an
   /// attribute must fit in 64 KiB (docs/format.md §2.4).
   static File create_parallel(const std::string& path, MPI_Comm comm, bool dense_attributes = false);
+  /// Create (truncate) `path` in this process alone (the POSIX driver), with the same format
+  /// bounds and metadata cache as create_parallel: one rank builds a layout that all then open
+  /// with open_parallel (nobody else may have the file open meanwhile).
+  static File create_serial(const std::string& path, bool dense_attributes = false);
   /// Collective over comm. Open an existing file for parallel writing (--resume).
   static File open_parallel(const std::string& path, MPI_Comm comm);
   /// Open an existing file read-only (serial).
