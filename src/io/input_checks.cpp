@@ -149,16 +149,13 @@ std::string content_checksum(const std::string& path) {
   });
 }
 
-void check_input_complete(const std::string& path) {
-  const std::string ext = extension_of(path);
-  // The header readers name the file in their own errors; the checks below add it.
-  if (ext == ".nii" || ext == ".gz") {
-    const NiftiHeader h = read_nifti_header(path);
-    with_context("file " + quoted(path), [&] { check_nifti(h, path); });
-  } else if (ext == ".tck") {
-    const TractogramHeader h = read_tractogram_header(path);
-    with_context("file " + quoted(path), [&] { check_tck(h, path); });
-  }
+void check_complete(const NiftiHeader& h) {
+  with_context("file " + quoted(h.path), [&] { check_nifti(h, h.path); });
+}
+
+void check_complete(const TractogramHeader& h) {
+  if (h.format == TractogramFormat::tck)
+    with_context("file " + quoted(h.path), [&] { check_tck(h, h.path); });
 }
 
 } // namespace dwipack::io

@@ -51,7 +51,8 @@ public:
   const unsigned char* four_bytes_at(int64_t at) {
     if (at < start_ || at + 4 > end_) {
       const int64_t want = std::min(window_bytes, size_ - at);
-      if (window_.empty()) window_.resize(static_cast<size_t>(window_bytes));
+      if (window_.empty())
+        window_.resize(static_cast<size_t>(std::min(window_bytes, size_))); // small files: small
       size_t got = 0;
       try {
         got = detail::pread_full(fd_.get(), window_.data(), static_cast<size_t>(want), at);

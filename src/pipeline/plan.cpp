@@ -3,6 +3,7 @@
 #include "dwipack/error.hpp"
 #include "dwipack/format/table.hpp"
 #include "dwipack/io/files.hpp"
+#include "dwipack/io/input_checks.hpp"
 #include "dwipack/io/nifti.hpp"
 #include "dwipack/io/npy.hpp"
 #include "dwipack/io/trk_scan.hpp"
@@ -35,6 +36,17 @@ void note_input(std::vector<InputFile>& inputs, const std::string& path) {
     f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   }
   inputs.push_back(std::move(f));
+}
+
+/// As above, for a file whose header was just read, refusing it if it is cut short: now, before
+/// the output exists (and by --dry-run), from its size and a few bytes at its end.
+void note_input(std::vector<InputFile>& inputs, const io::NiftiHeader& h) {
+  io::check_complete(h);
+  note_input(inputs, h.path);
+}
+void note_input(std::vector<InputFile>& inputs, const io::TractogramHeader& h) {
+  io::check_complete(h);
+  note_input(inputs, h.path);
 }
 
 /// Resolve a list of entries; missing ones are an error when presence is enforced, a warning
@@ -94,7 +106,7 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
   for (size_t i = 0; i < v.files.size(); ++i) {
     const std::string& path = v.files[i];
     io::NiftiHeader h = io::read_nifti_header(path);
-    note_input(inputs, path);
+    note_input(inputs, h);
     if (i == 0) {
       first_header = h;
       v.shape = h.shape3();
@@ -123,7 +135,7 @@ VolumeGroupPlan plan_volume_group(const std::string& subject_dir,
     v.std_mask_files = resolve(subject_dir, gc.std_mask, options, "std_mask");
     for (const auto& path : v.std_mask_files) {
       io::NiftiHeader m = io::read_nifti_header(path);
-      note_input(inputs, path);
+      note_input(inputs, m);
       if (m.shape3() != v.shape || m.nb_frames() != 1)
         throw Error("std_mask " + quoted(path) + ": shape " + short_shape(m.shape3()) +
                     (m.nb_frames() != 1 ? " with " + std::to_string(m.nb_frames()) + " frames" : "") +
@@ -270,7 +282,7 @@ void plan_connectivity(const std::string& subject_dir,
   check_inside_subject(gc.connectivity_labels, options, "connectivity_labels");
   p.connectivity_labels = io::join_path(subject_dir, gc.connectivity_labels);
   const io::NiftiHeader labels = io::read_nifti_header(p.connectivity_labels);
-  note_input(inputs, p.connectivity_labels);
+  note_input(inputs, labels);
   if (!process::is_integer_datatype(labels.datatype))
     throw Error("connectivity_labels " + quoted(p.connectivity_labels) + ": a label volume must have an " +
                 "integer datatype, not " + process::datatype_name(labels.datatype));
@@ -299,7 +311,7 @@ StreamlineGroupPlan plan_streamline_group(const std::string& subject_dir,
     if (ext != ".trk" && ext != ".tck" && ext != ".trx")
       throw Error("file " + quoted(path) + ": streamline files must be .trk, .tck or .trx");
     const io::TractogramHeader h = io::read_tractogram_header(path);
-    note_input(inputs, path);
+    note_input(inputs, h);
     const SpaceAttributes space = tractogram_space(h, reference);
     const std::vector<io::DpsKey> dps = requested_dps(h, gc);
     if (i == 0) {

@@ -11,13 +11,18 @@
 // fails, its full counting pass; a .trx by its header and ZIP directory. What only reading all
 // the data can find (a corrupt deflate block with an intact trailer, a bad point inside a
 // tractogram) is still found while writing.
+#include "dwipack/io/nifti.hpp"
+#include "dwipack/io/tractogram.hpp"
+
 #include <string>
 
 namespace dwipack::io {
 
-/// Throws Error("file 'PATH': truncated: ...") if `path` (by its extension) is shorter than its
-/// header says. Files of other types are not looked at.
-void check_input_complete(const std::string& path);
+/// Throws Error("file 'PATH': truncated: ...") if the NIfTI file whose header is `h` is shorter
+/// than that header says. (Planning passes the header it read: no second read of it.)
+void check_complete(const NiftiHeader& h);
+/// The same for a .tck; a .trk or .trx is not looked at here (see above).
+void check_complete(const TractogramHeader& h);
 
 /// A checksum of the whole content of `path` (--checksum: for file systems whose modification
 /// times cannot be trusted): "crc32:<8 hex digits>", read in 4 MiB pieces. Throws Error.
