@@ -101,6 +101,9 @@ Handle file_access(MPI_Comm comm) {
   Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), "creating a file access property list"));
   if (comm == MPI_COMM_NULL) {
     check(H5Pset_fapl_sec2(fapl.id()), "selecting the POSIX driver");
+    // HDF5's own lock (the MPI-IO driver takes none) where the file system has locks; on one
+    // mounted without flock (some Lustre sites) it would refuse the file: go on without it there.
+    check(H5Pset_file_locking(fapl.id(), true, true), "setting file locking");
   } else {
     check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), "selecting the MPI-IO driver");
     // Metadata is written collectively at flush/close: fewer, larger writes (identical on all ranks).

@@ -6,7 +6,9 @@
 //      ── broadcast setup ──────────────────────────────────────────────────
 //   2. hand out subjects  ────────▶ read headers, check, plan shapes  (no data read)
 //      ── broadcast the full plan (or the errors: nothing has been written) ──
-//   3. all ranks: create the file (temporary name) and its whole layout, collectively
+//   3. rank 0 alone: create the file (temporary name) and its whole layout, close it
+//      ── broadcast where each dataset lies; all ranks open the file in parallel ──
+//      (--resume: all ranks reopen the existing file and check its layout, collectively)
 //   4. hand out subjects, largest first ──▶ read data, standardize, write own datasets (independent I/O)
 //      (rank 0 appends each completed subject to the --resume journal)
 //   5. all ranks: write the root attributes, close collectively; rank 0 renames the file into
