@@ -317,21 +317,38 @@ bool needs_dense_attributes(const Plan& plan, size_t ranks) {
   return largest_attribute_message(plan, ranks) > max_compact_message;
 }
 
+LayoutBuilder::LayoutBuilder(const h5::File& file, Kind kind) : file_(file), kind_(kind) {}
+
+void LayoutBuilder::add(const SubjectPlan& subject) {
+  const Format& format = format_of(kind_);
+  places_.first.push_back(places_.offsets.size());
+  ids_.push_back(subject.id);
+  h5::Handle sg = h5::create_group(file_.id(), subject.id, "/" + subject.id);
+  for (const auto& g : subject.groups)
+    create_group_objects(sg.id(), subject.id, format, g, places_.offsets);
+  sg.close("group '/" + subject.id + "'");
+}
+
+LayoutPlaces LayoutBuilder::finish(const Plan& plan) {
+  if (plan.kind != kind_ || plan.subjects.size() != ids_.size())
+    throw Error("the layout built has " + std::to_string(ids_.size()) + " subjects, the plan " +
+                std::to_string(plan.subjects.size()));
+  for (size_t s = 0; s < ids_.size(); ++s)
+    if (plan.subjects[s].id != ids_[s])
+      throw Error("the layout built has subject " + quoted(ids_[s]) + " where the plan has " +
+                  quoted(plan.subjects[s].id));
+  check_attribute_room(file_, plan);
+  std::vector<std::string>().swap(ids_);
+  places_.first.push_back(places_.offsets.size());
+  return std::move(places_);
+}
+
 Layout create_layout(const h5::File& file, const Plan& plan) {
-  check_attribute_room(file, plan);
-  const Format& format = format_of(plan.kind);
-  Layout layout;
-  layout.file_ = file.id();
-  layout.parallel_ = file.parallel();
-  for (const auto& subject : plan.subjects) {
-    layout.first_.push_back(layout.offsets_.size());
-    h5::Handle sg = h5::create_group(file.id(), subject.id, "/" + subject.id);
-    for (const auto& g : subject.groups)
-      create_group_objects(sg.id(), subject.id, format, g, layout.offsets_);
-    sg.close("group '/" + subject.id + "'");
-  }
-  layout.first_.push_back(layout.offsets_.size());
-  return layout;
+  check_attribute_room(file, plan); // before any object is made
+  LayoutBuilder builder(file, plan.kind);
+  for (const auto& subject : plan.subjects)
+    builder.add(subject);
+  return attach_layout(file, builder.finish(plan));
 }
 
 std::string LayoutPlaces::to_bytes() const {

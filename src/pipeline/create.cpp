@@ -98,10 +98,15 @@ private:
     std::vector<size_t> list_order(setup_.chosen.size());
     for (size_t i = 0; i < list_order.size(); ++i)
       list_order[i] = i;
+    const auto ranks = static_cast<size_t>(comm_.size());
+    if (coordinator_) early_ = EarlyLayout::start(setup_, options_, partial_, plan_options.kind, ranks);
     auto planned = run_tasks<PlannedSubject>(
         comm_, setup_.chosen.size(), list_order,
         [&](size_t i) { return plan_and_check_subject(options_, config_, plan_options, setup_.chosen[i]); },
-        /*stop_on_error=*/false);
+        /*stop_on_error=*/false,
+        [&](size_t i, TaskReport<PlannedSubject>& r) {
+          if (early_) early_->on_planned(i, r);
+        });
     if (const int signal = comm_.max(interrupt::received()); signal != 0) {
       if (coordinator_)
         log::error("interrupted by " + interrupt::signal_name(signal) +
@@ -190,6 +195,7 @@ private:
   /// that broadcast, the file's parallel opening. --resume: collective opening and check of the
   /// existing layout, and a flush. Rank 0 starts the journal.
   void create_layout() {
+    std::unique_ptr<EarlyLayout> early_layout = std::move(early_); // removes its file unless taken
     if (resume_.resuming) {
       file_.emplace(h5::File::open_parallel(partial_, comm_.get()));
       layout_ = format::open_layout(*file_, plan_);
@@ -199,8 +205,13 @@ private:
       // (HDF5's per-object work and metadata cache on each), ~10 µs per object, and more with
       // more ranks than cores (docs/design.md, "Layout by rank 0"). Closed before the others
       // open it, the layout is on disk before any data, so an interrupted file can be reopened.
+      // Mostly built already, while the workers planned (EarlyLayout).
       std::string places;
-      if (coordinator_) {
+      std::optional<format::LayoutPlaces> early;
+      if (early_layout) early = early_layout->take(plan_, partial_, static_cast<size_t>(comm_.size()));
+      if (early) {
+        places = early->to_bytes();
+      } else if (coordinator_) {
         // HDF5 1.8 format bounds only when an attribute may exceed 64 KiB (decided from the plan).
         h5::File serial = h5::File::create_serial(
             partial_, format::needs_dense_attributes(plan_, static_cast<size_t>(comm_.size())));
@@ -417,6 +428,7 @@ private:
   UpdateDecision decision_;            ///< rank 0: what --resume reuses
   ResumeEntries resume_;               ///< every rank: rank 0's decision, and the digests
   std::unique_ptr<Progress> progress_; ///< rank 0
+  std::unique_ptr<EarlyLayout> early_; ///< rank 0, from planning to the layout phase (or none)
   std::optional<h5::File> file_;
   format::Layout layout_;
   JournalWriter journal_; ///< rank 0

@@ -4,6 +4,7 @@
 //   create_setup.cpp    phase 1: paths, config, lists (rank 0)
 //   create_resume.cpp   digests, and whether a partial file can be continued (rank 0)
 //   create_report.cpp   dry-run listing, progress glue, failures, the outcome, provenance
+//   create_early_layout.cpp  rank 0 builds the new file's layout while the workers plan
 //   write_subject.cpp   the write task of one subject (any rank), --save_intermediate
 #include "dwipack/format/layout.hpp"
 #include "dwipack/io/output_lock.hpp"
@@ -56,6 +57,40 @@ PlannedSubject plan_and_check_subject(const CreateOptions& options,
                                       const Config& config,
                                       const PlanOptions& plan_options,
                                       const std::string& id);
+/// Rank 0, during phase 2: the new file's layout, built in list order as the subjects' plans
+/// arrive (create_early_layout.cpp), under the partial file's name + ".layout" until taken; its
+/// destructor removes that file if it was not taken. Any failure only makes it inactive: the
+/// layout is then made after the plan, the usual way, which reports errors in full.
+class EarlyLayout {
+public:
+  /// Nullptr when no new file is expected (--dry_run; --resume with a partial or complete file
+  /// to reuse) or the file cannot be created.
+  static std::unique_ptr<EarlyLayout> start(const Setup& setup,
+                                            const CreateOptions& options,
+                                            const std::string& partial,
+                                            format::Kind kind,
+                                            size_t ranks);
+  EarlyLayout(const EarlyLayout&) = delete;
+  EarlyLayout& operator=(const EarlyLayout&) = delete;
+  ~EarlyLayout();
+  /// The planning farm's report for subject `index` of the lists (any order).
+  void on_planned(size_t index, const TaskReport<PlannedSubject>& report);
+  /// Once the plan is final: the rest of the layout, the file closed and renamed to `partial`,
+  /// and where its datasets are. Nullopt if it does not match `plan` (then removed).
+  std::optional<format::LayoutPlaces> take(const Plan& plan, const std::string& partial, size_t ranks);
+
+private:
+  EarlyLayout(std::string path, bool skip) : path_(std::move(path)), skip_(skip) {}
+  void build(std::chrono::steady_clock::time_point until);
+  void abandon();
+  std::string path_;
+  bool skip_; ///< --on_error skip: a failed subject is left out, not the end of the layout
+  std::optional<h5::File> file_;
+  std::optional<format::LayoutBuilder> builder_;
+  std::map<size_t, std::optional<SubjectPlan>> pending_; ///< reports ahead of next_ (nullopt: skipped)
+  size_t next_ = 0;                                      ///< the next subject of the lists to build
+};
+
 /// Every rank: the typed config from the setup's canonical JSON, quietly (rank 0 parsed it
 /// already and showed its warnings).
 Config config_of(const Setup& setup);

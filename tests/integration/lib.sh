@@ -25,6 +25,10 @@ run_dwipack() {
   RC=$?
   set -e
   [ "$RC" != 124 ] || fail "timed out (hang?): ${cmd[*]}"$'\n'"$OUT"
+  # The layout rank 0 builds while planning is renamed into place or removed, whatever the outcome.
+  local left
+  left=$(find "$WORK" -name '*.partial.layout' 2>/dev/null)
+  [ -z "$left" ] || fail "a layout file was left behind (exit code $RC): $left"$'\n'"$OUT"
 }
 
 expect_rc() { [ "$RC" = "$1" ] || fail "$2: exit code $RC, expected $1"$'\n'"$OUT"; }

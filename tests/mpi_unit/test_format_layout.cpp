@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -251,4 +252,41 @@ TEST(FormatLayout, PlacesTravelAsBytesAndAWrongSizeIsRefused) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("layout places"), std::string::npos) << e.what();
     }
+}
+
+TEST(FormatLayout, BuilderMakesWhatCreateLayoutMakesAndChecksThePlan) {
+  const auto& comm = world();
+  SharedTempDir dir(comm);
+  if (comm.rank() == 0) { // what rank 0 does while the workers plan: serial files
+    const format::Plan plan = make_plan(format::Kind::dwi_ml);
+    auto whole = dwipack::h5::File::create_serial(dir / "whole.hdf5");
+    const format::LayoutPlaces expected = format::create_layout(whole, plan).places();
+    whole.close();
+    auto step = dwipack::h5::File::create_serial(dir / "step.hdf5");
+    format::LayoutBuilder builder(step, plan.kind);
+    for (const auto& subject : plan.subjects)
+      builder.add(subject);
+    const format::LayoutPlaces built = builder.finish(plan);
+    step.close();
+    EXPECT_EQ(built.offsets, expected.offsets); // the same objects, made in the same order
+    EXPECT_EQ(built.first, expected.first);
+
+    auto partial = dwipack::h5::File::create_serial(dir / "partial.hdf5");
+    format::LayoutBuilder short_builder(partial, plan.kind);
+    short_builder.add(plan.subjects[0]);
+    short_builder.add(plan.subjects[2]);
+    format::Plan two = plan;
+    two.subjects.resize(2);
+    for (const auto& [what, p, needle] :
+         {std::tuple{"fewer subjects", plan, "has 2 subjects, the plan 5"},
+          std::tuple{"another order", two, "has subject 'sub-2' where the plan has 'sub-1'"}})
+      try {
+        short_builder.finish(p);
+        ADD_FAILURE() << what << ": finish accepted the plan";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << what << ": " << e.what();
+      }
+    partial.close();
+  }
+  dir.done();
 }

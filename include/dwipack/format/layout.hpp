@@ -113,7 +113,6 @@ public:
   LayoutPlaces places() const { return {offsets_, first_}; }
 
 private:
-  friend Layout create_layout(const h5::File&, const Plan&);
   friend Layout attach_layout(const h5::File&, LayoutPlaces);
   friend Layout open_layout(const h5::File&, const Plan&);
   hid_t file_ = H5I_INVALID_HID; ///< the File's id (the File outlives the layout)
@@ -153,6 +152,25 @@ bool needs_dense_attributes(const Plan& plan, size_t ranks);
 /// attributes come last (write_root). Throws Error if the file's format cannot hold the plan's
 /// attributes (created without dense attribute storage when the plan needs it).
 Layout create_layout(const h5::File& file, const Plan& plan);
+
+/// create_layout one subject at a time, for a plan still being made (rank 0 builds the layout as
+/// the subjects' plans arrive, in plan order). The file must outlive the builder.
+class LayoutBuilder {
+public:
+  LayoutBuilder(const h5::File& file, Kind kind);
+  /// Collective for a parallel file. Create the subject's groups, attributes and datasets.
+  void add(const SubjectPlan& subject);
+  /// The places of what was added, once `plan` is complete: throws Error if its subjects are not
+  /// those added, in order, or if the file's format cannot hold its attributes (as create_layout).
+  LayoutPlaces finish(const Plan& plan);
+  size_t subjects() const { return ids_.size(); }
+
+private:
+  const h5::File& file_;
+  Kind kind_;
+  LayoutPlaces places_;
+  std::vector<std::string> ids_; ///< the subjects added, in order (checked by finish)
+};
 
 /// The layout of `file` whose datasets are at `places`, as create_layout on another rank found
 /// them (the same file, reopened). Makes no HDF5 call.
