@@ -36,7 +36,8 @@ std::unique_ptr<EarlyLayout> EarlyLayout::start(const Setup& setup,
                                                 const std::string& partial,
                                                 format::Kind kind,
                                                 size_t ranks) {
-  if (options.dry_run) return nullptr;
+  // One rank plans alone: nothing to overlap with (and interleaving the two was slower).
+  if (options.dry_run || ranks < 2) return nullptr;
   // --resume over an existing file most likely keeps it (or its partial file): no new layout.
   if (options.resume && (access(partial.c_str(), F_OK) == 0 || access(setup.final_path.c_str(), F_OK) == 0))
     return nullptr;

@@ -63,8 +63,8 @@ PlannedSubject plan_and_check_subject(const CreateOptions& options,
 /// layout is then made after the plan, the usual way, which reports errors in full.
 class EarlyLayout {
 public:
-  /// Nullptr when no new file is expected (--dry_run; --resume with a partial or complete file
-  /// to reuse) or the file cannot be created.
+  /// Nullptr when there is nothing to overlap (one rank), no new file is expected (--dry_run;
+  /// --resume with a partial or complete file to reuse) or the file cannot be created.
   static std::unique_ptr<EarlyLayout> start(const Setup& setup,
                                             const CreateOptions& options,
                                             const std::string& partial,
