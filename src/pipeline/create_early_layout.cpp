@@ -36,12 +36,15 @@ std::unique_ptr<EarlyLayout> EarlyLayout::start(const Setup& setup,
                                                 const std::string& partial,
                                                 format::Kind kind,
                                                 size_t ranks) {
+  if (options.dry_run) return nullptr; // writes nothing
+  const std::string path = partial + ".layout";
+  std::remove(path.c_str()); // left by a job killed while planning, if any
   // One rank plans alone: nothing to overlap with (and interleaving the two was slower).
-  if (options.dry_run || ranks < 2) return nullptr;
+  if (ranks < 2) return nullptr;
   // --resume over an existing file most likely keeps it (or its partial file): no new layout.
   if (options.resume && (access(partial.c_str(), F_OK) == 0 || access(setup.final_path.c_str(), F_OK) == 0))
     return nullptr;
-  std::unique_ptr<EarlyLayout> early(new EarlyLayout(partial + ".layout", options.on_error == OnError::skip));
+  std::unique_ptr<EarlyLayout> early(new EarlyLayout(path, options.on_error == OnError::skip));
   try {
     early->file_.emplace(h5::File::create_serial(early->path_, dense_for_lists(setup, kind, ranks)));
     early->builder_.emplace(*early->file_, kind);

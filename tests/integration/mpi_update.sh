@@ -30,6 +30,8 @@ update() {
   shift 5
   local np_fresh=$((np_update == 0 ? 3 : 0))
   rm -f "$WORK/log.jsonl"
+  # A layout left by a job killed while planning: removed by this run (lib.sh asserts it).
+  touch "$OUTF.partial.layout"
   run_dwipack "$np_update" create "$READY" "$OUTF" "$CONFIG" "${L[@]}" --resume --log_json "$WORK/log.jsonl" "$@"
   expect_rc 0 "$name: --resume (np=$np_update)"
   UPDATE_OUT=$OUT
