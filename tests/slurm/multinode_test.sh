@@ -50,7 +50,9 @@ command -v h5diff >/dev/null || fail "no h5diff: run scripts/install_deps.sh (hd
 
 # --- the dataset (generated while the daemons start), the cluster ---------------------------------
 export SOURCE_DATE_EPOCH=1764000000 # the same data_and_time in the reference and the SLURM runs
-SUBJECTS=${SLURM_TEST_SUBJECTS:-16}
+# Enough subjects that job 2 is still writing when the poll below (0.1-0.3 s a round) finds its
+# first complete subject: with 16 it was once at 12 of 16 when the kill came.
+SUBJECTS=${SLURM_TEST_SUBJECTS:-32}
 D=$WORK/data
 "$DWIPACK" synth "$D" --subjects "$SUBJECTS" --shape 40,44,36 --frames 40 --shape_step 0 --gzip_level 1 \
   --streamlines 400 >"$WORK/synth.log" 2>&1 &
