@@ -29,6 +29,19 @@ bench_need_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# bench_workdir NAME: a fresh work folder in WORK, under $WORKDIR when set (else /tmp), named
+# dwipack-NAME-XXXXXX; removed when the script exits, unless KEEP=1 (then its path is printed).
+bench_workdir() {
+  if [ -n "${WORKDIR:-}" ]; then
+    mkdir -p "$WORKDIR"
+    WORK=$(mktemp -d "$WORKDIR/dwipack-$1-XXXXXX")
+  else
+    WORK=$(mktemp -d "/tmp/dwipack-$1-XXXXXX")
+  fi
+  trap bench_cleanup EXIT
+}
+bench_cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi; }
+
 # Reads files once so that the timed run that follows finds them in the page cache.
 bench_warm() {
   cat "$@" >/dev/null

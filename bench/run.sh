@@ -87,14 +87,7 @@ bench_dwipack
 PY=/usr/bin/python3
 
 # --------------------------------------------------------------------------- work folders
-if [ -n "$WORKDIR" ]; then
-  mkdir -p "$WORKDIR"
-  WORK=$(mktemp -d "$WORKDIR/dwipack-bench-XXXXXX")
-else
-  WORK=$(mktemp -d /tmp/dwipack-bench-XXXXXX)
-fi
-cleanup() { if [ "$KEEP" = 1 ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+bench_workdir bench
 D=$WORK/data       # the dataset: dwi_ml_ready/, configs, lists
 O=$WORK/out        # outputs of the conversions (deleted as soon as they are measured)
 R=$WORK/results    # timings and the figures the report reads

@@ -73,14 +73,7 @@ bench_need_packages time openmpi-bin python3-h5py python3-numpy
 bench_dwipack
 PY=/usr/bin/python3
 
-if [ -n "$WORKDIR" ]; then
-  mkdir -p "$WORKDIR"
-  WORK=$(mktemp -d "$WORKDIR/dwipack-scale-XXXXXX")
-else
-  WORK=$(mktemp -d /tmp/dwipack-scale-XXXXXX)
-fi
-cleanup() { if [ "$KEEP" = 1 ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
+bench_workdir scale
 R=$WORK/results
 O=$WORK/out
 mkdir -p "$R" "$O"
