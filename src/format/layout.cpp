@@ -351,36 +351,6 @@ Layout create_layout(const h5::File& file, const Plan& plan) {
   return attach_layout(file, builder.finish(plan));
 }
 
-std::string LayoutPlaces::to_bytes() const {
-  const uint64_t counts[2] = {offsets.size(), first.size()};
-  std::string bytes(sizeof counts + offsets.size() * 8 + first.size() * sizeof(size_t), '\0');
-  char* at = bytes.data();
-  std::memcpy(at, counts, sizeof counts);
-  at += sizeof counts;
-  if (!offsets.empty()) std::memcpy(at, offsets.data(), offsets.size() * 8);
-  at += offsets.size() * 8;
-  if (!first.empty()) std::memcpy(at, first.data(), first.size() * sizeof(size_t));
-  return bytes;
-}
-
-LayoutPlaces LayoutPlaces::from_bytes(const std::string& bytes) {
-  uint64_t counts[2] = {0, 0};
-  if (bytes.size() < sizeof counts)
-    throw Error("layout places: a message of " + std::to_string(bytes.size()) + " bytes");
-  std::memcpy(counts, bytes.data(), sizeof counts);
-  if (bytes.size() != sizeof counts + counts[0] * 8 + counts[1] * sizeof(size_t))
-    throw Error("layout places: " + std::to_string(bytes.size()) + " bytes for " + std::to_string(counts[0]) +
-                " offsets and " + std::to_string(counts[1]) + " subjects");
-  LayoutPlaces places;
-  places.offsets.resize(counts[0]);
-  places.first.resize(counts[1]);
-  const char* at = bytes.data() + sizeof counts;
-  if (counts[0] != 0) std::memcpy(places.offsets.data(), at, counts[0] * 8);
-  at += counts[0] * 8;
-  if (counts[1] != 0) std::memcpy(places.first.data(), at, counts[1] * sizeof(size_t));
-  return places;
-}
-
 Layout attach_layout(const h5::File& file, LayoutPlaces places) {
   Layout layout;
   layout.file_ = file.id();

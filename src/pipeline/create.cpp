@@ -206,23 +206,23 @@ private:
       // more ranks than cores (docs/design.md, "Layout by rank 0"). Closed before the others
       // open it, the layout is on disk before any data, so an interrupted file can be reopened.
       // Mostly built already, while the workers planned (EarlyLayout).
-      std::string places;
+      format::LayoutPlaces places;
       std::optional<format::LayoutPlaces> early;
       if (early_layout) early = early_layout->take(plan_, partial_, static_cast<size_t>(comm_.size()));
       if (early) {
-        places = early->to_bytes();
+        places = std::move(*early);
       } else if (coordinator_) {
         // HDF5 1.8 format bounds only when an attribute may exceed 64 KiB (decided from the plan).
         h5::File serial = h5::File::create_serial(
             partial_, format::needs_dense_attributes(plan_, static_cast<size_t>(comm_.size())));
         format::Layout layout = format::create_layout(serial, plan_);
-        places = layout.places().to_bytes();
+        places = layout.places();
         layout.close();
         serial.close();
       }
-      comm_.broadcast(places, 0); // the workers sleep meanwhile
+      broadcast_message(comm_, places, 0); // the workers sleep meanwhile
       file_.emplace(h5::File::open_parallel(partial_, comm_.get()));
-      layout_ = format::attach_layout(*file_, format::LayoutPlaces::from_bytes(places));
+      layout_ = format::attach_layout(*file_, std::move(places));
     }
     if (options_.direct_io) {
       if (!file_->enable_direct_writes() && coordinator_)

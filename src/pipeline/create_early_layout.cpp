@@ -48,7 +48,7 @@ std::unique_ptr<EarlyLayout> EarlyLayout::start(const Setup& setup,
   try {
     early->file_.emplace(h5::File::create_serial(early->path_, dense_for_lists(setup, kind, ranks)));
     early->builder_.emplace(*early->file_, kind);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) { // any failure: the usual way after the plan
     log::debug(std::string("the layout will be made after the plan: ") + e.what());
     return nullptr; // its destructor removes what was made
   }
@@ -64,7 +64,7 @@ void EarlyLayout::abandon() {
   if (file_) {
     try {
       file_->close();
-    } catch (const Error&) { // its content is not used
+    } catch (...) { // its content is not used (and this runs in a destructor)
     }
     file_.reset();
   }
@@ -93,7 +93,7 @@ void EarlyLayout::build(std::chrono::steady_clock::time_point until) {
       ++next_;
       if (std::chrono::steady_clock::now() > until) return;
     }
-  } catch (const Error& e) { // made again after the plan, where the error is reported in full
+  } catch (const std::exception& e) { // made again after the plan, where the error is reported in full
     log::debug(std::string("the layout will be made after the plan: ") + e.what());
     abandon();
   }
@@ -102,8 +102,13 @@ void EarlyLayout::build(std::chrono::steady_clock::time_point until) {
 std::optional<format::LayoutPlaces>
 EarlyLayout::take(const Plan& plan, const std::string& partial, size_t ranks) {
   build(std::chrono::steady_clock::time_point::max());
-  if (!builder_ || builder_->subjects() != plan.subjects.size() ||
-      file_->dense_attributes() != format::needs_dense_attributes(plan, ranks)) {
+  const char* why = !builder_                                      ? "abandoned while planning"
+                    : builder_->subjects() != plan.subjects.size() ? "not every subject was built"
+                    : file_->dense_attributes() != format::needs_dense_attributes(plan, ranks)
+                        ? "other file format bounds needed"
+                        : nullptr;
+  if (why) {
+    log::debug(std::string("layout: made after the plan (") + why + ")");
     abandon();
     return std::nullopt;
   }
@@ -115,8 +120,10 @@ EarlyLayout::take(const Plan& plan, const std::string& partial, size_t ranks) {
     if (std::rename(path_.c_str(), partial.c_str()) != 0)
       throw Error("renaming " + quoted(path_) + " to " + quoted(partial) + " failed");
     path_.clear();
+    log::debug("layout: " + std::to_string(plan.subjects.size()) +
+               " subject(s) built while the workers planned");
     return places;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) { // any failure: the usual way after the plan
     log::debug(std::string("the layout will be made again: ") + e.what());
     abandon();
     return std::nullopt;

@@ -4,6 +4,8 @@
 #include "dwipack/error.hpp"
 #include "dwipack/pipeline/journal.hpp"
 
+#include <cstring>
+
 namespace dwipack::pipeline {
 namespace {
 
@@ -73,6 +75,30 @@ std::string layout_digest(const format::Plan& plan) {
       },
       [&](const std::string& piece) { d.add(piece); });
   return d.hex();
+}
+
+void broadcast_message(const mpi::Comm& comm, format::LayoutPlaces& places, int root) {
+  if (comm.size() == 1) return;
+  // [n offsets][n first][offsets...][first...], uint64 each, in the ranks' own byte order.
+  std::string bytes;
+  if (comm.rank() == root) {
+    std::vector<uint64_t> words = {places.offsets.size(), places.first.size()};
+    words.insert(words.end(), places.offsets.begin(), places.offsets.end());
+    words.insert(words.end(), places.first.begin(), places.first.end());
+    bytes.assign(reinterpret_cast<const char*>(words.data()), words.size() * 8);
+  }
+  comm.broadcast(bytes, root);
+  if (comm.rank() == root) return;
+  uint64_t counts[2] = {0, 0};
+  if (bytes.size() >= sizeof counts) std::memcpy(counts, bytes.data(), sizeof counts);
+  if (bytes.size() < sizeof counts || counts[0] > bytes.size() / 8 || counts[1] > bytes.size() / 8 ||
+      bytes.size() != 8 * (2 + counts[0] + counts[1]))
+    throw Error("layout places: a message of " + std::to_string(bytes.size()) + " bytes for " +
+                std::to_string(counts[0]) + " offsets and " + std::to_string(counts[1]) + " subjects");
+  std::vector<uint64_t> words(bytes.size() / 8);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  places.offsets.assign(words.begin() + 2, words.begin() + 2 + static_cast<std::ptrdiff_t>(counts[0]));
+  places.first.assign(words.begin() + 2 + static_cast<std::ptrdiff_t>(counts[0]), words.end());
 }
 
 void broadcast_message(const mpi::Comm& comm, format::Plan& plan, int root) {

@@ -3,10 +3,13 @@
 // --resume and verify every dataset's CRC-32 against what was written; a changed checksum is
 // found. Then an independent reader (h5py) checks names, shapes, HDF5 types and values against
 // dwi_ml's layout written out in the Python script (not taken from the tables), for both layouts.
+// Also as `dwipack create` makes it: built by rank 0 in a serial file (at once, or one subject at
+// a time), its places broadcast, attached on every rank.
 #include "mpi_test.hpp"
 
 #include "dwipack/error.hpp"
 #include "dwipack/format/layout.hpp"
+#include "dwipack/pipeline/messages.hpp"
 
 #include <gtest/gtest.h>
 
@@ -136,18 +139,18 @@ make_layout(const std::string& path, const format::Plan& plan, Build build) {
     file.flush();
     return {std::move(file), std::move(layout)};
   }
-  std::string places;
+  format::LayoutPlaces places;
   if (comm.rank() == 0) {
     auto serial = dwipack::h5::File::create_serial(path);
     EXPECT_FALSE(serial.parallel());
     format::Layout layout = format::create_layout(serial, plan);
-    places = layout.places().to_bytes();
+    places = layout.places();
     layout.close();
     serial.close();
   }
-  comm.broadcast(places, 0);
+  dwipack::pipeline::broadcast_message(comm, places, 0);
   auto file = dwipack::h5::File::open_parallel(path, comm.get());
-  format::Layout layout = format::attach_layout(file, format::LayoutPlaces::from_bytes(places));
+  format::Layout layout = format::attach_layout(file, std::move(places));
   return {std::move(file), std::move(layout)};
 }
 
@@ -234,24 +237,6 @@ TEST(FormatLayout, LayoutBuiltByRank0AttachedEverywhereWrittenDirectly) {
 
 TEST(FormatLayout, Layout2021BuiltByRank0AttachedEverywhere) {
   round_trip(format::Kind::dwi_ml_2021, "dwi_ml_2021", /*direct=*/false, Build::by_rank0);
-}
-
-TEST(FormatLayout, PlacesTravelAsBytesAndAWrongSizeIsRefused) {
-  format::LayoutPlaces places;
-  places.offsets = {4096, 0xffffffffffffffffull, 123456789012345ull};
-  places.first = {0, 2, 3};
-  const std::string bytes = places.to_bytes();
-  const format::LayoutPlaces back = format::LayoutPlaces::from_bytes(bytes);
-  EXPECT_EQ(back.offsets, places.offsets);
-  EXPECT_EQ(back.first, places.first);
-  EXPECT_TRUE(format::LayoutPlaces::from_bytes(format::LayoutPlaces{}.to_bytes()).offsets.empty());
-  for (const std::string& bad : {bytes.substr(0, bytes.size() - 1), bytes + "x", std::string("abc")})
-    try {
-      format::LayoutPlaces::from_bytes(bad);
-      ADD_FAILURE() << "from_bytes accepted " << bad.size() << " bytes";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("layout places"), std::string::npos) << e.what();
-    }
 }
 
 TEST(FormatLayout, BuilderMakesWhatCreateLayoutMakesAndChecksThePlan) {

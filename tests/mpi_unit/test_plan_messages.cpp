@@ -3,7 +3,8 @@
 // the edited tree's text, the plan broadcast gives every rank the same plan (texts with newlines, quotes
 // and the word "subjects" included; in one batch and in several), and the file format's bound on attribute
 // sizes: needs_dense_attributes switches at the 64 KiB an object header message holds (4,096 names of 16
-// bytes), and a layout whose plan needs it is refused by a file made without it.
+// bytes), and a layout whose plan needs it is refused by a file made without it. The layout's
+// places (every dataset's file offset) reach every rank whole, and a malformed message is refused.
 #include "mpi_test.hpp"
 
 #include "dwipack/error.hpp"
@@ -151,4 +152,39 @@ TEST(PlanMessages, LayoutNeedingDenseAttributesIsRefusedByAFileWithout) {
     file.close();
   }
   dir.done();
+}
+
+TEST(PlanMessages, LayoutPlacesReachEveryRankAndAMalformedMessageIsRefused) {
+  const auto& comm = world();
+  format::LayoutPlaces places;
+  if (comm.rank() == 0) {
+    places.offsets = {4096, 0xffffffffffffffffull, 123456789012345ull};
+    places.first = {0, 2, 3};
+  }
+  dwipack::pipeline::broadcast_message(comm, places, 0);
+  EXPECT_EQ(places.offsets, (std::vector<uint64_t>{4096, 0xffffffffffffffffull, 123456789012345ull}));
+  EXPECT_EQ(places.first, (std::vector<size_t>{0, 2, 3}));
+  format::LayoutPlaces empty;
+  dwipack::pipeline::broadcast_message(comm, empty, 0);
+  EXPECT_TRUE(empty.offsets.empty() && empty.first.empty());
+  if (comm.size() == 1) return; // nothing travels
+  // Rank 0 sends what broadcast_message would not: 17 bytes, then counts larger than the message.
+  const uint64_t liar[3] = {1000, 1, 7};
+  for (std::string bad :
+       {std::string(17, 'x'), std::string(reinterpret_cast<const char*>(liar), sizeof liar)}) {
+    if (comm.rank() == 0) {
+      comm.broadcast(bad, 0);
+      continue;
+    }
+    format::LayoutPlaces got;
+    try {
+      dwipack::pipeline::broadcast_message(comm, got, 0);
+      ADD_FAILURE() << "a message of " << bad.size() << " bytes was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(
+          std::string(e.what()).find("layout places: a message of " + std::to_string(bad.size()) + " bytes"),
+          std::string::npos)
+          << e.what();
+    }
+  }
 }

@@ -52,14 +52,10 @@ struct GroupDatasets {
 };
 
 /// Where a layout's datasets are in its file: what a rank that did not create the layout needs
-/// to write into it (attach_layout).
+/// to write into it (attach_layout). Sent between ranks by pipeline::broadcast_message.
 struct LayoutPlaces {
   std::vector<uint64_t> offsets; ///< every dataset's file offset, subject by subject, in table order
   std::vector<size_t> first;     ///< per subject (and one past the last): its first dataset's index
-
-  /// A flat byte string (native byte order: for the ranks of one job) and back.
-  std::string to_bytes() const;
-  static LayoutPlaces from_bytes(const std::string& bytes);
 };
 
 class Layout;
